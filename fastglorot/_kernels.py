@@ -1,0 +1,202 @@
+"""Serial fill kernels over the fastglorot stream layout.
+
+Stream layout (README "Stream format"): counters are processed in tiles of
+``TILE_COUNTERS`` consecutive counters; tile ``t`` yields ``WORDS_PER_TILE``
+words, lane ``j`` of counter ``t*TILE_COUNTERS + m`` landing at word
+``t*WORDS_PER_TILE + j*TILE_COUNTERS + m``.  Writing each lane to its own
+contiguous sub-block is what lets LLVM vectorize Philox across counters.
+
+Each kernel fills a 1-D C-contiguous ``out`` whose element 0 has global index
+``first``.  Per tile, Philox words go to a small L1-resident scratch and a
+second pass turns them into outputs; the split lets the float pass run at
+full 32-bit vector width (measured ~25 % faster than fusing them on AVX-512).
+Tiles cut by the ends of ``out`` are computed whole into a scratch tile and
+the needed part is copied, so every split of a range gives the same values.
+Those partial tiles are handled outside the main loop: a branch inside it
+stopped LLVM from vectorizing the hot path as well (~30 % slower).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._convert import (
+    TERMS_F64,
+    bits52,
+    bits53,
+    minus_two_log,
+    normal_radius_f32,
+    sincos_turn_f32,
+    sincos_turn_f64,
+    uniform_f32,
+    uniform_f64,
+)
+from ._jit import ieee_sqrt, inline, kernel
+from ._philox import philox4x32_10
+
+__all__ = [
+    "TILE_COUNTERS",
+    "WORDS_PER_TILE",
+    "UNIFORM",
+    "NORMAL",
+    "fill_bits",
+    "fill_float32",
+    "fill_float64",
+    "fill_constant",
+    "tile_elements",
+]
+
+TILE_COUNTERS = 128
+WORDS_PER_TILE = 4 * TILE_COUNTERS
+
+# Distribution codes understood by the float kernels.
+UNIFORM = 0
+NORMAL = 1
+
+_L = TILE_COUNTERS
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def tile_elements(itemsize: int) -> int:
+    """Outputs per tile: one word per 4-byte output, two per 8-byte output."""
+    return WORDS_PER_TILE // 2 if itemsize == 8 else WORDS_PER_TILE
+
+
+@inline
+def _philox_tile(words, tile, key_stream):
+    """Write the ``WORDS_PER_TILE`` words of ``tile`` into ``words``."""
+    k0, k1, s0, s1 = key_stream[0], key_stream[1], key_stream[2], key_stream[3]
+    base = np.uint64(tile) * np.uint64(_L)
+    for m in range(_L):
+        counter = base + np.uint64(m)
+        x0, x1, x2, x3 = philox4x32_10(
+            np.uint32(counter & _LOW32), np.uint32(counter >> np.uint64(32)), s0, s1, k0, k1
+        )
+        words[m] = x0
+        words[_L + m] = x1
+        words[2 * _L + m] = x2
+        words[3 * _L + m] = x3
+
+
+# Tile converters: ``dst`` is one tile of outputs, ``words`` its Philox words.
+
+
+@inline
+def _copy_words(dst, words, params):
+    for j in range(WORDS_PER_TILE):
+        dst[j] = words[j]
+
+
+@inline
+def _uniform_f32_tile(dst, words, params):
+    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+    for j in range(WORDS_PER_TILE):
+        dst[j] = uniform_f32(words[j], mid, scale, clamp_low, clamp_high)
+
+
+@inline
+def _normal_f32_tile(dst, words, params):
+    mean, std = params[0], params[1]
+    for pair in range(2):
+        radius_at = 2 * pair * _L
+        angle_at = radius_at + _L
+        for m in range(_L):
+            r = normal_radius_f32(words[radius_at + m]) * std
+            sin_theta, cos_theta = sincos_turn_f32(words[angle_at + m])
+            dst[radius_at + m] = mean + r * cos_theta
+            dst[angle_at + m] = mean + r * sin_theta
+
+
+@inline
+def _uniform_f64_tile(dst, words, params):
+    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+    for half in range(2):
+        high_at = 2 * half * _L
+        for m in range(_L):
+            k = bits53(words[high_at + m], words[high_at + _L + m])
+            dst[half * _L + m] = uniform_f64(k, mid, scale, clamp_low, clamp_high)
+
+
+@inline
+def _normal_f64_tile(dst, words, params):
+    mean, std = params[0], params[1]
+    for m in range(_L):
+        radius_bits = bits52(words[m], words[_L + m])
+        angle_bits = bits52(words[2 * _L + m], words[3 * _L + m])
+        r = ieee_sqrt(minus_two_log(np.float64(radius_bits) + 0.5, 52, TERMS_F64)) * std
+        sin_theta, cos_theta = sincos_turn_f64(angle_bits)
+        dst[m] = mean + r * cos_theta
+        dst[_L + m] = mean + r * sin_theta
+
+
+@inline
+def _partial_tile(out, first, tile, key_stream, params, convert, scratch):
+    words, partial = scratch
+    size = partial.size
+    _philox_tile(words, tile, key_stream)
+    convert(partial, words, params)
+    start = tile * size
+    lo = max(first, start)
+    hi = min(first + out.size, start + size)
+    out[lo - first : hi - first] = partial[lo - start : hi - start]
+
+
+@inline
+def _fill(out, first, key_stream, params, convert, tile_size):
+    """Drive ``convert`` over the tiles covering global indices ``first ...``."""
+    end = first + out.size
+    scratch = (np.empty(WORDS_PER_TILE, np.uint32), np.empty(tile_size, out.dtype))
+    whole_begin = -(-first // tile_size)
+    whole_end = end // tile_size
+    if whole_begin >= whole_end:
+        for t in range(first // tile_size, (end - 1) // tile_size + 1):
+            _partial_tile(out, first, t, key_stream, params, convert, scratch)
+        return
+    if first % tile_size:
+        _partial_tile(out, first, whole_begin - 1, key_stream, params, convert, scratch)
+    words = scratch[0]
+    at = whole_begin * tile_size - first
+    for i in range(whole_end - whole_begin):
+        _philox_tile(words, whole_begin + i, key_stream)
+        convert(out[at + i * tile_size : at + (i + 1) * tile_size], words, params)
+    if end % tile_size:
+        _partial_tile(out, first, whole_end, key_stream, params, convert, scratch)
+
+
+@kernel
+def fill_bits(out, first, key_stream, params):
+    """Raw stream words ``first .. first + out.size - 1`` into uint32 ``out``."""
+    if out.size:
+        _fill(out, first, key_stream, params, _copy_words, WORDS_PER_TILE)
+
+
+@kernel
+def fill_float32(out, first, kind, key_stream, params):
+    """float32 samples of distribution ``kind`` for global indices ``first ...``."""
+    if out.size == 0:
+        return
+    if kind == UNIFORM:
+        _fill(out, first, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
+    else:
+        _fill(out, first, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
+
+
+@kernel
+def fill_float64(out, first, kind, key_stream, params):
+    """float64 samples of distribution ``kind`` for global indices ``first ...``."""
+    if out.size == 0:
+        return
+    if kind == UNIFORM:
+        _fill(out, first, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
+    else:
+        _fill(out, first, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
+
+
+@kernel
+def fill_constant(out, first, value):
+    """``out[:] = value``: the memset-class baseline the benchmarks compare to.
+
+    ``first`` is unused; it keeps the launcher's kernel signature.
+    """
+    for i in range(out.size):
+        out[i] = value

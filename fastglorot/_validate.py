@@ -1,0 +1,94 @@
+"""Argument checks shared by the public functions.
+
+Every check runs before any write, so a rejected call leaves the output
+untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+__all__ = [
+    "UINT64_LIMIT",
+    "INDEX_LIMIT",
+    "as_uint64",
+    "as_offset",
+    "as_count",
+    "as_finite",
+    "check_float_output",
+    "key_stream_words",
+]
+
+UINT64_LIMIT = 1 << 64
+INDEX_LIMIT = 1 << 63
+"""Global element indices (offset + size) must stay below 2**63."""
+
+
+def _as_int(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not a bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def as_uint64(name: str, value) -> int:
+    """An integer in [0, 2**64)."""
+    number = _as_int(name, value)
+    if not 0 <= number < UINT64_LIMIT:
+        raise ValueError(f"{name} must lie in [0, 2**64), got {number}")
+    return number
+
+
+def as_count(name: str, value) -> int:
+    """A non-negative integer below 2**63."""
+    number = _as_int(name, value)
+    if not 0 <= number < INDEX_LIMIT:
+        raise ValueError(f"{name} must lie in [0, 2**63), got {number}")
+    return number
+
+
+def as_offset(offset, size: int) -> int:
+    """The global index of the first element: ``offset + size <= 2**63``."""
+    number = _as_int("offset", offset)
+    if number < 0:
+        raise ValueError(f"offset must be non-negative, got {number}")
+    if number + size > INDEX_LIMIT:
+        raise ValueError(f"offset + size must not exceed 2**63, got {number} + {size}")
+    return number
+
+
+def as_finite(name: str, value, dtype: np.dtype) -> float:
+    """A real number that is finite and representable in ``dtype``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, not a bool")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    if abs(number) > float(np.finfo(dtype).max):
+        raise ValueError(f"{name}={number} is outside the {dtype} range")
+    return number
+
+
+def check_float_output(out) -> np.ndarray:
+    """A writable NumPy array of float32 or float64 (any layout or byte order)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype.kind != "f" or out.dtype.itemsize not in (4, 8):
+        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def key_stream_words(seed: int, stream: int) -> np.ndarray:
+    """Philox key words and the stream's counter words ``[k0, k1, s0, s1]``."""
+    low = 0xFFFFFFFF
+    return np.array([seed & low, seed >> 32, stream & low, stream >> 32], dtype=np.uint32)

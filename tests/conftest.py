@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+The suite compiles into a fresh numba cache directory per session: numba's
+cache only tracks the timestamp of the file that defines a kernel, not of the
+helpers inlined into it, so a stale in-tree cache could hide a change.
+Subprocesses inherit the directory and reuse the compiled kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastglorot-numba-cache-")
+
+
+def run_python(code: str, *, env: dict | None = None, timeout: float = 240, check: bool = True,
+               **kwargs) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that imports this checkout."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+    full_env.update(env or {})
+    result = subprocess.run([sys.executable, "-c", code], env=full_env, timeout=timeout,
+                            capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"subprocess failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def python_runner():
+    return run_python
