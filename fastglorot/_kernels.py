@@ -136,9 +136,9 @@ def _partial_tile(out, first, tile, key_stream, params, convert, scratch):
     _philox_tile(words, tile, key_stream)
     convert(partial, words, params)
     start = tile * size
-    lo = max(first, start)
-    hi = min(first + out.size, start + size)
-    out[lo - first : hi - first] = partial[lo - start : hi - start]
+    lo = max(first - start, 0)
+    hi = min(first + out.size - start, size)
+    out[start + lo - first : start + hi - first] = partial[lo:hi]
 
 
 @inline

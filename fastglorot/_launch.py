@@ -143,13 +143,15 @@ def run_fill(kernel: Callable, out: np.ndarray, first: int, tile: int, args: tup
 
     ``kernel`` fills a 1-D contiguous array whose element 0 has global index
     ``first_index``; logical C-order element ``i`` of ``out`` receives global
-    index ``first + i``.  ``tile`` is the kernel's tile length: chunks are cut
+    index ``first + i``.  Arrays that are not C-contiguous, aligned and in
+    native byte order are filled block by block through a native buffer.  ``tile`` is the kernel's tile length: chunks are cut
     on tile boundaries so that only the ends of ``out`` hold partial tiles.
     """
     if out.size == 0:
         return
     chunk = _chunk_size(out.itemsize, tile)
-    if out.flags.c_contiguous:
+    native = out.dtype.newbyteorder("=")
+    if out.flags.c_contiguous and out.flags.aligned and out.dtype == native:
         tasks = _contiguous_tasks(out.reshape(-1), first, chunk)
 
         def work(task: Task, local: dict) -> None:
@@ -162,7 +164,7 @@ def run_fill(kernel: Callable, out: np.ndarray, first: int, tile: int, args: tup
             view, start = task
             buffer = local.get("buffer")
             if buffer is None:
-                buffer = local["buffer"] = np.empty(chunk, out.dtype)
+                buffer = local["buffer"] = np.empty(chunk, native)
             block = buffer[: view.size]
             kernel(block, start, *args)
             view[...] = block.reshape(view.shape)

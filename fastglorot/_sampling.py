@@ -86,7 +86,7 @@ def random_bits(n, *, seed, stream=0, offset=0):
     stream : int, default 0
         Stream id in ``[0, 2**64)``, the upper half of every counter.
     offset : int, default 0
-        Index of the first word returned; ``offset + n <= 2**63``.
+        Index of the first word returned; ``offset + n <= 2**62``.
 
     Returns
     -------

@@ -7,6 +7,7 @@ untouched.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -23,8 +24,9 @@ __all__ = [
 ]
 
 UINT64_LIMIT = 1 << 64
-INDEX_LIMIT = 1 << 63
-"""Global element indices (offset + size) must stay below 2**63."""
+INDEX_LIMIT = 1 << 62
+"""``offset + size`` may not exceed 2**62, which keeps every index computation
+in the kernels (int64) far from overflow."""
 
 
 def _as_int(name: str, value) -> int:
@@ -45,20 +47,20 @@ def as_uint64(name: str, value) -> int:
 
 
 def as_count(name: str, value) -> int:
-    """A non-negative integer below 2**63."""
+    """A non-negative integer not above 2**62."""
     number = _as_int(name, value)
-    if not 0 <= number < INDEX_LIMIT:
-        raise ValueError(f"{name} must lie in [0, 2**63), got {number}")
+    if not 0 <= number <= INDEX_LIMIT:
+        raise ValueError(f"{name} must lie in [0, 2**62], got {number}")
     return number
 
 
 def as_offset(offset, size: int) -> int:
-    """The global index of the first element: ``offset + size <= 2**63``."""
+    """The global index of the first element: ``offset + size <= 2**62``."""
     number = _as_int("offset", offset)
     if number < 0:
         raise ValueError(f"offset must be non-negative, got {number}")
     if number + size > INDEX_LIMIT:
-        raise ValueError(f"offset + size must not exceed 2**63, got {number} + {size}")
+        raise ValueError(f"offset + size must not exceed 2**62, got {number} + {size}")
     return number
 
 
@@ -66,10 +68,9 @@ def as_finite(name: str, value, dtype: np.dtype) -> float:
     """A real number that is finite and representable in ``dtype``."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, not a bool")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
     if abs(number) > float(np.finfo(dtype).max):

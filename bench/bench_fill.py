@@ -1,0 +1,156 @@
+"""Core-engine speed check: fill throughput against a parallel memset.
+
+Measures, on one pre-touched buffer (default 1 GiB, float32 2**28 elements):
+
+* ``memset_`` (parallel constant fill on fastglorot's launcher, the
+  bandwidth yardstick), ``uniform_`` and ``normal_`` at all numba threads;
+* the same three at 1 thread (``numba.set_num_threads(1)``, then restored);
+* float64 ``uniform_`` and ``normal_`` over the same bytes at all threads;
+
+all interleaved round-robin, reporting medians as GB/s and as a ratio to the
+memset at the same thread count.  Then "fresh allocation": ``np.empty`` plus
+``uniform_`` timed together, so first-touch page faults happen inside the
+fill, against ``np.empty`` plus ``memset_`` (the first-touch bound); a new
+array each repetition, freed outside the timed region.
+
+Compilation is excluded (warm-up calls first).  Ends with PASS/FAIL lines
+for the targets (float32, all threads): uniform_ >= 0.6x memset (aim 0.7x),
+normal_ >= 0.3x memset (aim 0.35x); exit status 1 if a target fails.
+
+Run:  python bench/bench_fill.py [--size-mib 1024] [--repeats 7] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import _common
+import numba
+import numpy as np
+
+from fastglorot import normal_, uniform_
+from fastglorot._measure import interleaved_times, median, memset_
+
+TARGETS = {"uniform_": (0.6, 0.7), "normal_": (0.3, 0.35)}  # (minimum, aim) x memset
+
+
+def at_threads(threads, fill):
+    """``fill`` run with numba's thread count set to ``threads`` (then restored)."""
+
+    def action():
+        saved = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            fill()
+        finally:
+            numba.set_num_threads(saved)
+
+    return action
+
+
+def fresh_times(fills, n, repeats):
+    """Seconds for ``np.empty(n)`` + fill, interleaved; the free is not timed."""
+    times = {name: [] for name in fills}
+    for _ in range(repeats):
+        for name, fill in fills.items():
+            start = time.perf_counter()
+            out = np.empty(n, np.float32)
+            fill(out)
+            times[name].append(time.perf_counter() - start)
+            del out
+    return times
+
+
+def main() -> int:
+    parser = _common.parser(__doc__)
+    parser.add_argument("--size-mib", type=int, default=1024, help="buffer size (default 1024)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default 7)")
+    args = parser.parse_args()
+
+    env = _common.environment()
+    threads = env["numba_threads"]
+    n = args.size_mib * _common.MiB // 8 * 2  # float32 elements; even so float64 fits exactly
+    f32 = np.empty(n, np.float32)
+    f64 = f32.view(np.float64)  # same bytes, already touched
+    nbytes = f32.nbytes
+
+    memset_(f32)  # first touch (and compile) outside timing
+    for out in (f32, f64):
+        uniform_(out, -1.0, 1.0, seed=0)
+        normal_(out, 0.0, 1.0, seed=0)
+
+    all_t, one_t = f"{threads} thr", "1 thr"
+    rows = {  # name -> (threads label, dtype, memset row it is compared with, action)
+        "memset_": (all_t, "float32", "memset_", lambda: memset_(f32)),
+        "uniform_": (all_t, "float32", "memset_", lambda: uniform_(f32, -1.0, 1.0, seed=1)),
+        "normal_": (all_t, "float32", "memset_", lambda: normal_(f32, 0.0, 1.0, seed=1)),
+        "memset_ 1t": (one_t, "float32", "memset_ 1t", at_threads(1, lambda: memset_(f32))),
+        "uniform_ 1t": (one_t, "float32", "memset_ 1t",
+                        at_threads(1, lambda: uniform_(f32, -1.0, 1.0, seed=1))),
+        "normal_ 1t": (one_t, "float32", "memset_ 1t",
+                       at_threads(1, lambda: normal_(f32, 0.0, 1.0, seed=1))),
+        "uniform_ f64": (all_t, "float64", "memset_", lambda: uniform_(f64, -1.0, 1.0, seed=1)),
+        "normal_ f64": (all_t, "float64", "memset_", lambda: normal_(f64, 0.0, 1.0, seed=1)),
+    }
+    times = interleaved_times({name: row[3] for name, row in rows.items()}, args.repeats)
+    seconds = {name: median(samples) for name, samples in times.items()}
+
+    fresh = fresh_times(
+        {"np.empty + memset_": memset_,
+         "np.empty + uniform_": lambda out: uniform_(out, -1.0, 1.0, seed=1)},
+        n, args.repeats,
+    )
+    fresh_s = {name: median(samples) for name, samples in fresh.items()}
+
+    _common.print_environment(env)
+    table, results = [], {"size_bytes": nbytes, "repeats": args.repeats, "rows": [], "fresh": []}
+    for name, (label, dtype, reference, _) in rows.items():
+        ratio = seconds[reference] / seconds[name]
+        fill = name.split()[0]
+        table.append([fill, dtype, label, seconds[name] * 1e3, _common.gbps(nbytes, seconds[name]),
+                      ratio])
+        results["rows"].append({"fill": fill, "dtype": dtype, "threads": 1 if label == one_t
+                                else threads, "median_s": seconds[name],
+                                "gb_per_s": _common.gbps(nbytes, seconds[name]),
+                                "x_memset": ratio, "samples_s": times[name]})
+    _common.print_table(
+        f"Pre-touched {nbytes / _common.GiB:.2f} GiB buffer, median of {args.repeats} "
+        "(x memset: memset_ at the same thread count)",
+        ["fill", "dtype", "threads", "ms", "GB/s", "x memset"], table,
+    )
+
+    bound = fresh_s["np.empty + memset_"]
+    table = []
+    for name, s in fresh_s.items():
+        table.append([name, s * 1e3, _common.gbps(nbytes, s), bound / s])
+        results["fresh"].append({"fill": name, "median_s": s, "gb_per_s": _common.gbps(nbytes, s),
+                                 "x_memset": bound / s, "samples_s": fresh[name]})
+    _common.print_table(
+        f"Fresh allocation, float32, {threads} threads (first touch inside the fill)",
+        ["fill", "ms", "GB/s", "x memset"], table,
+    )
+
+    print()
+    speedup = seconds["memset_ 1t"] / seconds["memset_"]
+    results["memset_speedup"] = speedup
+    print(f"memset_ speedup {threads} threads vs 1: {speedup:.2f}x")
+    if threads > 1 and speedup < 1.3:
+        print("WARNING: little parallel speedup; the machine may have been contended, rerun")
+    failed = False
+    for fill, (minimum, aim) in TARGETS.items():
+        ratio = seconds["memset_"] / seconds[fill]
+        ok = ratio >= minimum
+        failed |= not ok
+        note = "aim met" if ratio >= aim else "below aim"
+        print(f"{'PASS' if ok else 'FAIL'}  {fill:9s} {ratio:.3f}x memset "
+              f"(float32, {threads} threads; target >= {minimum:.2f}x, aim {aim:.2f}x: {note})")
+        results.setdefault("targets", []).append(
+            {"fill": fill, "x_memset": ratio, "minimum": minimum, "aim": aim, "pass": ok})
+
+    _common.write_json(args.json, results, env)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Pinned values of stream format v1 (README "Stream format").
+
+These are the reproducibility contract: the same (seed, stream, offset,
+dtype) must give these bits in every future version.  They were recorded
+from fastglorot 0.1.0 (stream format v1), whose raw words reproduce
+Random123's known-answer vector (word 0 of seed 0 is 0x6627e8d5) and whose
+conversions are checked against an independent NumPy derivation in
+test_stream_format.py.  Changing any value here is a breaking change that
+needs a new stream-format version and a README entry.
+"""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+import fastglorot
+
+GOLDEN = {
+    (0, 0, 0): {
+        "bits": [0x6627E8D5, 0xF8E4CCA4, 0x04FAA329, 0xC990EF29],
+        "float32 uniform": ["-0x1.9d8178p-3", "0x1.e39332p-1", "-0x1.ec1572p-1", "0x1.2643bep-1"],
+        "float32 normal": ["0x1.fb7662p-1", "-0x1.3aa6aep-3", "-0x1.2fb526p+0", "-0x1.30d930p-1"],
+        "float64 uniform": ["-0x1.9d8172a1e963cp-3", "0x1.e393329172c81p-1", "-0x1.ec15735ab8e33p-1",
+                            "0x1.2643bca5a911dp-1"],
+        "float64 normal": ["-0x1.f1bcd549837c2p-4", "-0x1.4f5b54df97ef4p-4", "0x1.c6c3bebeb4e53p+0",
+                           "-0x1.183d7dd057c91p-1"],
+    },
+    (1, 0, 0): {
+        "bits": [0xE3E80670, 0xAC08141B, 0x3F55B3F0, 0xC1F3CFA1],
+        "float32 uniform": ["0x1.8fa01ap-1", "0x1.6040a4p-2", "-0x1.02a932p-1", "0x1.07cf3ep-1"],
+        "float32 normal": ["0x1.8587c6p-2", "0x1.40ff50p-1", "-0x1.91311cp+0", "0x1.7376cap-1"],
+        "float64 uniform": ["0x1.8fa019c394283p-1", "0x1.6040a0defe2e6p-2", "-0x1.02a9303dc624dp-1",
+                            "0x1.07cf3e84256bbp-1"],
+        "float64 normal": ["-0x1.a7d4d42746e8fp-2", "-0x1.c327de4fc7ee9p-1", "-0x1.88f378d304defp-2",
+                           "0x1.d9c208d159238p-2"],
+    },
+    (2**64 - 1, 7, 1000): {
+        "bits": [0x3C475DC0, 0xF4629806, 0x10EEDEAB, 0x9AB0D042],
+        "float32 uniform": ["-0x1.0ee28ap-1", "0x1.d18a62p-1", "-0x1.bc4486p-1", "0x1.ab0d08p-3"],
+        "float32 normal": ["0x1.6f56b4p+1", "-0x1.1617f6p-1", "0x1.27f0e8p-1", "-0x1.023cdap+0"],
+        "float64 uniform": ["0x1.a304335321565p-1", "0x1.9ff1faf7b6d6fp-1", "-0x1.135f8d547c354p-3",
+                            "0x1.5dd1c62db2d6fp-1"],
+        "float64 normal": ["-0x1.7dad59e0a390bp-2", "-0x1.1832dae95b1a3p-1", "0x1.dcf05e98c2745p-4",
+                           "-0x1.84600e8e738a4p-4"],
+    },
+    (20261129, 2**64 - 1, 2**40 + 1): {
+        "bits": [0x041DF716, 0x58C3B82A, 0x38EC3FE1, 0x7F93A1DC],
+        "float32 uniform": ["-0x1.ef8822p-1", "-0x1.39e23cp-2", "-0x1.1c4f02p-1", "-0x1.b17a00p-9"],
+        "float32 normal": ["0x1.1319f4p+1", "0x1.e05cb4p-1", "-0x1.9e0ba0p+0", "0x1.9f5850p-4"],
+        "float64 uniform": ["0x1.fb4e50afa26a9p-1", "0x1.6ea99f8df828bp-1", "-0x1.d78620fdc85e4p-3",
+                            "0x1.114866c2a6fa9p-1"],
+        "float64 normal": ["0x1.e41361e4f4e7fp-5", "0x1.12795b9c0ecc9p-1", "0x1.1610e20bedfecp+0",
+                           "0x1.a11a5bb5ac5abp-2"],
+    },
+}
+
+# sha256 (first 32 hex digits) of 100_003 elements, seed 123, stream 4, offset 999:
+# every lane and sub-block of many tiles, including partial ones at both ends.
+GOLDEN_HASHES = {
+    "bits": "497fa4901871bdc914a09a6271abc696",
+    "float32 uniform": "0c084caac0f3e2838d44c0d68b3927b4",
+    "float32 normal": "b31421fa18e0374abfc4399d80189b22",
+    "float64 uniform": "378a4093fe3420716e42398b96de8409",
+    "float64 normal": "1501fcf79e962a54dbc176aa561fb4e0",
+}
+
+
+def _sample(kind, n, seed, stream, offset, low=-1.0, high=1.0, mean=0.0, std=1.0):
+    if kind == "bits":
+        return fastglorot.random_bits(n, seed=seed, stream=stream, offset=offset)
+    dtype, dist = kind.split()
+    out = np.empty(n, dtype)
+    if dist == "uniform":
+        return fastglorot.uniform_(out, low, high, seed=seed, stream=stream, offset=offset)
+    return fastglorot.normal_(out, mean, std, seed=seed, stream=stream, offset=offset)
+
+
+@pytest.mark.parametrize("key", GOLDEN, ids=str)
+def test_first_values(key):
+    seed, stream, offset = key
+    for kind, expected in GOLDEN[key].items():
+        got = _sample(kind, 4, seed, stream, offset)
+        if kind == "bits":
+            assert got.tolist() == expected, kind
+        else:
+            assert [float(v) for v in got] == [float.fromhex(v) for v in expected], kind
+
+
+@pytest.mark.parametrize("kind", GOLDEN_HASHES)
+def test_hash_of_long_run(kind):
+    got = _sample(kind, 100_003, 123, 4, 999, low=-0.25, high=0.5, mean=1.0, std=0.5)
+    assert hashlib.sha256(got.tobytes()).hexdigest()[:32] == GOLDEN_HASHES[kind]

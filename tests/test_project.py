@@ -1,0 +1,63 @@
+"""The project's entry points: README Quickstart, README example, CLI."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _code_blocks(section_title, language="[a-z]*"):
+    section = re.search(rf"^## {section_title}\s*$(.*?)(?=^## |\Z)", README, re.M | re.S).group(1)
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+
+
+def test_quickstart_has_exactly_two_commands():
+    """.ci/run runs the second one; the first installs and runs the main job."""
+    commands = [line for line in _code_blocks("Quickstart")[0].splitlines() if line.strip()]
+    assert len(commands) == 2
+    install_and_run, test = commands
+    assert "pip install ." in install_and_run and "fastglorot" in install_and_run
+    assert "pip install" in test and ".[test]" in test and "pytest" in test
+    assert "README.md" in (REPO / ".ci" / "run").read_text()
+
+
+def test_readme_usage_example_runs():
+    code = _code_blocks("Usage", "python")[0]
+    exec(compile(code, "README.md", "exec"), {})
+
+
+def test_readme_documents_stream_format():
+    assert "## Stream format" in README
+    assert "v1" in README and "compatibility guarantee" in README
+
+
+def test_cli_demo_prints_bandwidth(python_runner):
+    result = python_runner("import sys; from fastglorot._cli import main; "
+                           "sys.exit(main(['demo', '--size', '8MiB', '--repeats', '2']))")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fastglorot demo: ")
+    for name in ("memset", "uniform_", "normal_"):
+        row = next(line for line in lines if line.split()[0] == name)
+        assert re.search(r"\d+\.\d+ GB/s\s+\d+\.\d+x memset", row)
+
+
+@pytest.mark.parametrize("text, expected", [("1GiB", 2**30), ("1G", 2**30), ("1GB", 10**9),
+                                            ("256MiB", 2**28), ("4096", 4096), ("1.5KiB", 1536)])
+def test_cli_sizes(text, expected):
+    from fastglorot._cli import parse_size
+
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1GiB", "0", "1XB"])
+def test_cli_bad_sizes(text):
+    import argparse
+
+    from fastglorot._cli import parse_size
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_size(text)
