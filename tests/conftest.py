@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastglorot-numba-cache-")
+    if "numba" in sys.modules:  # setup.cfg's filterwarnings imports numba before this file
+        sys.modules["numba"].config.reload_config()
 
 
 def run_python(code: str, *, env: dict | None = None, timeout: float = 240, check: bool = True,
