@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -29,6 +29,21 @@ def parser(doc: Optional[str]) -> argparse.ArgumentParser:
     )
     result.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     return result
+
+
+def at_threads(threads: int, action: Callable[[], object]) -> Callable[[], None]:
+    """``action`` run with ``numba.set_num_threads(threads)``, the old count restored after."""
+    import numba
+
+    def run() -> None:
+        saved = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            action()
+        finally:
+            numba.set_num_threads(saved)
+
+    return run
 
 
 def gbps(nbytes: int, seconds: float) -> float:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 
 import _common
-import numba
 import numpy as np
 
 from fastglorot import normal_, uniform_
@@ -34,19 +34,11 @@ from fastglorot._measure import interleaved_times, median, memset_
 
 TARGETS = {"uniform_": (0.6, 0.7), "normal_": (0.3, 0.35)}  # (minimum, aim) x memset
 
-
-def at_threads(threads, fill):
-    """``fill`` run with numba's thread count set to ``threads`` (then restored)."""
-
-    def action():
-        saved = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            fill()
-        finally:
-            numba.set_num_threads(saved)
-
-    return action
+FILLS = {
+    "memset_": memset_,
+    "uniform_": lambda out: uniform_(out, -1.0, 1.0, seed=1),
+    "normal_": lambda out: normal_(out, 0.0, 1.0, seed=1),
+}
 
 
 def fresh_times(fills, n, repeats):
@@ -80,43 +72,33 @@ def main() -> int:
         uniform_(out, -1.0, 1.0, seed=0)
         normal_(out, 0.0, 1.0, seed=0)
 
-    all_t, one_t = f"{threads} thr", "1 thr"
-    rows = {  # name -> (threads label, dtype, memset row it is compared with, action)
-        "memset_": (all_t, "float32", "memset_", lambda: memset_(f32)),
-        "uniform_": (all_t, "float32", "memset_", lambda: uniform_(f32, -1.0, 1.0, seed=1)),
-        "normal_": (all_t, "float32", "memset_", lambda: normal_(f32, 0.0, 1.0, seed=1)),
-        "memset_ 1t": (one_t, "float32", "memset_ 1t", at_threads(1, lambda: memset_(f32))),
-        "uniform_ 1t": (one_t, "float32", "memset_ 1t",
-                        at_threads(1, lambda: uniform_(f32, -1.0, 1.0, seed=1))),
-        "normal_ 1t": (one_t, "float32", "memset_ 1t",
-                       at_threads(1, lambda: normal_(f32, 0.0, 1.0, seed=1))),
-        "uniform_ f64": (all_t, "float64", "memset_", lambda: uniform_(f64, -1.0, 1.0, seed=1)),
-        "normal_ f64": (all_t, "float64", "memset_", lambda: normal_(f64, 0.0, 1.0, seed=1)),
-    }
-    times = interleaved_times({name: row[3] for name, row in rows.items()}, args.repeats)
-    seconds = {name: median(samples) for name, samples in times.items()}
+    buffers = {"float32": f32, "float64": f64}
+    cases = [(fill, "float32", threads) for fill in FILLS]  # (fill, dtype, threads)
+    cases += [(fill, "float32", 1) for fill in FILLS if threads > 1]
+    cases += [(fill, "float64", threads) for fill in ("uniform_", "normal_")]
+    actions = {case: _common.at_threads(case[2], partial(FILLS[case[0]], buffers[case[1]]))
+               for case in cases}
+    times = interleaved_times(actions, args.repeats)
+    seconds = {case: median(samples) for case, samples in times.items()}
 
-    fresh = fresh_times(
-        {"np.empty + memset_": memset_,
-         "np.empty + uniform_": lambda out: uniform_(out, -1.0, 1.0, seed=1)},
-        n, args.repeats,
-    )
+    fresh = fresh_times({f"np.empty + {fill}": FILLS[fill] for fill in ("memset_", "uniform_")},
+                        n, args.repeats)
     fresh_s = {name: median(samples) for name, samples in fresh.items()}
 
     _common.print_environment(env)
     table, results = [], {"size_bytes": nbytes, "repeats": args.repeats, "rows": [], "fresh": []}
-    for name, (label, dtype, reference, _) in rows.items():
-        ratio = seconds[reference] / seconds[name]
-        fill = name.split()[0]
-        table.append([fill, dtype, label, seconds[name] * 1e3, _common.gbps(nbytes, seconds[name]),
+    for case in cases:
+        fill, dtype, count = case
+        ratio = seconds[("memset_", "float32", count)] / seconds[case]
+        table.append([fill, dtype, count, seconds[case] * 1e3, _common.gbps(nbytes, seconds[case]),
                       ratio])
-        results["rows"].append({"fill": fill, "dtype": dtype, "threads": 1 if label == one_t
-                                else threads, "median_s": seconds[name],
-                                "gb_per_s": _common.gbps(nbytes, seconds[name]),
-                                "x_memset": ratio, "samples_s": times[name]})
+        results["rows"].append({"fill": fill, "dtype": dtype, "threads": count,
+                                "median_s": seconds[case],
+                                "gb_per_s": _common.gbps(nbytes, seconds[case]),
+                                "x_memset": ratio, "samples_s": times[case]})
     _common.print_table(
         f"Pre-touched {nbytes / _common.GiB:.2f} GiB buffer, median of {args.repeats} "
-        "(x memset: memset_ at the same thread count)",
+        "(x memset: memset_ float32 at the same thread count)",
         ["fill", "dtype", "threads", "ms", "GB/s", "x memset"], table,
     )
 
@@ -132,14 +114,15 @@ def main() -> int:
     )
 
     print()
-    speedup = seconds["memset_ 1t"] / seconds["memset_"]
+    memset_all, memset_one = (seconds[("memset_", "float32", count)] for count in (threads, 1))
+    speedup = memset_one / memset_all
     results["memset_speedup"] = speedup
     print(f"memset_ speedup {threads} threads vs 1: {speedup:.2f}x")
     if threads > 1 and speedup < 1.3:
         print("WARNING: little parallel speedup; the machine may have been contended, rerun")
     failed = False
     for fill, (minimum, aim) in TARGETS.items():
-        ratio = seconds["memset_"] / seconds[fill]
+        ratio = memset_all / seconds[(fill, "float32", threads)]
         ok = ratio >= minimum
         failed |= not ok
         note = "aim met" if ratio >= aim else "below aim"

@@ -37,21 +37,17 @@ from ._philox import philox4x32_10
 __all__ = [
     "TILE_COUNTERS",
     "WORDS_PER_TILE",
-    "UNIFORM",
-    "NORMAL",
     "fill_bits",
-    "fill_float32",
-    "fill_float64",
+    "fill_uniform_float32",
+    "fill_normal_float32",
+    "fill_uniform_float64",
+    "fill_normal_float64",
     "fill_constant",
     "tile_elements",
 ]
 
 TILE_COUNTERS = 128
 WORDS_PER_TILE = 4 * TILE_COUNTERS
-
-# Distribution codes understood by the float kernels.
-UNIFORM = 0
-NORMAL = 1
 
 _L = TILE_COUNTERS
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -146,21 +142,20 @@ def _fill(out, first, key_stream, params, convert, tile_size):
     """Drive ``convert`` over the tiles covering global indices ``first ...``."""
     end = first + out.size
     scratch = (np.empty(WORDS_PER_TILE, np.uint32), np.empty(tile_size, out.dtype))
-    whole_begin = -(-first // tile_size)
-    whole_end = end // tile_size
-    if whole_begin >= whole_end:
-        for t in range(first // tile_size, (end - 1) // tile_size + 1):
+    first_tile = first // tile_size
+    last_tile = (end - 1) // tile_size
+    # At most two tiles are cut by the ends of ``out``; one call site for both
+    # keeps the inlined code (and compile time) small.
+    for k in range(2 if last_tile > first_tile else 1):
+        t = first_tile if k == 0 else last_tile
+        if first > t * tile_size or end < (t + 1) * tile_size:
             _partial_tile(out, first, t, key_stream, params, convert, scratch)
-        return
-    if first % tile_size:
-        _partial_tile(out, first, whole_begin - 1, key_stream, params, convert, scratch)
     words = scratch[0]
+    whole_begin = -(-first // tile_size)
     at = whole_begin * tile_size - first
-    for i in range(whole_end - whole_begin):
+    for i in range(end // tile_size - whole_begin):
         _philox_tile(words, whole_begin + i, key_stream)
         convert(out[at + i * tile_size : at + (i + 1) * tile_size], words, params)
-    if end % tile_size:
-        _partial_tile(out, first, whole_end, key_stream, params, convert, scratch)
 
 
 @kernel
@@ -170,25 +165,34 @@ def fill_bits(out, first, key_stream, params):
         _fill(out, first, key_stream, params, _copy_words, WORDS_PER_TILE)
 
 
+# One kernel per (distribution, dtype): each compiles only when first used.
+
+
 @kernel
-def fill_float32(out, first, kind, key_stream, params):
-    """float32 samples of distribution ``kind`` for global indices ``first ...``."""
-    if out.size == 0:
-        return
-    if kind == UNIFORM:
+def fill_uniform_float32(out, first, key_stream, params):
+    """float32 uniform samples for global indices ``first ...``."""
+    if out.size:
         _fill(out, first, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
-    else:
+
+
+@kernel
+def fill_normal_float32(out, first, key_stream, params):
+    """float32 normal samples for global indices ``first ...``."""
+    if out.size:
         _fill(out, first, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_float64(out, first, kind, key_stream, params):
-    """float64 samples of distribution ``kind`` for global indices ``first ...``."""
-    if out.size == 0:
-        return
-    if kind == UNIFORM:
+def fill_uniform_float64(out, first, key_stream, params):
+    """float64 uniform samples for global indices ``first ...``."""
+    if out.size:
         _fill(out, first, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
-    else:
+
+
+@kernel
+def fill_normal_float64(out, first, key_stream, params):
+    """float64 normal samples for global indices ``first ...``."""
+    if out.size:
         _fill(out, first, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
 
 

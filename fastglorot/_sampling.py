@@ -25,23 +25,28 @@ __all__ = ["random_bits", "uniform_", "normal_"]
 _RANDOM_BITS = {4: 24, 8: 53}  # random bits behind one uniform, by itemsize
 
 
-def _kernel_for(dtype: np.dtype):
-    return _kernels.fill_float32 if dtype.itemsize == 4 else _kernels.fill_float64
+_KERNELS = {
+    ("uniform", 4): _kernels.fill_uniform_float32,
+    ("uniform", 8): _kernels.fill_uniform_float64,
+    ("normal", 4): _kernels.fill_normal_float32,
+    ("normal", 8): _kernels.fill_normal_float64,
+}
 
 
 def _native(dtype: np.dtype) -> np.dtype:
     return dtype.newbyteorder("=")
 
 
-def _fill(out, kind, params, seed, stream, offset):
+def _fill(out, distribution, params, seed, stream, offset):
     seed = as_uint64("seed", seed)
     stream = as_uint64("stream", stream)
     first = as_offset(offset, out.size)
     if out.size == 0:
         return out
     dtype = _native(out.dtype)
-    args = (kind, key_stream_words(seed, stream), np.asarray(params, dtype=dtype))
-    run_fill(_kernel_for(dtype), out, first, _kernels.tile_elements(dtype.itemsize), args)
+    args = (key_stream_words(seed, stream), np.asarray(params, dtype=dtype))
+    kernel = _KERNELS[distribution, dtype.itemsize]
+    run_fill(kernel, out, first, _kernels.tile_elements(dtype.itemsize), args)
     return out
 
 
@@ -161,7 +166,7 @@ def uniform_(out, low=0.0, high=1.0, *, seed, stream=0, offset=0):
     mid = ftype(0.5 * low + 0.5 * high)
     scale = ftype((0.5 * high - 0.5 * low) * 2.0 ** -_RANDOM_BITS[dtype.itemsize])
     params = (mid, scale, clamp_low, clamp_high)
-    return _fill(out, _kernels.UNIFORM, params, seed, stream, offset)
+    return _fill(out, "uniform", params, seed, stream, offset)
 
 
 def normal_(out, mean=0.0, std=1.0, *, seed, stream=0, offset=0):
@@ -205,4 +210,4 @@ def normal_(out, mean=0.0, std=1.0, *, seed, stream=0, offset=0):
         raise ValueError(f"std must be non-negative, got {std}")
     ftype = dtype.type
     params = (ftype(mean), ftype(std), ftype(0), ftype(0))
-    return _fill(out, _kernels.NORMAL, params, seed, stream, offset)
+    return _fill(out, "normal", params, seed, stream, offset)

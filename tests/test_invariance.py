@@ -27,6 +27,7 @@ def reference(shape, dtype, dist, seed=11, stream=3, offset=0):
 def small_chunks(monkeypatch):
     """Chunks of 8 KiB, so modest arrays cross many chunk boundaries."""
     monkeypatch.setattr(_launch, "CHUNK_BYTES", 8 << 10)
+    monkeypatch.setattr(_launch, "MIN_CHUNK_BYTES", 8 << 10)
     monkeypatch.setattr(_launch, "PARALLEL_MIN_BYTES", 0)
     return monkeypatch
 
@@ -34,9 +35,10 @@ def small_chunks(monkeypatch):
 @pytest.mark.parametrize("dist", FILLS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_split_at_any_k_equals_one_fill(dist, dtype):
-    n = 3 * (4 << 20) // np.dtype(dtype).itemsize + 1237  # three 4 MiB chunks and a bit
+    itemsize = np.dtype(dtype).itemsize
+    n = 3 * _launch.CHUNK_BYTES // itemsize + 1237  # three full-size chunks and a bit
     whole = reference(n, dtype, dist)
-    chunk = (4 << 20) // np.dtype(dtype).itemsize
+    chunk = _launch.CHUNK_BYTES // itemsize
     for k in [1, 3, 127, 255, 257, 511, 513, 12345, chunk - 1, chunk + 1, 2 * chunk + 255, n - 1]:
         parts = np.empty(n, dtype)
         FILLS[dist](parts[:k], seed=11, stream=3, offset=0)

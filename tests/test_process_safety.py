@@ -52,19 +52,17 @@ def digest(a):
 
 class ThreadSpy:
     """Record the threads that run kernel chunks, and when each thread's last
-    chunk ended (wraps the kernel that _sampling._kernel_for picks)."""
+    chunk ended (wraps the kernel that _sampling hands to run_fill)."""
 
     def __init__(self):
         self.idents = set()
         self.last_end = {}
-        self._orig = _sampling._kernel_for
+        self._orig = _sampling.run_fill
 
     def __enter__(self):
         orig, idents, last_end = self._orig, self.idents, self.last_end
 
-        def kernel_for(dtype):
-            kernel = orig(dtype)
-
+        def run_fill(kernel, *rest):
             def spy(*args):
                 ident = threading.get_ident()
                 idents.add(ident)
@@ -72,13 +70,13 @@ class ThreadSpy:
                     return kernel(*args)
                 finally:
                     last_end[ident] = time.monotonic()
-            return spy
+            return orig(spy, *rest)
 
-        _sampling._kernel_for = kernel_for
+        _sampling.run_fill = run_fill
         return self
 
     def __exit__(self, *exc):
-        _sampling._kernel_for = self._orig
+        _sampling.run_fill = self._orig
 '''
 
 
@@ -558,7 +556,8 @@ for name, module in list(sys.modules.items()):
         for attr, value in vars(module).items():
             if isinstance(value, Dispatcher):
                 dispatchers[id(value)] = (f"{name}.{attr}", value)
-kernels = ["fill_bits", "fill_float32", "fill_float64", "fill_constant"]
+kernels = ["fill_bits", "fill_uniform_float32", "fill_normal_float32", "fill_uniform_float64",
+           "fill_normal_float64", "fill_constant"]
 for kernel in kernels:
     assert id(getattr(_kernels, kernel)) in dispatchers, kernel
 compiled = [name for name, d in dispatchers.values() if d.signatures or d.overloads]
@@ -574,8 +573,8 @@ print("IMPORT-OK", len(dispatchers), "dispatchers", flush=True)
 import numpy as np
 a = np.empty(1000, np.float32)
 fastglorot.uniform_(a, seed=1)
-assert len(_kernels.fill_float32.signatures) == 1, _kernels.fill_float32.signatures
-for kernel in ["fill_bits", "fill_float64", "fill_constant"]:
+assert len(_kernels.fill_uniform_float32.signatures) == 1, _kernels.fill_uniform_float32.signatures
+for kernel in set(kernels) - {"fill_uniform_float32"}:
     assert not getattr(_kernels, kernel).signatures, kernel
 print("LAZY-OK", flush=True)
 '''
@@ -585,10 +584,10 @@ print("LAZY-OK", flush=True)
 def test_import_compiles_nothing(python_runner):
     """``import fastglorot`` in a fresh interpreter triggers no numba
     compilation (no ``numba:compile`` event), leaves every numba dispatcher in
-    the package (the four kernels and all inlined helpers) without a
+    the package (the kernels and all inlined helpers) without a
     signature, reads no cache entry, starts no thread and no threading layer;
-    a small float32 fill then gives ``fill_float32`` exactly one signature and
-    leaves the other kernels uncompiled."""
+    a small float32 uniform fill then gives ``fill_uniform_float32`` exactly
+    one signature and leaves the other kernels uncompiled."""
     out = python_runner(LAZY_SRC).stdout
     assert "IMPORT-OK" in out and "LAZY-OK" in out, out
 
@@ -606,7 +605,7 @@ a = np.empty(4099, np.float32)
 t1 = time.perf_counter()
 fastglorot.normal_(a, seed=3, offset=11)
 t2 = time.perf_counter()
-stats = _kernels.fill_float32.stats
+stats = _kernels.fill_normal_float32.stats
 print(f"TIMES import={t1 - t0:.3f} first_fill={t2 - t1:.3f}")
 print(f"CACHE hits={sum(stats.cache_hits.values())} misses={sum(stats.cache_misses.values())}"
       f" path={stats.cache_path}")
@@ -624,7 +623,7 @@ def _parse_cache_run(out: str) -> dict:
 
 @pytest.mark.slow
 def test_disk_cache_is_reused_across_processes(python_runner, tmp_path):
-    """With a fresh NUMBA_CACHE_DIR, a first process compiles ``fill_float32``
+    """With a fresh NUMBA_CACHE_DIR, a first process compiles ``fill_normal_float32``
     (a cache miss) and writes index and code files into that directory; a
     second process loads the kernel from it (a cache hit, no miss) and
     computes the same values."""
@@ -633,7 +632,7 @@ def test_disk_cache_is_reused_across_processes(python_runner, tmp_path):
     first = _parse_cache_run(python_runner(CACHE_SRC, env=env).stdout)
     assert first["CACHE"].startswith("hits=0 misses=1"), first
     assert str(cache) in first["CACHE"]
-    assert list(cache.rglob("*fill_float32*.nbi")) and list(cache.rglob("*fill_float32*.nbc"))
+    assert list(cache.rglob("*fill_normal_float32*.nbi")) and list(cache.rglob("*fill_normal_float32*.nbc"))
     second = _parse_cache_run(python_runner(CACHE_SRC, env=env).stdout)
     assert second["CACHE"].startswith("hits=1 misses=0"), second
     assert second["DIGEST"] == first["DIGEST"]
@@ -653,7 +652,7 @@ fastglorot.normal_(a, seed=3, offset=11)
 b = np.empty(4099, np.float32)
 fastglorot.uniform_(b, -0.75, 1.25, seed=3, offset=11)
 print("FILE", fastglorot.__file__)
-print("CACHE", type(_kernels.fill_float32._cache).__name__)
+print("CACHE", type(_kernels.fill_uniform_float32._cache).__name__)
 print("DIGEST", hashlib.sha256(a.view(np.uint8)).hexdigest(),
       hashlib.sha256(b.view(np.uint8)).hexdigest())
 '''
@@ -737,7 +736,7 @@ for kind, dtype, n, seed, stream, offset in %r:
         fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
     digests.append(digest(a))
 print("DIGESTS", " ".join(digests))
-asm = "".join(_kernels.fill_float64.inspect_asm().values())
+asm = "".join(_kernels.fill_normal_float64.inspect_asm().values())
 assert len(asm) > 10_000, "no assembly to inspect"
 print("WIDE", "ymm" in asm or "zmm" in asm)
 ''' % ([(k, np.dtype(d).name, n, s, st, o) for k, d, n, s, st, o in GENERIC_CASES],)
