@@ -57,8 +57,8 @@ mark("first normal_ float64")
 fastglorot.random_bits(n, seed=1)
 mark("first random_bits")
 steps = {{b[0]: b[1] - a[1] for a, b in zip(marks, marks[1:])}}
-kernels = {{k: getattr(_kernels, k).stats for k in ("fill_uniform_float32", "fill_normal_float32", "fill_uniform_float64",
-                                                  "fill_normal_float64", "fill_bits")}}
+names = ("fill_uniform_float32", "fill_normal_float32", "fill_uniform_float64", "fill_normal_float64", "fill_bits")
+kernels = {{k: getattr(_kernels, k).stats for k in names}}
 cache = {{k: [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
          for k, s in kernels.items()}}
 print(json.dumps({{"steps": steps, "cache_hits_misses": cache}}))

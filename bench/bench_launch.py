@@ -44,7 +44,7 @@ import _common
 import numba
 import numpy as np
 
-from fastglorot import _kernels, _launch, _sampling, normal_, uniform_
+from fastglorot import _launch, _sampling, normal_, uniform_
 from fastglorot._kernels import WORDS_PER_TILE, _normal_f32_tile, _philox_tile, _uniform_f32_tile
 from fastglorot._measure import interleaved_times, median, memset_
 

@@ -150,8 +150,9 @@ def run_fill(kernel: Callable, out: np.ndarray, first: int, tile: int, args: tup
     ``kernel`` fills a 1-D contiguous array whose element 0 has global index
     ``first_index``; logical C-order element ``i`` of ``out`` receives global
     index ``first + i``.  Arrays that are not C-contiguous, aligned and in
-    native byte order are filled block by block through a native buffer.  ``tile`` is the kernel's tile length: chunks are cut
-    on tile boundaries so that only the ends of ``out`` hold partial tiles.
+    native byte order are filled block by block through a native buffer.
+    ``tile`` is the kernel's tile length: chunks are cut on tile boundaries so
+    that only the ends of ``out`` hold partial tiles.
     """
     if out.size == 0:
         return
