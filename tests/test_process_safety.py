@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 import numba
@@ -31,7 +30,6 @@ import numpy as np
 import pytest
 
 import fastglorot as fg
-from fastglorot import _kernels, _launch, _sampling
 
 REPO = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
@@ -49,6 +47,18 @@ MiB = 1 << 20
 
 def digest(a):
     return hashlib.sha256(np.ascontiguousarray(a).view(np.uint8)).hexdigest()
+
+def case_digests(cases):
+    """Digests of (kind, dtype, n, seed, stream, offset) fills."""
+    digests = []
+    for kind, dtype, n, seed, stream, offset in cases:
+        a = np.empty(n, dtype)
+        if kind == "uniform":
+            fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
+        else:
+            fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
+        digests.append(digest(a))
+    return digests
 
 class ThreadSpy:
     """Record the threads that run kernel chunks, and when each thread's last
@@ -479,14 +489,7 @@ THREAD_CASES = [  # kind, dtype, n, seed, stream, offset: 36-48 MiB each
 THREADS_SRC = PRELUDE + r'''
 cases = %r
 with ThreadSpy() as spy:
-    digests = []
-    for kind, dtype, n, seed, stream, offset in cases:
-        a = np.empty(n, dtype)
-        if kind == "uniform":
-            fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
-        else:
-            fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
-        digests.append(digest(a))
+    digests = case_digests(cases)
 print("THREADS", numba.get_num_threads(), len(spy.idents))
 print("DIGESTS", " ".join(digests))
 ''' % ([(k, np.dtype(d).name, n, s, st, o) for k, d, n, s, st, o in THREAD_CASES],)
@@ -727,14 +730,7 @@ GENERIC_SRC = PRELUDE + r'''
 from numba.core.registry import cpu_target
 magic = cpu_target.target_context.codegen().magic_tuple()
 print("MAGIC", repr(magic))
-digests = []
-for kind, dtype, n, seed, stream, offset in %r:
-    a = np.empty(n, dtype)
-    if kind == "uniform":
-        fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
-    else:
-        fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
-    digests.append(digest(a))
+digests = case_digests(%r)
 print("DIGESTS", " ".join(digests))
 asm = "".join(_kernels.fill_normal_float64.inspect_asm().values())
 assert len(asm) > 10_000, "no assembly to inspect"

@@ -1,7 +1,6 @@
 """The project's entry points: README Quickstart, README example, CLI."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest

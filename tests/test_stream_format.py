@@ -52,24 +52,18 @@ def test_random_bits_layout_is_lane_blocked():
     np.testing.assert_array_equal(got.reshape(4, 128), lanes.T)
 
 
+UNIFORM_REFERENCES = {np.float32: (24, ref.uniform_float32), np.float64: (53, ref.uniform_float64)}
+
+
 @pytest.mark.parametrize("seed, stream, offset", CASES)
 @pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0), (-0.0625, 0.3), (2.5, 1e6)])
-def test_uniform_float32(seed, stream, offset, low, high):
-    out = np.empty(N, np.float32)
-    fastglorot.uniform_(out, low, high, seed=seed, stream=stream, offset=offset)
+@pytest.mark.parametrize("dtype", UNIFORM_REFERENCES)
+def test_uniform(dtype, seed, stream, offset, low, high):
+    bits, reference = UNIFORM_REFERENCES[dtype]
+    out = fastglorot.uniform_(np.empty(N, dtype), low, high, seed=seed, stream=stream, offset=offset)
     at = _positions(N)
-    params = _documented_uniform_params(low, high, np.float32, 24)
-    np.testing.assert_array_equal(out[at], ref.uniform_float32(at + offset, seed, stream, *params))
-
-
-@pytest.mark.parametrize("seed, stream, offset", CASES)
-@pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0), (-0.0625, 0.3)])
-def test_uniform_float64(seed, stream, offset, low, high):
-    out = np.empty(N, np.float64)
-    fastglorot.uniform_(out, low, high, seed=seed, stream=stream, offset=offset)
-    at = _positions(N)
-    params = _documented_uniform_params(low, high, np.float64, 53)
-    np.testing.assert_array_equal(out[at], ref.uniform_float64(at + offset, seed, stream, *params))
+    params = _documented_uniform_params(low, high, dtype, bits)
+    np.testing.assert_array_equal(out[at], reference(at + offset, seed, stream, *params))
 
 
 @pytest.mark.parametrize("seed, stream, offset", CASES)
