@@ -6,9 +6,71 @@ Importing the package compiles nothing; kernels compile on first use and are
 cached on disk.
 """
 
+from ._fans import calculate_gain, compute_fans
+from ._generator import Generator
+from ._initializers import (
+    glorot_normal,
+    glorot_normal_,
+    glorot_uniform,
+    glorot_uniform_,
+    he_normal,
+    he_normal_,
+    he_uniform,
+    he_uniform_,
+    kaiming_normal,
+    kaiming_normal_,
+    kaiming_uniform,
+    kaiming_uniform_,
+    lecun_normal,
+    lecun_normal_,
+    lecun_uniform,
+    lecun_uniform_,
+    trunc_normal,
+    variance_scaling,
+    variance_scaling_,
+    xavier_normal,
+    xavier_normal_,
+    xavier_uniform,
+    xavier_uniform_,
+)
 from ._philox import philox4x32
-from ._sampling import normal_, random_bits, uniform_
+from ._sampling import normal_, random_bits, trunc_normal_, uniform_
+from ._seeding import stream_id
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["philox4x32", "random_bits", "uniform_", "normal_", "__version__"]
+__all__ = [
+    "Generator",
+    "calculate_gain",
+    "compute_fans",
+    "glorot_normal",
+    "glorot_normal_",
+    "glorot_uniform",
+    "glorot_uniform_",
+    "he_normal",
+    "he_normal_",
+    "he_uniform",
+    "he_uniform_",
+    "kaiming_normal",
+    "kaiming_normal_",
+    "kaiming_uniform",
+    "kaiming_uniform_",
+    "lecun_normal",
+    "lecun_normal_",
+    "lecun_uniform",
+    "lecun_uniform_",
+    "normal_",
+    "philox4x32",
+    "random_bits",
+    "stream_id",
+    "trunc_normal",
+    "trunc_normal_",
+    "uniform_",
+    "variance_scaling",
+    "variance_scaling_",
+    "xavier_normal",
+    "xavier_normal_",
+    "xavier_uniform",
+    "xavier_uniform_",
+    "__version__",
+]

@@ -21,15 +21,23 @@ from __future__ import annotations
 import numpy as np
 
 from ._convert import (
-    TERMS_F64,
     bits52,
     bits53,
-    minus_two_log,
     normal_radius_f32,
-    sincos_turn_f32,
-    sincos_turn_f64,
+    round_bfloat16,
+    round_float16,
+    truncated_probability,
     uniform_f32,
     uniform_f64,
+)
+from ._elementary import (
+    TERMS_F64,
+    in_lower_tail,
+    minus_two_log,
+    normal_quantile_central,
+    normal_quantile_tail,
+    sincos_turn_f32,
+    sincos_turn_f64,
 )
 from ._jit import ieee_sqrt, inline, kernel
 from ._philox import philox4x32_10
@@ -42,6 +50,11 @@ __all__ = [
     "fill_normal_float32",
     "fill_uniform_float64",
     "fill_normal_float64",
+    "fill_truncated_normal_float32",
+    "fill_truncated_normal_float64",
+    "fill_uniform_half",
+    "fill_normal_half",
+    "fill_truncated_normal_half",
     "fill_constant",
     "tile_elements",
 ]
@@ -54,7 +67,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 def tile_elements(itemsize: int) -> int:
-    """Outputs per tile: one word per 4-byte output, two per 8-byte output."""
+    """Outputs per tile: one word per output of up to 4 bytes, two per 8-byte output."""
     return WORDS_PER_TILE // 2 if itemsize == 8 else WORDS_PER_TILE
 
 
@@ -123,6 +136,105 @@ def _normal_f64_tile(dst, words, params):
         sin_theta, cos_theta = sincos_turn_f64(angle_bits)
         dst[m] = mean + r * cos_theta
         dst[_L + m] = mean + r * sin_theta
+
+
+# Truncated normal: the central quantile for every element (vectorized), then
+# the costly tail branch (a logarithm and two more rational functions) only
+# for the elements that need it, gathered into a contiguous run so it
+# vectorizes too: ~11 % of elements for the usual +-2 std truncation.  The
+# state is (params, signed probability, z, tail positions, tail values),
+# scratch arrays of one tile.
+
+
+@inline
+def truncated_state(params, tile_size):
+    """Scratch for the truncated-normal tile converters (called inside kernels)."""
+    return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.float64),
+            np.empty(tile_size, np.int64), np.empty(tile_size, np.float64))
+
+
+@inline
+def _truncated_z(state, size):
+    """Fill ``z`` with the standardized draws from the signed probabilities."""
+    _, signed, z, tail_at, tail_p = state
+    for j in range(size):
+        p = abs(signed[j])
+        central = normal_quantile_central(p)
+        z[j] = central if signed[j] > 0 else -central
+    count = 0
+    for j in range(size):
+        if in_lower_tail(abs(signed[j])):
+            tail_at[count] = j
+            tail_p[count] = abs(signed[j])
+            count += 1
+    for i in range(count):
+        tail_p[i] = normal_quantile_tail(tail_p[i])
+    for i in range(count):
+        j = tail_at[i]
+        z[j] = tail_p[i] if signed[j] > 0 else -tail_p[i]
+
+
+@inline
+def _truncated_f32_tile(dst, words, state):
+    params, signed, z = state[0], state[1], state[2]
+    lower_tail, upper_tail, mass = params[4], params[5], params[6]
+    for j in range(WORDS_PER_TILE):
+        signed[j] = truncated_probability(words[j], 32, lower_tail, upper_tail, mass)
+    _truncated_z(state, WORDS_PER_TILE)
+    mean, std = params[0], params[1]
+    clamp_low, clamp_high = np.float32(params[2]), np.float32(params[3])
+    for j in range(WORDS_PER_TILE):
+        dst[j] = min(max(np.float32(mean + std * z[j]), clamp_low), clamp_high)
+
+
+@inline
+def _truncated_f64_tile(dst, words, state):
+    params, signed, z = state[0], state[1], state[2]
+    lower_tail, upper_tail, mass = params[4], params[5], params[6]
+    for half in range(2):
+        high_at = 2 * half * _L
+        for m in range(_L):
+            k = bits52(words[high_at + m], words[high_at + _L + m])
+            signed[half * _L + m] = truncated_probability(k, 52, lower_tail, upper_tail, mass)
+    _truncated_z(state, 2 * _L)
+    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+    for j in range(2 * _L):
+        dst[j] = min(max(mean + std * z[j], clamp_low), clamp_high)
+
+
+# 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The
+# state is (float32 converter params, float32 scratch tile, is bfloat16).
+
+
+@inline
+def _round_tile(dst, values, bfloat16):
+    if bfloat16:
+        for j in range(WORDS_PER_TILE):
+            dst[j] = round_bfloat16(values[j])
+    else:
+        for j in range(WORDS_PER_TILE):
+            dst[j] = round_float16(values[j])
+
+
+@inline
+def _uniform_half_tile(dst, words, state):
+    params, values, bfloat16 = state
+    _uniform_f32_tile(values, words, params)
+    _round_tile(dst, values, bfloat16)
+
+
+@inline
+def _normal_half_tile(dst, words, state):
+    params, values, bfloat16 = state
+    _normal_f32_tile(values, words, params)
+    _round_tile(dst, values, bfloat16)
+
+
+@inline
+def _truncated_half_tile(dst, words, state):
+    params, values, bfloat16 = state
+    _truncated_f32_tile(values, words, params)
+    _round_tile(dst, values, bfloat16)
 
 
 @inline
@@ -194,6 +306,46 @@ def fill_normal_float64(out, first, key_stream, params):
     """float64 normal samples for global indices ``first ...``."""
     if out.size:
         _fill(out, first, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
+
+
+@kernel
+def fill_truncated_normal_float32(out, first, key_stream, params):
+    """float32 truncated-normal samples for global indices ``first ...``."""
+    if out.size:
+        state = truncated_state(params, WORDS_PER_TILE)
+        _fill(out, first, key_stream, state, _truncated_f32_tile, WORDS_PER_TILE)
+
+
+@kernel
+def fill_truncated_normal_float64(out, first, key_stream, params):
+    """float64 truncated-normal samples for global indices ``first ...``."""
+    if out.size:
+        state = truncated_state(params, WORDS_PER_TILE // 2)
+        _fill(out, first, key_stream, state, _truncated_f64_tile, WORDS_PER_TILE // 2)
+
+
+@kernel
+def fill_uniform_half(out, first, key_stream, params, bfloat16):
+    """float16 (or bfloat16) bits of the float32 uniform samples, into uint16 ``out``."""
+    if out.size:
+        state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+        _fill(out, first, key_stream, state, _uniform_half_tile, WORDS_PER_TILE)
+
+
+@kernel
+def fill_normal_half(out, first, key_stream, params, bfloat16):
+    """float16 (or bfloat16) bits of the float32 normal samples, into uint16 ``out``."""
+    if out.size:
+        state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+        _fill(out, first, key_stream, state, _normal_half_tile, WORDS_PER_TILE)
+
+
+@kernel
+def fill_truncated_normal_half(out, first, key_stream, params, bfloat16):
+    """float16 (or bfloat16) bits of the float32 truncated-normal samples."""
+    if out.size:
+        state = (truncated_state(params, WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+        _fill(out, first, key_stream, state, _truncated_half_tile, WORDS_PER_TILE)
 
 
 @kernel

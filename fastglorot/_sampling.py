@@ -1,84 +1,118 @@
-"""Public sampling functions: raw words, uniform and normal fills.
+"""Public samplers: raw words, uniform, normal and truncated-normal fills.
 
-Element ``i`` (logical C order) of a filled array is a pure function of
-``(seed, stream, offset + i)`` and of the output dtype; see README "Stream
-format" for the exact definition, which is part of the API.
+Element ``i`` (logical C order) of a filled buffer is a pure function of
+``(seed, stream, offset + i)``, the distribution's parameters and the output
+format; README "Stream format" defines it exactly, as part of the API.
 """
 
 from __future__ import annotations
 
+from typing import Callable, Dict, Tuple
+
 import numpy as np
 
 from . import _kernels
+from ._buffers import Output, as_output
 from ._launch import run_fill
-from ._validate import (
-    as_count,
-    as_finite,
-    as_offset,
-    as_uint64,
-    check_float_output,
-    key_stream_words,
-)
+from ._normal_cdf import normal_cdf
+from ._seeding import Seed, Stream, resolve_seed, resolve_stream
+from ._validate import as_count, as_finite, as_offset, as_uint64, key_stream_words
 
-__all__ = ["random_bits", "uniform_", "normal_"]
+__all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_",
+           "fill_uniform", "fill_normal", "fill_truncated_normal"]
 
-_RANDOM_BITS = {4: 24, 8: 53}  # random bits behind one uniform, by itemsize
-
-
-_KERNELS = {
-    ("uniform", 4): _kernels.fill_uniform_float32,
-    ("uniform", 8): _kernels.fill_uniform_float64,
-    ("normal", 4): _kernels.fill_normal_float32,
-    ("normal", 8): _kernels.fill_normal_float64,
+_HALF_FORMATS = ("float16", "bfloat16")
+_KERNELS: Dict[Tuple[str, str], Callable] = {
+    ("uniform", "float32"): _kernels.fill_uniform_float32,
+    ("uniform", "float64"): _kernels.fill_uniform_float64,
+    ("uniform", "half"): _kernels.fill_uniform_half,
+    ("normal", "float32"): _kernels.fill_normal_float32,
+    ("normal", "float64"): _kernels.fill_normal_float64,
+    ("normal", "half"): _kernels.fill_normal_half,
+    ("truncated_normal", "float32"): _kernels.fill_truncated_normal_float32,
+    ("truncated_normal", "float64"): _kernels.fill_truncated_normal_float64,
+    ("truncated_normal", "half"): _kernels.fill_truncated_normal_half,
 }
+_TRUNCATION_LIMIT = 37.5
+"""Standardized bounds are clipped to +-37.5: Phi(-37.5) ~ 5e-308 is the last
+normal float64 tail probability; farther out the mass is zero in float64."""
 
 
-def _native(dtype: np.dtype) -> np.dtype:
-    return dtype.newbyteorder("=")
+def _draw_dtype(fmt: str) -> type:
+    """The dtype samples are computed in: float16/bfloat16 round a float32 draw."""
+    return np.float64 if fmt == "float64" else np.float32
 
 
-def _fill(out, distribution, params, seed, stream, offset):
-    seed = as_uint64("seed", seed)
-    stream = as_uint64("stream", stream)
-    first = as_offset(offset, out.size)
-    if out.size == 0:
-        return out
-    dtype = _native(out.dtype)
-    args = (key_stream_words(seed, stream), np.asarray(params, dtype=dtype))
-    kernel = _KERNELS[distribution, dtype.itemsize]
-    run_fill(kernel, out, first, _kernels.tile_elements(dtype.itemsize), args)
-    return out
+def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, offset):
+    """Validate the stream position, then fill ``target`` and return the caller's object."""
+    seed = resolve_seed(seed)
+    stream = resolve_stream(stream)
+    array = target.array
+    first = as_offset(offset, array.size)
+    if array.size == 0:
+        return target.result
+    fmt = target.format
+    args = (key_stream_words(seed, stream), params)
+    if fmt in _HALF_FORMATS:
+        kernel = _KERNELS[distribution, "half"]
+        args += (fmt == "bfloat16",)
+    else:
+        kernel = _KERNELS[distribution, fmt]
+    run_fill(kernel, array, first, _kernels.tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args)
+    target.finish()
+    return target.result
 
 
-def _open_interval(low: float, high: float, ftype) -> tuple:
-    """Clamp bounds: the extreme ``ftype`` values strictly inside (low, high).
-
-    When no value of the dtype lies strictly inside, the closed interval's
-    extremes are used (so ``low == high`` yields the constant ``low``).
-    """
-    up, down = ftype(np.inf), ftype(-np.inf)
-
-    def above(x, strict):
-        value = ftype(x)
-        if float(value) < x or (strict and float(value) == x):
-            value = np.nextafter(value, up)
-        return value
-
-    def below(x, strict):
-        value = ftype(x)
-        if float(value) > x or (strict and float(value) == x):
-            value = np.nextafter(value, down)
-        return value
-
-    lo, hi = above(low, True), below(high, True)
-    if lo > hi:
-        lo, hi = above(low, False), below(high, False)
-    if lo > hi:
-        raise ValueError(f"no {np.dtype(ftype)} value lies in [{low}, {high}]")
-    return lo, hi
+def _at_least(x: float, ftype, strict: bool):
+    """The smallest ``ftype`` value >= x (> x when ``strict``)."""
+    value = ftype(x)
+    if float(value) < x or (strict and float(value) == x):
+        value = np.nextafter(value, ftype(np.inf))
+    return value
 
 
-def random_bits(n, *, seed, stream=0, offset=0):
+def _at_most(x: float, ftype, strict: bool):
+    """The largest ``ftype`` value <= x (< x when ``strict``)."""
+    value = ftype(x)
+    if float(value) > x or (strict and float(value) == x):
+        value = np.nextafter(value, ftype(-np.inf))
+    return value
+
+
+def _uniform_params(low: float, high: float, ftype) -> np.ndarray:
+    """(mid, scale, clamp_low, clamp_high) of README "Stream format"."""
+    bits = 53 if ftype is np.float64 else 24
+    clamp_low, clamp_high = _at_least(low, ftype, True), _at_most(high, ftype, True)
+    if clamp_low > clamp_high:  # no value strictly inside: use the closed interval
+        clamp_low, clamp_high = _at_least(low, ftype, False), _at_most(high, ftype, False)
+    if clamp_low > clamp_high:
+        raise ValueError(f"no {np.dtype(ftype).name} value lies in [{low}, {high}]")
+    mid = ftype(0.5 * low + 0.5 * high)
+    scale = ftype((0.5 * high - 0.5 * low) * 2.0**-bits)
+    return np.array([mid, scale, clamp_low, clamp_high], dtype=ftype)
+
+
+def _truncated_params(mean: float, std: float, a: float, b: float, ftype) -> np.ndarray:
+    """(mean, std, clamp_low, clamp_high, Phi(alpha), Phi(-beta), mass), float64."""
+    alpha = min(max((a - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
+    beta = min(max((b - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
+    lower_tail, upper_tail = normal_cdf(alpha), normal_cdf(-beta)
+    if alpha >= 0:  # both bounds above the mean: subtract upper tails
+        mass = normal_cdf(-alpha) - upper_tail
+    elif beta <= 0:
+        mass = normal_cdf(beta) - lower_tail
+    else:
+        mass = 1.0 - lower_tail - upper_tail
+    if not mass > 0:
+        raise ValueError(f"[a, b] = [{a}, {b}] lies more than {_TRUNCATION_LIMIT} standard deviations "
+                         f"from the mean {mean}: no probability mass to sample")
+    clamp_low, clamp_high = _at_least(a, ftype, False), _at_most(b, ftype, False)
+    if clamp_low > clamp_high:
+        raise ValueError(f"no {np.dtype(ftype).name} value lies in [{a}, {b}]")
+    return np.array([mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass], dtype=np.float64)
+
+
+def random_bits(n, *, seed, stream: Stream = 0, offset=0) -> np.ndarray:
     """Return ``n`` raw 32-bit words of a Philox4x32-10 stream.
 
     Parameters
@@ -88,8 +122,9 @@ def random_bits(n, *, seed, stream=0, offset=0):
     seed : int
         Philox key in ``[0, 2**64)``: key word ``k0 = seed mod 2**32``,
         ``k1 = seed >> 32``.
-    stream : int, default 0
-        Stream id in ``[0, 2**64)``, the upper half of every counter.
+    stream : int or str, default 0
+        Stream id in ``[0, 2**64)``, the upper half of every counter, or a
+        name hashed to one (see :func:`stream_id`).
     offset : int, default 0
         Index of the first word returned; ``offset + n <= 2**62``.
 
@@ -107,7 +142,7 @@ def random_bits(n, *, seed, stream=0, offset=0):
     """
     n = as_count("n", n)
     seed = as_uint64("seed", seed)
-    stream = as_uint64("stream", stream)
+    stream = resolve_stream(stream)
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
     args = (key_stream_words(seed, stream), np.zeros(1, np.uint32))
@@ -115,19 +150,21 @@ def random_bits(n, *, seed, stream=0, offset=0):
     return out
 
 
-def uniform_(out, low=0.0, high=1.0, *, seed, stream=0, offset=0):
+def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0):
     """Fill ``out`` in place with uniform samples on ``[low, high]``.
 
     Parameters
     ----------
-    out : numpy.ndarray of float32 or float64
-        Writable array of any shape, memory layout or byte order.
+    out : writable buffer of float32, float64, float16 or bfloat16
+        A NumPy array (any shape, memory layout or byte order), ``np.memmap``,
+        torch CPU tensor, or any object exporting ``__dlpack__``,
+        ``__array_interface__`` or the buffer protocol; written in place.
     low, high : float
-        Finite bounds, ``low <= high``, representable in ``out.dtype``.
+        Finite bounds, ``low <= high``, within the range of ``out``'s dtype.
     seed : int
         Philox key in ``[0, 2**64)``.
-    stream : int, default 0
-        Stream id in ``[0, 2**64)``.
+    stream : int or str, default 0
+        Stream id in ``[0, 2**64)`` or a stream name (see :func:`stream_id`).
     offset : int, default 0
         Global index of ``out``'s first element (C order) within a larger
         array, so that filling ``a[:k]`` with offset 0 and ``a[k:]`` with
@@ -135,8 +172,7 @@ def uniform_(out, low=0.0, high=1.0, *, seed, stream=0, offset=0):
 
     Returns
     -------
-    numpy.ndarray
-        ``out``.
+    The ``out`` object itself.
 
     Notes
     -----
@@ -154,39 +190,41 @@ def uniform_(out, low=0.0, high=1.0, *, seed, stream=0, offset=0):
     high = a`` the attainable values are exactly symmetric about 0.  If the
     dtype has no value strictly inside, the closed interval is used
     (``low == high`` fills with ``low``).
+
+    float16 and bfloat16 outputs are the float32 draw rounded to nearest even;
+    rounding may then reach a bound (or pass one that is not representable
+    in the 16-bit dtype) by up to half a 16-bit ulp.
     """
-    out = check_float_output(out)
-    dtype = _native(out.dtype)
-    low = as_finite("low", low, dtype)
-    high = as_finite("high", high, dtype)
+    return fill_uniform(as_output(out), low, high, seed, stream, offset)
+
+
+def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset) -> object:
+    """:func:`uniform_` on an already adapted output (for the initializers)."""
+    low = as_finite("low", low, target.format)
+    high = as_finite("high", high, target.format)
     if not low <= high:
         raise ValueError(f"low must not exceed high, got low={low}, high={high}")
-    ftype = dtype.type
-    clamp_low, clamp_high = _open_interval(low, high, ftype)
-    mid = ftype(0.5 * low + 0.5 * high)
-    scale = ftype((0.5 * high - 0.5 * low) * 2.0 ** -_RANDOM_BITS[dtype.itemsize])
-    params = (mid, scale, clamp_low, clamp_high)
-    return _fill(out, "uniform", params, seed, stream, offset)
+    params = _uniform_params(low, high, _draw_dtype(target.format))
+    return _run(target, "uniform", params, seed, stream, offset)
 
 
-def normal_(out, mean=0.0, std=1.0, *, seed, stream=0, offset=0):
+def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0):
     """Fill ``out`` in place with normal samples N(mean, std**2) (Box–Muller).
 
     Parameters
     ----------
-    out : numpy.ndarray of float32 or float64
-        Writable array of any shape, memory layout or byte order.
+    out : writable buffer of float32, float64, float16 or bfloat16
+        As for :func:`uniform_`.
     mean : float, default 0.0
         Finite mean.
     std : float, default 1.0
         Finite standard deviation, ``std >= 0``.
-    seed, stream, offset : int
+    seed, stream, offset
         As for :func:`uniform_`.
 
     Returns
     -------
-    numpy.ndarray
-        ``out``.
+    The ``out`` object itself.
 
     Notes
     -----
@@ -200,14 +238,69 @@ def normal_(out, mean=0.0, std=1.0, *, seed, stream=0, offset=0):
     are polynomials after exact range reduction (no libm), so results are
     identical on every x86-64 CPU.  float32 results lie within 4 float32 ulps
     of the float64 Box–Muller of the same uniforms (1e-6 absolute near 0);
-    ``|z|`` reaches 6.76 (float32) and 8.57 (float64); never inf or NaN.
+    ``|z|`` reaches 6.76 (float32) and 8.57 (float64); never inf or NaN
+    (float16 overflows to inf beyond 65504, as its rounding rule implies).
     """
-    out = check_float_output(out)
-    dtype = _native(out.dtype)
-    mean = as_finite("mean", mean, dtype)
-    std = as_finite("std", std, dtype)
+    return fill_normal(as_output(out), mean, std, seed, stream, offset)
+
+
+def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset) -> object:
+    """:func:`normal_` on an already adapted output."""
+    mean = as_finite("mean", mean, target.format)
+    std = as_finite("std", std, target.format)
     if std < 0:
         raise ValueError(f"std must be non-negative, got {std}")
-    ftype = dtype.type
-    params = (ftype(mean), ftype(std), ftype(0), ftype(0))
-    return _fill(out, "normal", params, seed, stream, offset)
+    ftype = _draw_dtype(target.format)
+    params = np.array([mean, std, 0, 0], dtype=ftype)
+    return _run(target, "normal", params, seed, stream, offset)
+
+
+def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
+                  seed: Seed = None, stream: Stream = 0, offset: int = 0):
+    """Fill ``out`` with N(mean, std**2) truncated to ``[a, b]`` (absolute bounds, as torch).
+
+    Parameters
+    ----------
+    out : writable buffer of float32, float64, float16 or bfloat16
+        As for :func:`uniform_`.
+    mean : float, default 0.0
+    std : float, default 1.0
+        Standard deviation of the untruncated normal, ``std > 0``.
+    a, b : float, default -2.0, 2.0
+        Absolute truncation bounds, ``a < b``.
+    seed : int or None, default None
+        Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy.
+    stream, offset
+        As for :func:`uniform_`.
+
+    Returns
+    -------
+    The ``out`` object itself.
+
+    Notes
+    -----
+    Inverse-CDF sampling with one uniform per value:
+    ``x = mean + std * Phi^-1(Phi(alpha) + v (Phi(beta) - Phi(alpha)))``,
+    ``alpha = (a - mean)/std``, ``beta = (b - mean)/std``,
+    ``v = (k + 1/2)/2**B`` (``B = 32`` from one word for float32, 52 from two
+    words for float64).  ``Phi^-1`` is Wichura's AS 241 (relative error
+    ~1e-16), evaluated from the nearer tail, so intervals far in a tail are
+    sampled accurately.  Computed in float64, rounded to the output dtype and
+    clamped: values never leave ``[a, b]``.
+    """
+    return fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset)
+
+
+def fill_truncated_normal(target: Output, mean: float, std: float, a: float, b: float, seed: Seed,
+                          stream: Stream, offset) -> object:
+    """:func:`trunc_normal_` on an already adapted output."""
+    mean = as_finite("mean", mean, target.format)
+    std = as_finite("std", std, target.format)
+    a = as_finite("a", a, target.format)
+    b = as_finite("b", b, target.format)
+    if not std > 0:
+        raise ValueError(f"std must be positive, got {std}")
+    if not a < b:
+        raise ValueError(f"a must be less than b, got a={a}, b={b}")
+    params = _truncated_params(mean, std, a, b, _draw_dtype(target.format))
+    return _run(target, "truncated_normal", params, seed, stream, offset)

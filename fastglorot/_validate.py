@@ -10,6 +10,7 @@ import math
 import numbers
 import operator
 
+import ml_dtypes
 import numpy as np
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "as_offset",
     "as_count",
     "as_finite",
-    "check_float_output",
     "key_stream_words",
 ]
 
@@ -64,8 +64,8 @@ def as_offset(offset, size: int) -> int:
     return number
 
 
-def as_finite(name: str, value, dtype: np.dtype) -> float:
-    """A real number that is finite and representable in ``dtype``."""
+def as_finite(name: str, value, dtype) -> float:
+    """A real number that is finite and within the range of ``dtype`` (a name works too)."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, not a bool")
     if not isinstance(value, numbers.Real):
@@ -73,20 +73,9 @@ def as_finite(name: str, value, dtype: np.dtype) -> float:
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
-    if abs(number) > float(np.finfo(dtype).max):
-        raise ValueError(f"{name}={number} is outside the {dtype} range")
+    if abs(number) > float(ml_dtypes.finfo(dtype).max):
+        raise ValueError(f"{name}={number} is outside the {np.dtype(dtype).name} range")
     return number
-
-
-def check_float_output(out) -> np.ndarray:
-    """A writable NumPy array of float32 or float64 (any layout or byte order)."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype.kind != "f" or out.dtype.itemsize not in (4, 8):
-        raise TypeError(f"out must have dtype float32 or float64, got {out.dtype}")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
-    return out
 
 
 def key_stream_words(seed: int, stream: int) -> np.ndarray:

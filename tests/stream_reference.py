@@ -107,3 +107,15 @@ def ulp_distance(actual: np.ndarray, exact: np.ndarray, dtype) -> np.ndarray:
     """|actual - exact| in units of the ``dtype`` spacing at ``exact``."""
     spacing = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
     return np.abs(actual.astype(np.float64) - exact) / spacing
+
+
+def truncated_uniforms(index, seed, stream, dtype) -> np.ndarray:
+    """The uniform v = (k + 1/2) / 2**B behind truncated-normal element ``index``.
+
+    float32: k is the element's word (B = 32); float64: 52 bits from the
+    element's two lanes, as for float64 uniforms.
+    """
+    if np.dtype(dtype) == np.float32:
+        return (words(index, seed, stream).astype(np.float64) + 0.5) / 2.0**32
+    k52 = _float64_pairs(index, seed, stream, 12)
+    return (k52.astype(np.float64) + 0.5) / 2.0**52

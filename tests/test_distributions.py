@@ -11,13 +11,8 @@ from numba import njit
 from scipy import stats
 
 import fastglorot
-from fastglorot._convert import (
-    TERMS_F64,
-    minus_two_log,
-    normal_radius_f32,
-    sincos_turn_f32,
-    uniform_f32,
-)
+from fastglorot._convert import normal_radius_f32, uniform_f32
+from fastglorot._elementary import TERMS_F64, minus_two_log, sincos_turn_f32
 from fastglorot._jit import ieee_sqrt
 import stream_reference as ref
 

@@ -11,6 +11,7 @@ needs a new stream-format version and a README entry.
 
 import hashlib
 
+import ml_dtypes  # noqa: F401  (registers the bfloat16 dtype name)
 import numpy as np
 import pytest
 
@@ -63,6 +64,21 @@ GOLDEN_HASHES = {
     "float32 normal": "b31421fa18e0374abfc4399d80189b22",
     "float64 uniform": "378a4093fe3420716e42398b96de8409",
     "float64 normal": "1501fcf79e962a54dbc176aa561fb4e0",
+    # since 0.2.0 (truncated normal on [0.25, 3.0]; 16-bit outputs)
+    "float32 truncated": "7581233b0bc8297eeb734d5c2f61554e",
+    "float64 truncated": "688df958b9773b96d91a77f7ad3929be",
+    "float16 uniform": "52c6e21703af4e97be6c289f3cd64e91",
+    "float16 normal": "637fc84850e658623620bf45791ad47f",
+    "float16 truncated": "237c221ecfb03e38d6e2fc1ea0ba169d",
+    "bfloat16 uniform": "bdb9f8f345a895c055753db2607759da",
+    "bfloat16 normal": "6b657cdaa11ece89206d7fdfc8accc10",
+    "bfloat16 truncated": "ce20ddb23dde02c5385dadd20ce13ac6",
+}
+
+# First values of trunc_normal_(mean 0, std 1, [-2, 2], seed 0), since 0.2.0.
+GOLDEN_TRUNCATED = {
+    "float32": ["-0x1.f39524p-3", "0x1.a6f738p+0", "-0x1.bc5246p+0", "0x1.8190d0p-1"],
+    "float64": ["-0x1.f3952354cf27ap-3", "0x1.a6f7382ebe4b0p+0", "-0x1.bc5246b11015dp+0", "0x1.8190d092d1493p-1"],
 }
 
 
@@ -70,9 +86,11 @@ def _sample(kind, n, seed, stream, offset, low=-1.0, high=1.0, mean=0.0, std=1.0
     if kind == "bits":
         return fastglorot.random_bits(n, seed=seed, stream=stream, offset=offset)
     dtype, dist = kind.split()
-    out = np.empty(n, dtype)
+    out = np.empty(n, np.dtype(dtype))
     if dist == "uniform":
         return fastglorot.uniform_(out, low, high, seed=seed, stream=stream, offset=offset)
+    if dist == "truncated":
+        return fastglorot.trunc_normal_(out, mean, std, 0.25, 3.0, seed=seed, stream=stream, offset=offset)
     return fastglorot.normal_(out, mean, std, seed=seed, stream=stream, offset=offset)
 
 
@@ -85,6 +103,12 @@ def test_first_values(key):
             assert got.tolist() == expected, kind
         else:
             assert [float(v) for v in got] == [float.fromhex(v) for v in expected], kind
+
+
+@pytest.mark.parametrize("dtype", GOLDEN_TRUNCATED)
+def test_truncated_first_values(dtype):
+    got = fastglorot.trunc_normal_(np.empty(4, dtype), 0.0, 1.0, -2.0, 2.0, seed=0)
+    assert [float(v) for v in got] == [float.fromhex(v) for v in GOLDEN_TRUNCATED[dtype]]
 
 
 @pytest.mark.parametrize("kind", GOLDEN_HASHES)

@@ -1,0 +1,355 @@
+"""Writable NumPy views of the caller's output buffers.
+
+The fill kernels work on NumPy arrays.  The public functions accept any
+writable CPU buffer (NumPy arrays, memmaps, torch CPU tensors, and objects
+exposing ``__dlpack__``, ``__array_interface__``/``__array_struct__`` or the
+buffer protocol) and fill it through a zero-copy NumPy view of its memory.
+Nothing here ever copies: an object that cannot be viewed in place is
+rejected before anything is written.
+
+float16 and bfloat16 outputs are viewed as 16-bit unsigned integers holding
+the bits, so that the kernels never need a NumPy float16 or an ml_dtypes
+bfloat16 dtype.  torch and ml_dtypes are never imported here: an object can
+only be a torch tensor or an ml_dtypes array if its module is already loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+__all__ = ["FORMATS", "Output", "as_output", "format_of", "allocate"]
+
+FORMATS = ("float32", "float64", "float16", "bfloat16")
+
+_SUPPORTED = "float32, float64, float16 or bfloat16"
+
+# DLPack device types whose memory the CPU can write directly: kDLCPU,
+# kDLCUDAHost (pinned) and kDLROCMHost (pinned).
+_DLPACK_HOST_DEVICES = frozenset([1, 3, 11])
+_DLPACK_DEVICE_NAMES = {
+    2: "CUDA", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 9: "VPI", 10: "ROCm", 12: "ExtDev",
+    13: "CUDAManaged", 14: "OneAPI", 15: "WebGPU", 16: "Hexagon", 17: "MAIA",
+}
+
+_NUMPY_HAS_DLPACK_COPY = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
+
+
+class Output(NamedTuple):
+    """A caller's buffer, ready for a fill kernel.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        Writable view of the caller's memory (never a copy), with the
+        caller's shape and strides.  float32 or float64 (either byte order)
+        for those formats; uint16 holding the bits for float16 and bfloat16.
+    format : str
+        One of :data:`FORMATS`.
+    result : object
+        What the public function returns: the caller's own object.
+    finish : callable
+        Call once after a successful write.  For torch tensors it bumps the
+        autograd version counter, as an in-place torch op would; otherwise a
+        no-op.
+    """
+
+    array: np.ndarray
+    format: str
+    result: object
+    finish: Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
+
+
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    return ml_dtypes is not None and dtype.type is ml_dtypes.bfloat16
+
+
+def _typed_view(array: np.ndarray) -> tuple:
+    """``(view, format)``: float arrays as they are, 16-bit floats as their bits."""
+    dtype = array.dtype
+    if dtype.kind == "f" and dtype.itemsize in (4, 8):
+        return array, f"float{8 * dtype.itemsize}"
+    if dtype.kind == "f" and dtype.itemsize == 2:
+        # Keep the byte order, so that each uint16 value is the float16's bits.
+        return array.view(np.dtype(np.uint16).newbyteorder(dtype.byteorder)), "float16"
+    if _is_bfloat16(dtype):
+        return array.view(np.uint16), "bfloat16"
+    raise TypeError(f"out must have dtype {_SUPPORTED}, got {dtype}")
+
+
+def _check_no_self_overlap(array: np.ndarray) -> None:
+    """Reject views in which two elements share memory (e.g. stride 0).
+
+    A fill writes every element once; through such a view the last write
+    wins, so the result would depend on write order and thread timing.
+    """
+    if array.size == 0:
+        return
+    axes = sorted((abs(stride), length) for stride, length in zip(array.strides, array.shape) if length > 1)
+    if any(stride == 0 for stride, _ in axes):
+        raise ValueError(f"out has a zero stride (strides {array.strides}, shape {array.shape}): "
+                         "its elements alias each other, e.g. an expanded or broadcast view")
+    # Fast sufficient test: each axis steps over the whole extent of the
+    # faster ones.  Holds for every layout produced by slicing and transposing.
+    extent = array.itemsize
+    for stride, length in axes:
+        if stride < extent:
+            break
+        extent += stride * (length - 1)
+    else:
+        return
+    # Interleaved or overlapping layouts (only as_strided makes them): check
+    # the byte offsets of all elements exactly.
+    offsets = np.zeros(1, dtype=np.int64)
+    for stride, length in zip(array.strides, array.shape):
+        offsets = (offsets[:, None] + stride * np.arange(length, dtype=np.int64)).reshape(-1)
+    offsets.sort()
+    if np.any(np.diff(offsets) < array.itemsize):
+        raise ValueError(f"out's elements overlap in memory (strides {array.strides}, shape {array.shape})")
+
+
+def _finalize(array: np.ndarray, result, finish=_nothing, format_=None) -> Output:
+    """Checks shared by all kinds of buffers, in the order users hit them."""
+    if not array.flags.writeable:
+        raise ValueError(f"out is read-only ({type(result).__name__})")
+    if format_ is None:
+        array, format_ = _typed_view(array)
+    _check_no_self_overlap(array)
+    return Output(array, format_, result, finish)
+
+
+# -- torch --------------------------------------------------------------------
+
+def _torch_formats(torch) -> dict:
+    return {torch.float32: "float32", torch.float64: "float64",
+            torch.float16: "float16", torch.bfloat16: "bfloat16"}
+
+
+def _torch_output(out, torch) -> Output:
+    if out.device.type != "cpu":
+        raise ValueError(f"out is a torch tensor on device {out.device}; only CPU tensors can be filled in place "
+                         "(fill a CPU tensor, then copy it over)")
+    if out.layout != torch.strided or getattr(out, "is_nested", False):
+        raise TypeError(f"out must be a dense (strided) tensor, got layout {out.layout}")
+    if out.is_quantized:
+        raise TypeError(f"out must not be a quantized tensor, got dtype {out.dtype}")
+    format_ = _torch_formats(torch).get(out.dtype)
+    if format_ is None:
+        raise TypeError(f"out must have dtype {_SUPPORTED}, got {out.dtype}")
+    if out.is_conj() or out.is_neg():
+        # Writes through the raw memory would come out conjugated or negated.
+        raise ValueError("out has its conjugate or negative bit set; call resolve_conj()/resolve_neg() first")
+    if out.is_inference() and not torch.is_inference_mode_enabled():
+        # torch refuses in-place updates here: the tensor has no version
+        # counter, so autograd could not notice the write.
+        raise ValueError("out is an inference tensor, which cannot be updated in place outside "
+                         "torch.inference_mode()")
+    tensor = out.detach()  # so that tensors requiring grad can be viewed
+    if format_ == "bfloat16":
+        tensor = tensor.view(torch.int16)  # NumPy has no bfloat16; same-size views keep strides
+    try:
+        array = tensor.numpy()
+    except (RuntimeError, TypeError) as error:  # e.g. tensor subclasses without storage
+        raise TypeError(f"out cannot be viewed as a NumPy array: {error}") from None
+    if format_ == "bfloat16":
+        array = array.view(np.uint16)
+    else:
+        array, format_ = _typed_view(array)
+
+    def finish() -> None:
+        increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+        if increment is not None:
+            increment(out)
+
+    return _finalize(array, out, finish, format_)
+
+
+def _torch_if_tensor(out):
+    """The torch module if ``out`` is a torch tensor (torch is never imported here)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(out, getattr(torch, "Tensor", ())):
+        return torch
+    return None
+
+
+# -- DLPack ------------------------------------------------------------------
+
+def _dlpack_output(out) -> Output:
+    device = getattr(out, "__dlpack_device__", None)
+    if device is None:
+        raise TypeError(f"out ({type(out).__name__}) has __dlpack__ but no __dlpack_device__")
+    device_type, device_id = device()
+    device_type = int(device_type)
+    if device_type not in _DLPACK_HOST_DEVICES:
+        name = _DLPACK_DEVICE_NAMES.get(device_type, "unknown")
+        raise ValueError(f"out lives on DLPack device type {device_type} ({name}, id {device_id}); "
+                         "only CPU memory can be filled in place")
+    legacy = not _NUMPY_HAS_DLPACK_COPY
+    try:
+        try:
+            array = np.from_dlpack(out, copy=False) if _NUMPY_HAS_DLPACK_COPY else np.from_dlpack(out)
+        except TypeError:
+            # Exporters predating DLPack 1.0 reject the keyword arguments;
+            # they cannot copy, so the plain call is zero-copy too.
+            legacy = True
+            array = np.from_dlpack(out)
+    except (BufferError, RuntimeError, TypeError, ValueError) as error:
+        message = str(error)
+        if "read" in message.lower() and "only" in message.lower():
+            raise ValueError(f"out is read-only: {message}") from None
+        hint = " (NumPy cannot import bfloat16 through DLPack)" if "dtype" in message.lower() else ""
+        raise TypeError(f"out ({type(out).__name__}) cannot be viewed through DLPack{hint}: {message}") from None
+    if legacy and not array.flags.writeable:
+        raise ValueError(f"out ({type(out).__name__}) exports DLPack without version 1.0 flags, which NumPy "
+                         "imports read-only; pass a NumPy view of its memory instead")
+    return _finalize(array, out)
+
+
+# -- __array_interface__ and the buffer protocol -------------------------------
+
+def _interface_output(out) -> Output:
+    try:
+        array = np.asarray(out)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"out ({type(out).__name__}) cannot be viewed as a NumPy array: {error}") from None
+    # NumPy never copies here, but a copy would silently fill the wrong
+    # memory, so make sure: a copy owns its data and has its own address.
+    interface = getattr(out, "__array_interface__", None)
+    data = interface.get("data") if isinstance(interface, dict) else None
+    copied = array.flags.owndata
+    if isinstance(data, tuple) and array.size:
+        copied = copied or array.__array_interface__["data"][0] != data[0]
+    if copied:
+        raise TypeError(f"out ({type(out).__name__}) could not be viewed without a copy")
+    return _finalize(array, out)
+
+
+def _buffer_output(out) -> Output:
+    try:
+        view = memoryview(out)
+    except TypeError:
+        raise TypeError(f"out must be a writable buffer (NumPy array, CPU tensor, or an object with "
+                        f"__dlpack__, __array_interface__ or the buffer protocol), got {type(out).__name__}") from None
+    try:
+        array = np.asarray(view)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"out's buffer format {view.format!r} is not supported: {error}") from None
+    return _finalize(array, out)
+
+
+def as_output(out) -> Output:
+    """A writable, zero-copy NumPy view of ``out`` for the fill kernels.
+
+    Parameters
+    ----------
+    out : object
+        A writable CPU buffer of float32, float64, float16 or bfloat16
+        elements: a ``numpy.ndarray`` (any layout, strides or byte order,
+        including ``np.memmap`` and ml_dtypes bfloat16 arrays), a torch CPU
+        tensor (contiguous or not, requiring grad or not), or an object
+        exposing ``__dlpack__``, ``__array_interface__``,
+        ``__array_struct__`` or the buffer protocol.
+
+    Returns
+    -------
+    Output
+
+    Raises
+    ------
+    TypeError
+        ``out`` is not a buffer (list, scalar, None, ...), cannot be viewed
+        without a copy, or has an unsupported element type.
+    ValueError
+        ``out`` is read-only, lives on a non-CPU device (CUDA, meta, ...),
+        has overlapping elements (a zero stride), or is a torch tensor with
+        its conjugate or negative bit set.
+    """
+    if isinstance(out, np.ndarray):
+        return _finalize(out, out)
+    torch = _torch_if_tensor(out)
+    if torch is not None:
+        return _torch_output(out, torch)
+    if out is None or isinstance(out, (str, list, tuple, int, float, complex, np.generic)):
+        raise TypeError(f"out must be a writable buffer, got {type(out).__name__}")
+    if hasattr(out, "__dlpack__"):
+        return _dlpack_output(out)
+    if hasattr(out, "__array_interface__") or hasattr(out, "__array_struct__"):
+        return _interface_output(out)
+    if hasattr(out, "__cuda_array_interface__"):
+        raise ValueError(f"out ({type(out).__name__}) lives on a CUDA device; only CPU memory can be filled in place")
+    return _buffer_output(out)
+
+
+# -- allocation ---------------------------------------------------------------
+
+def format_of(dtype) -> str:
+    """The format (one of :data:`FORMATS`) named by a dtype-like object.
+
+    Parameters
+    ----------
+    dtype : dtype-like or torch.dtype
+        Anything ``numpy.dtype`` accepts that means a supported float type
+        (``np.float32``, ``"float16"``, ``ml_dtypes.bfloat16``, ...), the
+        string ``"bfloat16"``, or a torch dtype.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        For any other type, including None.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
+        format_ = _torch_formats(torch).get(dtype)
+        if format_ is None:
+            raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype}")
+        return format_
+    if isinstance(dtype, str) and dtype == "bfloat16":  # also without ml_dtypes loaded
+        return "bfloat16"
+    if dtype is None:  # numpy.dtype(None) would mean float64
+        raise TypeError(f"dtype must be {_SUPPORTED}, got None")
+    try:
+        numpy_dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype!r}") from None
+    if numpy_dtype.kind == "f" and numpy_dtype.itemsize in (2, 4, 8):
+        return f"float{8 * numpy_dtype.itemsize}"
+    if _is_bfloat16(numpy_dtype):
+        return "bfloat16"
+    raise TypeError(f"dtype must be {_SUPPORTED}, got {numpy_dtype}")
+
+
+def _numpy_dtype(format_: str) -> np.dtype:
+    if format_ == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise ImportError("bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)") from None
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(format_)
+
+
+def allocate(shape, dtype) -> np.ndarray:
+    """An uninitialized native-order array of ``shape`` and ``dtype``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    dtype : dtype-like
+        As for :func:`format_of`; bfloat16 gives an ml_dtypes bfloat16 array.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    return np.empty(shape, dtype=_numpy_dtype(format_of(dtype)))
