@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -51,70 +49,24 @@ def gbps(nbytes: int, seconds: float) -> float:
     return nbytes / seconds / 1e9
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _transparent_hugepages() -> str:
-    try:
-        return Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().strip()
-    except OSError:
-        return "unknown"
-
-
 def environment() -> Dict[str, Any]:
     """Versions and machine facts recorded with every result."""
-    import numba
-    import numpy
+    from fastglorot._measure import machine
 
-    return {
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "numba": numba.__version__,
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "numba_threads": numba.get_num_threads(),
-        "transparent_hugepage": _transparent_hugepages(),
-    }
+    return machine()
 
 
 def print_environment(env: Dict[str, Any]) -> None:
-    print(
-        f"# {env['cpu']}, {env['cpus']} CPUs, numba threads {env['numba_threads']}; "
-        f"python {env['python']}, numpy {env['numpy']}, numba {env['numba']}; "
-        f"THP {env['transparent_hugepage']}"
-    )
+    from fastglorot._measure import machine_line
+
+    print(machine_line(env))
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row):
-        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        return "  ".join(parts).rstrip()
+    from fastglorot._measure import format_table
 
     print(f"\n{title}")
-    print(line(cells[0]))
-    print("  ".join("-" * w for w in widths))
-    for row in cells[1:]:
-        print(line(row))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+    print(format_table(headers, rows))
 
 
 def write_json(path: Optional[str], results: Dict[str, Any], env: Dict[str, Any]) -> None:

@@ -22,16 +22,12 @@ Run:  python bench/bench_compile.py [--warm-repeats 3] [--elements 4096] [--json
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import _common
-from fastglorot._measure import median
+from fastglorot._measure import median, run_python
 
 COLD = """
 import json, time
@@ -104,14 +100,10 @@ print(json.dumps({{"import": imported - start, "first fill": filled - imported}}
 
 def run_child(code: str, cache_dir: str):
     """(parsed last stdout line, wall seconds) of ``code`` in a fresh interpreter."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_common.ROOT), env.get("PYTHONPATH")]))
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode:
-        sys.exit(f"child process failed ({done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+    try:
+        return run_python(code, env={"NUMBA_CACHE_DIR": cache_dir})
+    except RuntimeError as error:
+        sys.exit(str(error))
 
 
 def main() -> int:

@@ -3,9 +3,10 @@
 Measures, on one pre-touched buffer (default 1 GiB, float32 2**28 elements):
 
 * ``memset_`` (parallel constant fill on fastglorot's launcher, the
-  bandwidth yardstick), ``uniform_`` and ``normal_`` at all numba threads;
+  bandwidth yardstick), ``uniform_``, ``normal_`` and ``trunc_normal_`` at all numba threads;
 * the same three at 1 thread (``numba.set_num_threads(1)``, then restored);
-* float64 ``uniform_`` and ``normal_`` over the same bytes at all threads;
+* float64 ``uniform_``, ``normal_`` and ``trunc_normal_`` over the same bytes at all threads
+  (``trunc_normal_`` on [-2, 2] everywhere, for reference: it has no target);
 
 all interleaved round-robin, reporting medians as GB/s and as a ratio to the
 memset at the same thread count.  Then "fresh allocation": ``np.empty`` plus
@@ -29,7 +30,7 @@ from functools import partial
 import _common
 import numpy as np
 
-from fastglorot import normal_, uniform_
+from fastglorot import normal_, trunc_normal_, uniform_
 from fastglorot._measure import interleaved_times, median, memset_
 
 TARGETS = {"uniform_": (0.6, 0.7), "normal_": (0.3, 0.35)}  # (minimum, aim) x memset
@@ -38,6 +39,7 @@ FILLS = {
     "memset_": memset_,
     "uniform_": lambda out: uniform_(out, -1.0, 1.0, seed=1),
     "normal_": lambda out: normal_(out, 0.0, 1.0, seed=1),
+    "trunc_normal_": lambda out: trunc_normal_(out, 0.0, 1.0, -2.0, 2.0, seed=1),
 }
 
 
@@ -69,13 +71,13 @@ def main() -> int:
 
     memset_(f32)  # first touch (and compile) outside timing
     for out in (f32, f64):
-        uniform_(out, -1.0, 1.0, seed=0)
-        normal_(out, 0.0, 1.0, seed=0)
+        for fill in list(FILLS.values())[1:]:
+            fill(out[:4096])
 
     buffers = {"float32": f32, "float64": f64}
     cases = [(fill, "float32", threads) for fill in FILLS]  # (fill, dtype, threads)
     cases += [(fill, "float32", 1) for fill in FILLS if threads > 1]
-    cases += [(fill, "float64", threads) for fill in ("uniform_", "normal_")]
+    cases += [(fill, "float64", threads) for fill in ("uniform_", "normal_", "trunc_normal_")]
     actions = {case: _common.at_threads(case[2], partial(FILLS[case[0]], buffers[case[1]]))
                for case in cases}
     times = interleaved_times(actions, args.repeats)

@@ -1,4 +1,4 @@
-"""``fastglorot`` command line."""
+"""fastglorot command line: ``fastglorot bench`` compares fastglorot with other samplers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ import re
 import sys
 from typing import Sequence
 
-import numpy as np
-
-from ._launch import thread_count
-from ._measure import interleaved_times, median, memset_
-from ._sampling import normal_, uniform_
+from . import _benchmark
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(i)?B?|B?)\s*$", re.IGNORECASE)
 _POWERS = {"K": 1, "M": 2, "G": 3, "T": 4}
@@ -31,34 +27,26 @@ def parse_size(text: str) -> int:
     return int(float(value) * base**power)
 
 
-def demo(size: int, repeats: int) -> int:
-    out = np.empty(size // 4, dtype=np.float32)
-    memset_(out)  # first touch outside the timed region
-    uniform_(out[:4096], -1.0, 1.0, seed=0)  # compile (or load from cache)
-    normal_(out[:4096], seed=0)
-    runs = {"memset": lambda: memset_(out),
-            "uniform_": lambda: uniform_(out, -1.0, 1.0, seed=1),
-            "normal_": lambda: normal_(out, 0.0, 1.0, seed=1)}
-    times = interleaved_times(runs, repeats)
-    print(f"fastglorot demo: {out.nbytes / 2**30:.2f} GiB float32, {thread_count()} threads, "
-          f"median of {repeats}")
-    memset_s = median(times["memset"])
-    for name, samples in times.items():
-        seconds = median(samples)
-        print(f"  {name:9s} {out.nbytes / seconds / 1e9:7.2f} GB/s  {memset_s / seconds:5.2f}x memset")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastglorot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="fill a float32 layer and print GB/s")
-    demo_parser.add_argument("--size", type=parse_size, default=1 << 30, help="bytes (default 1GiB)")
-    demo_parser.add_argument("--repeats", type=int, default=7)
+    bench_parser = commands.add_parser(
+        "bench", help="compare fastglorot with numpy, torch and others on one big layer",
+        description=_benchmark.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench_parser.add_argument("--size", type=parse_size, default=1 << 30,
+                              help="layer size in bytes: 1GiB (default), 256MiB, 1G, 1GB ...")
+    bench_parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "float64"])
+    bench_parser.add_argument("--dist", default="both", choices=["uniform", "normal", "both"])
+    bench_parser.add_argument("--threads", type=int, help="threads for every implementation (default: numba's)")
+    bench_parser.add_argument("--repeats", type=int, default=5, help="interleaved timed runs (default 5)")
+    bench_parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    bench_parser.add_argument("--plot", metavar="PATH", help="save a bar chart (PNG; needs matplotlib)")
+    bench_parser.add_argument("--quick", action="store_true",
+                              help="skip thread scaling, peak memory and cold start")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo(args.size, args.repeats)
-    return 2  # pragma: no cover
+    dists = ("uniform", "normal") if args.dist == "both" else (args.dist,)
+    return _benchmark.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
+                                args.quick)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,17 +1,24 @@
-"""Measurement helpers shared by the CLI and the scripts under ``bench/``."""
+"""Measurement helpers shared by ``fastglorot bench`` and the scripts under ``bench/``."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
-from typing import Callable, Dict, List, Mapping
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
 from . import _kernels
 from ._launch import run_fill
 
-__all__ = ["memset_", "interleaved_times", "median"]
+__all__ = ["memset_", "interleaved_times", "median", "machine", "machine_line", "format_table",
+           "run_python"]
 
 
 def memset_(out: np.ndarray) -> np.ndarray:
@@ -20,15 +27,20 @@ def memset_(out: np.ndarray) -> np.ndarray:
     The bandwidth yardstick for fills: same threads, same chunking, the
     cheapest possible kernel.
     """
-    run_fill(_kernels.fill_constant, out, 0, 1, (out.dtype.type(0.5),))
+    target, value = out, np.array(0.5, dtype=out.dtype)
+    if out.dtype.itemsize == 2:  # numba has no bfloat16: write the bits
+        target, value = out.view(np.uint16), value.view(np.uint16)
+    run_fill(_kernels.fill_constant, target, 0, 1, (value[()],))
     return out
 
 
-def interleaved_times(actions: Mapping[str, Callable[[], object]], repeats: int) -> Dict[str, List[float]]:
+def interleaved_times(actions: Mapping[str, Callable[[], object]], repeats: int,
+                      progress: Optional[Callable[[], object]] = None) -> Dict[str, List[float]]:
     """Seconds per call, running the actions round-robin ``repeats`` times.
 
     Interleaving spreads machine drift (other load, thermal, page cache)
     over every contender instead of penalizing whichever runs last.
+    ``progress`` is called after each call.
     """
     times: Dict[str, List[float]] = {name: [] for name in actions}
     for _ in range(repeats):
@@ -36,8 +48,87 @@ def interleaved_times(actions: Mapping[str, Callable[[], object]], repeats: int)
             start = time.perf_counter()
             action()
             times[name].append(time.perf_counter() - start)
+            if progress is not None:
+                progress()
     return times
 
 
-def median(values: List[float]) -> float:
+def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def machine() -> Dict[str, Any]:
+    """Versions and machine facts recorded with every result."""
+    import numba
+
+    return {
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(),
+        "transparent_hugepage": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
+    }
+
+
+def machine_line(facts: Mapping[str, Any]) -> str:
+    return (f"# {facts['cpu']}, {facts['cpus']} CPUs, numba threads {facts['numba_threads']}; "
+            f"python {facts['python']}, numpy {facts['numpy']}, numba {facts['numba']}; "
+            f"THP {facts['transparent_hugepage']}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
+
+
+def run_python(code: str, env: Optional[Mapping[str, str]] = None, stderr: Optional[TextIO] = None,
+               ) -> Tuple[Any, float]:
+    """(JSON of the last stdout line, wall seconds) of ``code`` in a fresh interpreter.
+
+    The child imports the same fastglorot as this process.
+    """
+    child_env = dict(os.environ, **(env or {}))
+    package_root = str(Path(__file__).resolve().parents[1])
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, child_env.get("PYTHONPATH")]))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"child process failed ({done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall

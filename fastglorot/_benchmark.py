@@ -1,0 +1,213 @@
+"""``fastglorot bench``: every available implementation on one big layer, side by side.
+
+All implementations fill the same pre-touched buffer, interleaved round-robin
+in one process, and are reported by median: GB/s, the ratio to a parallel
+constant fill of the same buffer ("memset"), and fastglorot's speed-up over
+each.  Then, unless ``--quick``: thread scaling of fastglorot, the peak
+memory of an allocating ``glorot_uniform((16384, 16384))`` against its
+output, and cold start (first-ever compile; import + first fill with a warm
+cache), the last two in fresh processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numba
+import numpy as np
+
+from ._buffers import allocate, format_of
+from ._measure import format_table, interleaved_times, machine, machine_line, median, memset_, run_python
+from ._peers import DISTS, PEERS, glorot_scale, layer_shape
+
+__all__ = ["run_bench"]
+
+MEMORY_TARGET_SLACK = 64 << 20
+
+_PEAK_MEMORY_CODE = """
+import json, resource
+import fastglorot
+fastglorot.glorot_uniform((64, 64), seed=0)  # load or compile the kernel first
+
+def rss(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field))
+
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # reset the peak (VmHWM) to the current RSS
+before = rss("VmRSS:")
+weights = fastglorot.glorot_uniform((16384, 16384), seed=1)
+print(json.dumps({"before": before, "peak": rss("VmHWM:"), "output": weights.nbytes}))
+"""
+
+_COLD_START_CODE = """
+import json, time
+start = time.perf_counter()
+import numpy as np
+import fastglorot
+imported = time.perf_counter()
+fastglorot.glorot_uniform_(np.empty((256, 256), np.float32), seed=1)
+uniform = time.perf_counter()
+fastglorot.glorot_normal_(np.empty((256, 256), np.float32), seed=1)
+normal = time.perf_counter()
+print(json.dumps({"import": imported - start, "first uniform": uniform - imported,
+                  "first normal": normal - uniform}))
+"""
+
+
+def _progress(total: int, description: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # progress is a nicety; never fail a benchmark over it
+        return None
+    # disable=None: no bar when stderr is not a terminal (CI logs)
+    return tqdm(total=total, desc=description, unit="fill", leave=False, file=sys.stderr, disable=None)
+
+
+def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats: int,
+                   peers: Sequence[str]) -> List[Dict[str, Any]]:
+    results = []
+    bar = _progress(len(dists) * len(peers) * (repeats + 1), "bench")
+    tick = bar.update if bar is not None else None
+    try:
+        for dist in dists:
+            actions = {name: PEERS[name].make(out, dist, threads) for name in peers}
+            for action in actions.values():  # warm-up: compile, thread pools, page state
+                action()
+                if tick:
+                    tick()
+            times = interleaved_times(actions, repeats, tick)
+            for name, seconds in times.items():
+                results.append({"impl": name, "dist": dist, "seconds": median(seconds),
+                                "gbps": out.nbytes / median(seconds) / 1e9})
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[str, Any]]:
+    saved = numba.get_num_threads()
+    rows = []
+    try:
+        for count in range(1, threads + 1):
+            numba.set_num_threads(count)
+            actions = {dist: PEERS["fastglorot"].make(out, dist, count) for dist in DISTS}
+            actions["memset"] = PEERS["memset"].make(out, "uniform", count)
+            times = interleaved_times(actions, repeats)
+            rows.append({"threads": count, **{name: out.nbytes / median(t) / 1e9 for name, t in times.items()}})
+    finally:
+        numba.set_num_threads(saved)
+    return rows
+
+
+def _peak_memory() -> Dict[str, Any]:
+    facts, _ = run_python(_PEAK_MEMORY_CODE)
+    facts["extra"] = facts["peak"] - facts["before"] - facts["output"]
+    facts["within_target"] = facts["extra"] <= MEMORY_TARGET_SLACK
+    return facts
+
+
+def _cold_start() -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fastglorot-bench-cache-") as cache:
+        cold, cold_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache})
+        warm, warm_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache})
+    return {"cold": dict(cold, process=cold_wall), "warm": dict(warm, process=warm_wall)}
+
+
+def _report(results: List[Dict[str, Any]], dists: Sequence[str]) -> str:
+    lines = []
+    for dist in dists:
+        rows = {r["impl"]: r for r in results if r["dist"] == dist}
+        memset_speed = rows["memset"]["gbps"] if "memset" in rows else None
+        ours = rows["fastglorot"]["gbps"]
+        table = [[name, r["seconds"] * 1e3, r["gbps"],
+                  r["gbps"] / memset_speed if memset_speed else None, ours / r["gbps"]]
+                 for name, r in rows.items()]
+        lines += [f"\nGlorot {dist}", format_table(["impl", "ms", "GB/s", "x memset", "fastglorot x"], table)]
+        peers = [r for name, r in rows.items() if name not in ("fastglorot", "memset")]
+        if peers:
+            fastest = max(peers, key=lambda r: r["gbps"])
+            lines.append(f"fastglorot is {ours / fastest['gbps']:.2f}x the fastest peer ({fastest['impl']})")
+    return "\n".join(lines)
+
+
+def _plot(path: str, results: List[Dict[str, Any]], dists: Sequence[str], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    impls = list(dict.fromkeys(r["impl"] for r in results))
+    colors = {"fastglorot": "#d62728", "memset": "#7f7f7f"}
+    figure, axes = plt.subplots(1, len(dists), figsize=(5.5 * len(dists), 4.2), squeeze=False)
+    for axis, dist in zip(axes[0], dists):
+        speed = {r["impl"]: r["gbps"] for r in results if r["dist"] == dist}
+        names = [name for name in impls if name in speed]
+        bars = axis.barh(names[::-1], [speed[n] for n in names[::-1]],
+                         color=[colors.get(n, "#1f77b4") for n in names[::-1]])
+        ours = speed["fastglorot"]
+        axis.bar_label(bars, padding=3, labels=[
+            f"{speed[n]:.2f}" + ("" if n in ("fastglorot", "memset") else f"  (fastglorot {ours / speed[n]:.1f}x)")
+            for n in names[::-1]])
+        axis.set_title(f"Glorot {dist}")
+        axis.set_xlabel("GB/s (higher is better)")
+        axis.set_xlim(0, max(speed.values()) * 1.35)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, threads: Optional[int] = None,
+              repeats: int = 5, json_path: Optional[str] = None, plot_path: Optional[str] = None,
+              quick: bool = False) -> int:
+    """Run the benchmark, print the report, write JSON/plot; return the exit status."""
+    if threads is not None:
+        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise SystemExit(f"--threads must lie in [1, {numba.config.NUMBA_NUM_THREADS}] (NUMBA_NUM_THREADS)")
+        numba.set_num_threads(threads)
+    threads = numba.get_num_threads()
+    dtype = format_of(dtype)
+    out = allocate(layer_shape(size // np.dtype(allocate((1,), dtype).dtype).itemsize), dtype)
+    memset_(out)  # first touch outside every timed region
+    peers = [name for name, peer in PEERS.items() if peer.available()]
+    missing = [f"{name} (needs {peer.module})" for name, peer in PEERS.items() if not peer.available()]
+
+    facts = machine()
+    print(machine_line(facts))
+    print(f"# layer {out.shape} {dtype} = {out.nbytes / 2**30:.2f} GiB, {threads} threads, median of {repeats}; "
+          f"Glorot bound {glorot_scale(out.shape, 'uniform'):.3g}, std {glorot_scale(out.shape, 'normal'):.3g}")
+    if missing:
+        print("# skipped, not installed: " + ", ".join(missing))
+    results = _measure_layer(out, dists, threads, repeats, peers)
+    print(_report(results, dists))
+    report: Dict[str, Any] = {"machine": facts, "size_bytes": out.nbytes, "dtype": dtype, "threads": threads,
+                              "shape": list(out.shape), "repeats": repeats, "results": results,
+                              "skipped": missing}
+    if not quick:
+        scaling = _thread_scaling(out, threads, max(3, repeats // 2))
+        print("\nThread scaling (fastglorot, GB/s)")
+        print(format_table(["threads"] + [k for k in scaling[0] if k != "threads"],
+                           [list(row.values()) for row in scaling]))
+        memory = _peak_memory()
+        print(f"\nPeak memory of glorot_uniform((16384, 16384)): {memory['extra'] / 2**20:+.1f} MiB beyond its "
+              f"{memory['output'] / 2**30:.2f} GiB output (target <= +64 MiB: "
+              f"{'met' if memory['within_target'] else 'MISSED'})")
+        cold = _cold_start()
+        print(f"\nCold start: first-ever compile {cold['cold']['first uniform']:.2f} s (uniform), "
+              f"{cold['cold']['first normal']:.2f} s (normal); warm cache: import {cold['warm']['import']:.2f} s "
+              f"+ first fill {cold['warm']['first uniform']:.2f} s")
+        report.update(thread_scaling=scaling, peak_memory=memory, cold_start=cold)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nwrote {json_path}")
+    if plot_path:
+        title = f"{facts['cpu']}, {threads} threads: {out.nbytes / 2**30:.2f} GiB {dtype} layer {out.shape}"
+        _plot(plot_path, results, dists, title)
+        print(f"wrote {plot_path}")
+    return 0

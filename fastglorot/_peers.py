@@ -1,0 +1,185 @@
+"""The implementations ``fastglorot bench`` and ``bench/`` compare, side by side.
+
+Each peer fills one preallocated, pre-touched C-contiguous buffer of torch
+layout ``(fan_out, fan_in)`` or ``(out, in, *kernel)`` (fans as
+:func:`fastglorot.compute_fans` reads them) with Glorot uniform samples on
+``±sqrt(6/(fan_in + fan_out))`` or Glorot normal samples with std
+``sqrt(2/(fan_in + fan_out))``, by the fastest honest recipe its library offers:
+
+``fastglorot``
+    :func:`glorot_uniform_` / :func:`glorot_normal_`.
+``memset``
+    A parallel constant fill of the same buffer (the bandwidth yardstick).
+``numpy``
+    One thread: ``Generator.random(out=..., dtype=float32)`` /
+    ``standard_normal(out=..., dtype=float32)`` and in-place scaling, chunk by
+    chunk so the scaling (and the bfloat16 cast) runs on cache-hot data.
+``numpy-threads``
+    The same on all cores: numpy's documented multithreaded recipe
+    (``SeedSequence.spawn`` + ``ThreadPoolExecutor``), one generator and one
+    contiguous range per thread.
+``torch``
+    ``torch.nn.init.xavier_uniform_`` / ``xavier_normal_`` on a tensor sharing
+    the buffer, with ``torch.set_num_threads(threads)``.
+``parallel-numpy-rng``
+    ``parallel_numpy_rng.default_rng(seed).random`` / ``standard_normal``
+    with ``nthread=threads`` into the buffer, then in-place scaling.
+
+float16/bfloat16 buffers: the NumPy-based peers draw float32 into a chunk
+of scratch and cast it into the buffer; torch fills its 16-bit tensor
+natively.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, NamedTuple, Optional
+
+import numpy as np
+
+from ._fans import compute_fans
+from ._initializers import glorot_normal_, glorot_uniform_
+from ._measure import memset_
+
+__all__ = ["Peer", "PEERS", "available_peers", "glorot_scale", "layer_shape"]
+
+DISTS = ("uniform", "normal")
+_CHUNK = 1 << 18  # elements per NumPy call: 1 MiB of float32, cache-resident for the scaling
+
+Fill = Callable[[], None]
+
+
+def layer_shape(elements: int) -> tuple:
+    """A 2-D ``(fan_out, fan_in)`` shape holding ``elements``: square when possible."""
+    side = math.isqrt(elements)
+    if side * side == elements:
+        return (side, side)
+    columns = 4096 if elements % 4096 == 0 else 1
+    return (elements // columns, columns)
+
+
+def glorot_scale(shape: tuple, dist: str) -> float:
+    """The Glorot uniform bound or normal std for a torch-layout shape of any ndim >= 2."""
+    fan_in, fan_out = compute_fans(shape)
+    return math.sqrt((6.0 if dist == "uniform" else 2.0) / (fan_in + fan_out))
+
+
+def _numpy_chunk_filler(dist: str, scale: float, out: np.ndarray) -> Callable:
+    """``fill(generator, begin, end)``: the NumPy recipe on ``out.flat[begin:end]``."""
+    flat = out.reshape(-1)
+    direct = flat.dtype == np.float32
+
+    def fill(generator: np.random.Generator, begin: int, end: int) -> None:
+        scratch = None if direct else np.empty(min(_CHUNK, end - begin), np.float32)
+        for start in range(begin, end, _CHUNK):
+            stop = min(start + _CHUNK, end)
+            block = flat[start:stop] if direct else scratch[: stop - start]
+            if dist == "uniform":
+                generator.random(out=block, dtype=np.float32)
+                block *= np.float32(2 * scale)
+                block -= np.float32(scale)
+            else:
+                generator.standard_normal(out=block, dtype=np.float32)
+                block *= np.float32(scale)
+            if not direct:
+                flat[start:stop] = block  # round to the buffer's 16-bit dtype
+    return fill
+
+
+def _fastglorot(out: np.ndarray, dist: str, threads: int) -> Fill:
+    fill = glorot_uniform_ if dist == "uniform" else glorot_normal_
+    return lambda: fill(out, seed=1)
+
+
+def _memset(out: np.ndarray, dist: str, threads: int) -> Fill:
+    return lambda: memset_(out)
+
+
+def _numpy(out: np.ndarray, dist: str, threads: int) -> Fill:
+    fill = _numpy_chunk_filler(dist, glorot_scale(out.shape, dist), out)
+    generator = np.random.default_rng(1)
+    return lambda: fill(generator, 0, out.size)
+
+
+def _numpy_threads(out: np.ndarray, dist: str, threads: int) -> Fill:
+    fill = _numpy_chunk_filler(dist, glorot_scale(out.shape, dist), out)
+    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(1).spawn(threads)]
+    step = -(-out.size // threads)
+    executor = ThreadPoolExecutor(threads)
+
+    def run() -> None:
+        futures = [executor.submit(fill, generators[i], i * step, min((i + 1) * step, out.size))
+                   for i in range(threads)]
+        for future in futures:
+            future.result()
+    return run
+
+
+def _torch(out: np.ndarray, dist: str, threads: int) -> Fill:
+    import torch
+
+    if out.dtype.itemsize == 2 and out.dtype != np.float16:
+        tensor = torch.from_numpy(out.view(np.int16)).view(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy(out)
+    init = torch.nn.init.xavier_uniform_ if dist == "uniform" else torch.nn.init.xavier_normal_
+
+    def run() -> None:
+        saved = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            init(tensor)
+        finally:
+            torch.set_num_threads(saved)
+    return run
+
+
+def _parallel_numpy_rng(out: np.ndarray, dist: str, threads: int) -> Fill:
+    import parallel_numpy_rng
+
+    scale = glorot_scale(out.shape, dist)
+    flat = out.reshape(-1)
+    generator = parallel_numpy_rng.default_rng(1)
+    direct = flat.dtype == np.float32
+    step = flat.size if direct else 1 << 24
+    scratch = None if direct else np.empty(min(step, flat.size), np.float32)
+
+    def run() -> None:
+        for start in range(0, flat.size, step):
+            stop = min(start + step, flat.size)
+            block = flat[start:stop] if direct else scratch[: stop - start]
+            if dist == "uniform":
+                generator.random(block.size, out=block, nthread=threads, dtype=np.float32)
+                block *= np.float32(2 * scale)
+                block -= np.float32(scale)
+            else:
+                generator.standard_normal(block.size, out=block, nthread=threads, dtype=np.float32)
+                block *= np.float32(scale)
+            if not direct:
+                flat[start:stop] = block
+    return run
+
+
+class Peer(NamedTuple):
+    name: str
+    module: Optional[str]  # what must be importable
+    make: Callable[[np.ndarray, str, int], Fill]
+
+    def available(self) -> bool:
+        return self.module is None or importlib.util.find_spec(self.module) is not None
+
+
+PEERS: Dict[str, Peer] = {peer.name: peer for peer in [
+    Peer("fastglorot", None, _fastglorot),
+    Peer("memset", None, _memset),
+    Peer("numpy", None, _numpy),
+    Peer("numpy-threads", None, _numpy_threads),
+    Peer("torch", "torch", _torch),
+    Peer("parallel-numpy-rng", "parallel_numpy_rng", _parallel_numpy_rng),
+]}
+
+
+def available_peers() -> List[Peer]:
+    return [peer for peer in PEERS.values() if peer.available()]

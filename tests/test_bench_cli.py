@@ -1,0 +1,92 @@
+"""``fastglorot bench``: the peers it compares and the report it writes.
+
+Speed itself is measured by ``fastglorot bench`` and ``bench/``, never
+asserted here; these tests check that every implementation computes the
+right thing and that the CLI's outputs have the documented shape.
+"""
+
+import json
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from fastglorot import _peers
+
+IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng"}
+
+
+@pytest.mark.parametrize("name", [n for n in _peers.PEERS if n != "memset"])
+@pytest.mark.parametrize("dist", _peers.DISTS)
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16])
+def test_every_peer_draws_glorot(name, dist, dtype):
+    """A peer with the wrong scale (or no fill at all) must not post a time."""
+    peer = _peers.PEERS[name]
+    if not peer.available():
+        pytest.skip(f"{peer.module} not installed")
+    out = np.zeros((600, 500), dtype)
+    peer.make(out, dist, 2)()
+    x = out.astype(np.float64)
+    scale = math.sqrt((6.0 if dist == "uniform" else 2.0) / 1100)
+    if dist == "uniform":
+        assert np.abs(x).max() <= scale * (1 + 2**-7) and np.abs(x).max() > 0.99 * scale
+        assert x.std() == pytest.approx(scale / math.sqrt(3), rel=0.02)
+    else:
+        assert x.std() == pytest.approx(scale, rel=0.02)
+    assert abs(x.mean()) < 0.01 * scale
+
+
+def test_memset_fills_the_buffer():
+    out = np.zeros((64, 64), ml_dtypes.bfloat16)
+    _peers.PEERS["memset"].make(out, "uniform", 2)()
+    assert np.all(out.astype(np.float32) == 0.5)
+
+
+@pytest.mark.parametrize("elements, shape", [(2**28, (16384, 16384)), (4096 * 3, (3, 4096)), (7, (7, 1))])
+def test_layer_shapes(elements, shape):
+    assert _peers.layer_shape(elements) == shape
+
+
+def test_bench_quick_json_and_plot(python_runner, tmp_path):
+    report, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    pytest.importorskip("matplotlib")
+    result = python_runner(
+        "import sys; from fastglorot._cli import main; "
+        f"sys.exit(main(['bench', '--size', '4MiB', '--repeats', '2', '--quick', '--threads', '2', "
+        f"'--json', {str(report)!r}, '--plot', {str(png)!r}]))")
+    data = json.loads(report.read_text())
+    assert set(data) >= {"machine", "size_bytes", "dtype", "threads", "results"}
+    assert data["size_bytes"] == 4 << 20 and data["dtype"] == "float32" and data["threads"] == 2
+    assert {r["impl"] for r in data["results"]} <= IMPL_NAMES
+    assert {"fastglorot", "memset", "numpy", "numpy-threads"} <= {r["impl"] for r in data["results"]}
+    for row in data["results"]:
+        assert set(row) == {"impl", "dist", "gbps", "seconds"}
+        assert row["dist"] in ("uniform", "normal") and row["gbps"] > 0 and row["seconds"] > 0
+        assert row["gbps"] == pytest.approx(data["size_bytes"] / row["seconds"] / 1e9)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for heading in ("Glorot uniform", "Glorot normal", "x memset", "fastglorot x", "fastest peer"):
+        assert heading in result.stdout
+
+
+def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):
+    """A peer whose module is absent is skipped with a note; the extras are measured."""
+    report = tmp_path / "bench.json"
+    result = python_runner(
+        "import sys; from fastglorot import _peers, _cli\n"
+        "_peers.PEERS['torch'] = _peers.PEERS['torch']._replace(module='no_such_module_xyz')\n"
+        f"sys.exit(_cli.main(['bench', '--size', '2MiB', '--repeats', '1', '--dist', 'normal', "
+        f"'--dtype', 'bfloat16', '--json', {str(report)!r}]))", timeout=600)
+    assert "skipped, not installed: torch (needs no_such_module_xyz)" in result.stdout
+    data = json.loads(report.read_text())
+    assert data["dtype"] == "bfloat16" and {r["dist"] for r in data["results"]} == {"normal"}
+    assert "torch" not in {r["impl"] for r in data["results"]}
+    assert [row["threads"] for row in data["thread_scaling"]] == list(range(1, data["threads"] + 1))
+    memory = data["peak_memory"]
+    assert memory["output"] == 2**30 and memory["peak"] >= memory["before"] + memory["output"]
+    assert data["cold_start"]["cold"]["first uniform"] > data["cold_start"]["warm"]["first uniform"]
+
+
+def test_bench_rejects_bad_thread_counts(python_runner):
+    result = python_runner("from fastglorot._cli import main; main(['bench', '--threads', '999'])", check=False)
+    assert result.returncode != 0 and "--threads must lie in" in result.stderr
