@@ -76,3 +76,30 @@ def test_errors(kwargs, error):
 
 def test_entropy_seed_when_none():
     assert not np.array_equal(fg.trunc_normal_(np.empty(64)), fg.trunc_normal_(np.empty(64)))
+
+
+@pytest.mark.parametrize("a, b", [(-2.0, 2.0), (-0.1, 6.0), (3.0, 4.0), (-9.0, 9.0)])
+def test_tail_gathering_matches_the_scalar_form(a, b):
+    """The kernels gather tail elements to vectorize them; every bit must match
+    the plain per-element form ``_convert.truncated_normal``."""
+    from numba import njit
+
+    from fastglorot import _convert
+    from fastglorot._normal_cdf import normal_cdf
+
+    @njit
+    def scalar(words, lower_tail, upper_tail, mass):
+        out = np.empty(words.size)
+        for i in range(words.size):
+            out[i] = _convert.truncated_normal(words[i], 32, 0.0, 1.0, lower_tail, upper_tail, mass)
+        return out
+
+    n, seed = 20_000, 21
+    kernel = fg.trunc_normal_(np.empty(n, np.float32), 0.0, 1.0, a, b, seed=seed)
+    lower_tail, upper_tail = normal_cdf(a), normal_cdf(-b)
+    mass = normal_cdf(-a) - upper_tail if a >= 0 else 1.0 - lower_tail - upper_tail
+    expected = scalar(fg.random_bits(n, seed=seed), lower_tail, upper_tail, mass).astype(np.float32)
+    low, high = np.float32(a), np.float32(b)  # the float32 values inside [a, b] closest to the bounds
+    low = np.nextafter(low, np.float32(np.inf)) if low < a else low
+    high = np.nextafter(high, np.float32(-np.inf)) if high > b else high
+    np.testing.assert_array_equal(kernel, np.clip(expected, low, high))
