@@ -35,6 +35,15 @@ U64 = np.uint64
 I64 = np.int64
 
 
+@inline
+def _horner(coefficients, z, count):
+    """``c[0] + z*(c[1] + ... + z*c[count-1])``, evaluated innermost first."""
+    value = F64(0.0)
+    for j in range(count - 1, -1, -1):
+        value = coefficients[j] + z * value
+    return value
+
+
 # ln v for v = x * 2**-B, x = k + 1/2 exact in float64.  x = m * 2**e with
 # m in [sqrt(1/2), sqrt(2)) read off the float64 exponent; then m - 2**e is
 # exact (Sterbenz) and ln m = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716, an
@@ -62,9 +71,7 @@ def minus_two_log(x, scale_exponent, terms):
     power = float64_from_bits((exponent + I64(1023)) << I64(52))
     s = (x - power) / (x + power)
     z = s * s
-    series = F64(0.0)
-    for j in range(terms - 2, -1, -1):
-        series = _ATANH[j] + z * series
+    series = _horner(_ATANH, z, terms - 1)
     log_m = (s + s) + s * (z * series)
     e = F64(exponent - I64(scale_exponent))
     return F64(-2.0) * (e * _LN2_HI + (e * _LN2_LO + log_m))
@@ -125,24 +132,8 @@ def sincos_turn_f64(k52):
     reduced = (_LOW50 - low) if octant_high else low
     phi = (F64(I64(reduced)) + F64(0.5)) * _QUARTER_TURN_2_50
     z = phi * phi
-    s = _SIN_F64[7]
-    s = _SIN_F64[6] + z * s
-    s = _SIN_F64[5] + z * s
-    s = _SIN_F64[4] + z * s
-    s = _SIN_F64[3] + z * s
-    s = _SIN_F64[2] + z * s
-    s = _SIN_F64[1] + z * s
-    s = _SIN_F64[0] + z * s
-    sin_phi = phi + phi * (z * s)
-    c = _COS_F64[7]
-    c = _COS_F64[6] + z * c
-    c = _COS_F64[5] + z * c
-    c = _COS_F64[4] + z * c
-    c = _COS_F64[3] + z * c
-    c = _COS_F64[2] + z * c
-    c = _COS_F64[1] + z * c
-    c = _COS_F64[0] + z * c
-    cos_phi = F64(1.0) + z * c
+    sin_phi = phi + phi * (z * _horner(_SIN_F64, z, 8))
+    cos_phi = F64(1.0) + z * _horner(_COS_F64, z, 8)
     return _rotate_quadrant(quadrant, octant_high, sin_phi, cos_phi)
 
 
@@ -172,13 +163,8 @@ _FAR_DEN = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.4875361
 
 
 @inline
-def _horner7(c, x):
-    return c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * (c[4] + x * (c[5] + x * (c[6] + x * c[7]))))))
-
-
-@inline
 def _rational7(numerator, denominator, x):
-    return _horner7(numerator, x) / _horner7(denominator, x)
+    return _horner(numerator, x, 8) / _horner(denominator, x, 8)
 
 
 @inline
