@@ -45,7 +45,7 @@ import numba
 import numpy as np
 
 from fastglorot import _launch, _sampling, normal_, uniform_
-from fastglorot._kernels import WORDS_PER_TILE, _normal_f32_tile, _philox_tile, _uniform_f32_tile
+from fastglorot._kernels import TILE_COUNTERS, WORDS_PER_TILE, _normal_f32_tile, _philox_tile, _uniform_f32_tile
 from fastglorot._measure import interleaved_times, median, memset_
 
 PRANGE_OPTIONS = dict(parallel=True, nogil=True, error_model="numpy")  # no cache=True
@@ -56,8 +56,8 @@ def prange_uniform_f32(out, key_stream, params):
     """Whole tiles only: ``out.size`` a multiple of WORDS_PER_TILE, offset 0."""
     for t in numba.prange(out.size // WORDS_PER_TILE):
         words = np.empty(WORDS_PER_TILE, np.uint32)
-        _philox_tile(words, t, key_stream)
-        _uniform_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params)
+        _philox_tile(words, t, key_stream, 0, TILE_COUNTERS)
+        _uniform_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params, 0, TILE_COUNTERS, 0, 4)
 
 
 @numba.njit(**PRANGE_OPTIONS)
@@ -65,8 +65,8 @@ def prange_normal_f32(out, key_stream, params):
     """Whole tiles only: ``out.size`` a multiple of WORDS_PER_TILE, offset 0."""
     for t in numba.prange(out.size // WORDS_PER_TILE):
         words = np.empty(WORDS_PER_TILE, np.uint32)
-        _philox_tile(words, t, key_stream)
-        _normal_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params)
+        _philox_tile(words, t, key_stream, 0, TILE_COUNTERS)
+        _normal_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params, 0, TILE_COUNTERS, 0, 4)
 
 
 @numba.njit(**PRANGE_OPTIONS)
@@ -83,7 +83,7 @@ def launch_args(fill, out, *args, **kwargs):
     """
     captured = []
     saved = _sampling.run_fill
-    _sampling.run_fill = lambda kernel, out, first, tile, kernel_args: captured.append((kernel, kernel_args))
+    _sampling.run_fill = lambda kernel, out, runs, tile, kernel_args: captured.append((kernel, kernel_args))
     try:
         fill(out, *args, **kwargs)
     finally:
@@ -175,9 +175,10 @@ def small_array(elements, calls, repeats):
     small = np.zeros(elements, np.float32)
     library, prange = twins(small, seed=1)["uniform_"]
     kernel, (key, params) = launch_args(uniform_, small, -1.0, 1.0, seed=1)
+    rows, firsts = small.reshape(1, -1), np.zeros(1, np.int64)  # one run from global index 0
     us = per_call_us({
         "fastglorot uniform_": library,
-        "serial kernel only": lambda: kernel(small, 0, key, params),
+        "serial kernel only": lambda: kernel(rows, firsts, key, params),
         "prange uniform_": prange,
     }, calls, repeats)
     _common.print_table(f"2. Per-call cost, {elements} float32 elements ({calls} calls per sample)",

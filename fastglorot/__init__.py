@@ -25,7 +25,9 @@ from ._initializers import (
     lecun_normal_,
     lecun_uniform,
     lecun_uniform_,
+    normal,
     trunc_normal,
+    uniform,
     variance_scaling,
     variance_scaling_,
     xavier_normal,
@@ -37,7 +39,7 @@ from ._philox import philox4x32
 from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import stream_id
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Generator",
@@ -59,12 +61,14 @@ __all__ = [
     "lecun_normal_",
     "lecun_uniform",
     "lecun_uniform_",
+    "normal",
     "normal_",
     "philox4x32",
     "random_bits",
     "stream_id",
     "trunc_normal",
     "trunc_normal_",
+    "uniform",
     "uniform_",
     "variance_scaling",
     "variance_scaling_",

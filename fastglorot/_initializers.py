@@ -16,9 +16,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ._blocks import Shape, fan_shape, resolve_position
 from ._buffers import allocate, as_output
 from ._fans import compute_fans, calculate_gain
-from ._sampling import fill_normal, fill_truncated_normal, fill_uniform, trunc_normal_
+from ._sampling import fill_normal, fill_truncated_normal, fill_uniform, normal_, trunc_normal_, uniform_
 from ._seeding import Seed, Stream
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     "kaiming_uniform_", "kaiming_normal_", "he_uniform_", "he_normal_", "lecun_uniform_", "lecun_normal_",
     "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
     "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
-    "trunc_normal", "MODES", "DISTRIBUTIONS",
+    "trunc_normal", "uniform", "normal", "MODES", "DISTRIBUTIONS",
 ]
 
 MODES = ("fan_in", "fan_out", "fan_avg")
@@ -63,7 +64,8 @@ def _fans(shape: Sequence[int], layout: str, fan_in: Optional[int], fan_out: Opt
 
 def variance_scaling_(out, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal", *,
                       seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                      fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                      fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                      global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Fill ``out`` with samples whose variance is ``scale / n`` (JAX's ``variance_scaling``).
 
     Parameters
@@ -90,10 +92,15 @@ def variance_scaling_(out, scale: float = 1.0, mode: str = "fan_in", distributio
     layout : {"torch", "jax", "keras"}
         How fans are read off the shape (see :func:`compute_fans`).
     fan_in, fan_out : int, optional
-        Override the computed fans (e.g. when ``out`` is one shard of a
-        larger weight; pass ``offset`` too).
+        Override the computed fans.
     offset : int, default 0
         Global index of ``out``'s first element within the whole weight.
+    global_shape, global_offset : sequence of int, optional
+        ``out`` is the block at ``global_offset`` of a weight of
+        ``global_shape`` (see :func:`uniform_`): it receives exactly that
+        block of the whole weight's values, and fans are computed from
+        ``global_shape`` (a column shard of a Linear weight gets the whole
+        weight's bound).
 
     Returns
     -------
@@ -106,23 +113,26 @@ def variance_scaling_(out, scale: float = 1.0, mode: str = "fan_in", distributio
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
     scale = _positive("scale", scale)
+    resolve_position(target.array.shape, offset, global_shape, global_offset)  # errors before the no-op
     if target.array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return target.result
-    fans_in, fans_out = _fans(target.array.shape, layout, fan_in, fan_out)
+    fans_in, fans_out = _fans(fan_shape(target.array.shape, global_shape), layout, fan_in, fan_out)
     n = {"fan_in": fans_in, "fan_out": fans_out, "fan_avg": (fans_in + fans_out) / 2}[mode]
     variance = scale / n
     if distribution == "uniform":
         limit = math.sqrt(3.0 * variance)
-        return fill_uniform(target, -limit, limit, seed, stream, offset)
+        return fill_uniform(target, -limit, limit, seed, stream, offset, global_shape, global_offset)
     if distribution in ("normal", "untruncated_normal"):
-        return fill_normal(target, 0.0, math.sqrt(variance), seed, stream, offset)
+        return fill_normal(target, 0.0, math.sqrt(variance), seed, stream, offset, global_shape, global_offset)
     std = math.sqrt(variance) / TRUNCATED_STD
-    return fill_truncated_normal(target, 0.0, std, -2.0 * std, 2.0 * std, seed, stream, offset)
+    return fill_truncated_normal(target, 0.0, std, -2.0 * std, 2.0 * std, seed, stream, offset, global_shape,
+                                 global_offset)
 
 
 def glorot_uniform_(out, *, gain: float = 1.0, seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Glorot/Xavier uniform: U(-b, b), ``b = gain * sqrt(6 / (fan_in + fan_out))``.
 
     torch's ``xavier_uniform_``; JAX/Keras ``glorot_uniform`` with ``gain=1``.
@@ -131,12 +141,14 @@ def glorot_uniform_(out, *, gain: float = 1.0, seed: Seed = None, stream: Stream
     :func:`glorot_normal_`'s.  Other parameters as for :func:`variance_scaling_`.
     """
     return variance_scaling_(out, _positive("gain", gain) ** 2, "fan_avg", "uniform", seed=seed, stream=stream,
-                             layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def glorot_normal_(out, *, gain: float = 1.0, truncated: bool = False, seed: Seed = None, stream: Stream = 0,
                    layout: str = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                   offset: int = 0):
+                   offset: int = 0,
+                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Glorot/Xavier normal: N(0, s**2), ``s = gain * sqrt(2 / (fan_in + fan_out))``.
 
     ``truncated=False`` is torch's ``xavier_normal_``; ``truncated=True`` is
@@ -146,7 +158,8 @@ def glorot_normal_(out, *, gain: float = 1.0, truncated: bool = False, seed: See
     """
     return variance_scaling_(out, _positive("gain", gain) ** 2, "fan_avg",
                              "truncated_normal" if truncated else "normal", seed=seed, stream=stream,
-                             layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 xavier_uniform_ = glorot_uniform_
@@ -155,7 +168,8 @@ xavier_normal_ = glorot_normal_
 
 def kaiming_uniform_(out, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", *,
                      seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                     fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                     fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                     global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """He/Kaiming uniform as torch: U(-b, b), ``b = gain * sqrt(3 / fan)``.
 
     ``gain = calculate_gain(nonlinearity, a)`` and ``fan`` is chosen by
@@ -163,12 +177,14 @@ def kaiming_uniform_(out, a: float = 0.0, mode: str = "fan_in", nonlinearity: st
     """
     gain = calculate_gain(nonlinearity, a)
     return variance_scaling_(out, gain**2, mode, "uniform", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def kaiming_normal_(out, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", *,
                     seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """He/Kaiming normal as torch: N(0, s**2), ``s = gain / sqrt(fan)``.
 
     ``variance_scaling_(out, gain**2, mode, "normal")`` with
@@ -176,35 +192,44 @@ def kaiming_normal_(out, a: float = 0.0, mode: str = "fan_in", nonlinearity: str
     """
     gain = calculate_gain(nonlinearity, a)
     return variance_scaling_(out, gain**2, mode, "normal", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def he_uniform_(out, *, seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """JAX/Keras ``he_uniform``: ``variance_scaling_(out, 2.0, "fan_in", "uniform")``."""
     return variance_scaling_(out, 2.0, "fan_in", "uniform", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def he_normal_(out, *, seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-               fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+               fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+               global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """JAX/Keras ``he_normal``: ``variance_scaling_(out, 2.0, "fan_in", "truncated_normal")``."""
     return variance_scaling_(out, 2.0, "fan_in", "truncated_normal", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def lecun_uniform_(out, *, seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                   fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                   fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """LeCun uniform (JAX/Keras): ``variance_scaling_(out, 1.0, "fan_in", "uniform")``."""
     return variance_scaling_(out, 1.0, "fan_in", "uniform", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def lecun_normal_(out, *, seed: Seed = None, stream: Stream = 0, layout: str = "torch",
-                  fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0):
+                  fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
+                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """LeCun normal (JAX/Keras): ``variance_scaling_(out, 1.0, "fan_in", "truncated_normal")``."""
     return variance_scaling_(out, 1.0, "fan_in", "truncated_normal", seed=seed, stream=stream, layout=layout,
-                             fan_in=fan_in, fan_out=fan_out, offset=offset)
+                             fan_in=fan_in, fan_out=fan_out, offset=offset,
+                             global_shape=global_shape, global_offset=global_offset)
 
 
 def allocating(fill: Callable) -> Callable:
@@ -241,3 +266,5 @@ he_normal = allocating(he_normal_)
 lecun_uniform = allocating(lecun_uniform_)
 lecun_normal = allocating(lecun_normal_)
 trunc_normal = allocating(trunc_normal_)
+uniform = allocating(uniform_)
+normal = allocating(normal_)

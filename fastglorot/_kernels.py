@@ -6,14 +6,28 @@ words, lane ``j`` of counter ``t*TILE_COUNTERS + m`` landing at word
 ``t*WORDS_PER_TILE + j*TILE_COUNTERS + m``.  Writing each lane to its own
 contiguous sub-block is what lets LLVM vectorize Philox across counters.
 
-Each kernel fills a 1-D C-contiguous ``out`` whose element 0 has global index
-``first``.  Per tile, Philox words go to a small L1-resident scratch and a
-second pass turns them into outputs; the split lets the float pass run at
-full 32-bit vector width (measured ~25 % faster than fusing them on AVX-512).
-Tiles cut by the ends of ``out`` are computed whole into a scratch tile and
-the needed part is copied, so every split of a range gives the same values.
-Those partial tiles are handled outside the main loop: a branch inside it
-stopped LLVM from vectorizing the hot path as well (~30 % slower).
+Each kernel fills the rows of a 2-D C-contiguous ``out``: row ``r`` holds the
+consecutive global indices ``firsts[r], firsts[r] + 1, ...``.  A whole array
+is one row; a rectangular block of a larger tensor (README "Sharding and
+blocks") is one row per run of its last axes.  Per tile, Philox words go to a
+small L1-resident scratch and a second pass turns them into outputs; the
+split lets the float pass run at full 32-bit vector width (measured ~25 %
+faster than fusing them on AVX-512).
+
+Tiles cut by the ends of a row are computed into a scratch tile and the
+needed part is copied, so every split of a range gives the same values.  Only
+the counters the row needs are computed: tile element ``r`` depends on
+counter ``r % TILE_COUNTERS`` alone (all four lanes of it at most), so a row
+cutting a tile needs one or two runs of counters (computed in groups of 32),
+and a narrow row costs at most the four lanes of each counter it touches,
+not the whole tile.  Partial
+tiles are handled outside the main loop: a branch inside it stopped LLVM from
+vectorizing the hot path as well (~30 % slower).
+
+Converters take the ``count`` counters from ``m0`` to convert (every lane at
+those counters); the whole-tile loop passes the constants ``0, TILE_COUNTERS``
+and partial tiles groups of 32, constants LLVM sees after inlining, so every
+loop has a fixed trip count and vectorizes as the whole-tile loop always did.
 """
 
 from __future__ import annotations
@@ -63,6 +77,8 @@ TILE_COUNTERS = 128
 WORDS_PER_TILE = 4 * TILE_COUNTERS
 
 _L = TILE_COUNTERS
+_GROUP = 32
+"""Counters computed together in a tile cut by the end of a row."""
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -72,11 +88,11 @@ def tile_elements(itemsize: int) -> int:
 
 
 @inline
-def _philox_tile(words, tile, key_stream):
-    """Write the ``WORDS_PER_TILE`` words of ``tile`` into ``words``."""
+def _philox_tile(words, tile, key_stream, m0, count):
+    """Write the words of counters ``m0 .. m0 + count - 1`` of ``tile`` into ``words`` (lane by lane)."""
     k0, k1, s0, s1 = key_stream[0], key_stream[1], key_stream[2], key_stream[3]
     base = np.uint64(tile) * np.uint64(_L)
-    for m in range(_L):
+    for m in range(m0, m0 + count):
         counter = base + np.uint64(m)
         x0, x1, x2, x3 = philox4x32_10(
             np.uint32(counter & _LOW32), np.uint32(counter >> np.uint64(32)), s0, s1, k0, k1
@@ -87,29 +103,35 @@ def _philox_tile(words, tile, key_stream):
         words[3 * _L + m] = x3
 
 
-# Tile converters: ``dst`` is one tile of outputs, ``words`` its Philox words.
+# Tile converters: ``dst`` is one tile of outputs, ``words`` its Philox words;
+# each converts the outputs of counters ``m0 .. m0 + count - 1`` in the
+# element lanes ``lane_lo .. lane_hi - 1`` (tile element ``r`` is in lane
+# ``r // _L``: four lanes in a float32 tile, two in a float64 tile).
 
 
 @inline
-def _copy_words(dst, words, params):
-    for j in range(WORDS_PER_TILE):
-        dst[j] = words[j]
+def _copy_words(dst, words, params, m0, count, lane_lo, lane_hi):
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            dst[lane * _L + m] = words[lane * _L + m]
 
 
 @inline
-def _uniform_f32_tile(dst, words, params):
+def _uniform_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
     mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
-    for j in range(WORDS_PER_TILE):
-        dst[j] = uniform_f32(words[j], mid, scale, clamp_low, clamp_high)
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            dst[j] = uniform_f32(words[j], mid, scale, clamp_low, clamp_high)
 
 
 @inline
-def _normal_f32_tile(dst, words, params):
+def _normal_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
     mean, std = params[0], params[1]
-    for pair in range(2):
+    for pair in range(lane_lo // 2, (lane_hi + 1) // 2):  # lanes 2p, 2p + 1 share one Box-Muller pair
         radius_at = 2 * pair * _L
         angle_at = radius_at + _L
-        for m in range(_L):
+        for m in range(m0, m0 + count):
             r = normal_radius_f32(words[radius_at + m]) * std
             sin_theta, cos_theta = sincos_turn_f32(words[angle_at + m])
             dst[radius_at + m] = mean + r * cos_theta
@@ -117,19 +139,20 @@ def _normal_f32_tile(dst, words, params):
 
 
 @inline
-def _uniform_f64_tile(dst, words, params):
+def _uniform_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
     mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
-    for half in range(2):
+    for half in range(lane_lo, lane_hi):
         high_at = 2 * half * _L
-        for m in range(_L):
+        for m in range(m0, m0 + count):
             k = bits53(words[high_at + m], words[high_at + _L + m])
             dst[half * _L + m] = uniform_f64(k, mid, scale, clamp_low, clamp_high)
 
 
 @inline
-def _normal_f64_tile(dst, words, params):
+def _normal_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
+    # Both lanes (cosine and sine) come from one Box-Muller pair: no lane choice.
     mean, std = params[0], params[1]
-    for m in range(_L):
+    for m in range(m0, m0 + count):
         radius_bits = bits52(words[m], words[_L + m])
         angle_bits = bits52(words[2 * _L + m], words[3 * _L + m])
         r = ieee_sqrt(minus_two_log(np.float64(radius_bits) + 0.5, 52, TERMS_F64)) * std
@@ -154,52 +177,62 @@ def truncated_state(params, tile_size):
 
 
 @inline
-def _truncated_z(state, size):
+def _truncated_z(state, m0, count, lane_lo, lane_hi):
     """Fill ``z`` with the standardized draws from the signed probabilities."""
     _, signed, z, tail_at, tail_p = state
-    for j in range(size):
-        p = abs(signed[j])
-        central = normal_quantile_central(p)
-        z[j] = central if signed[j] > 0 else -central
-    count = 0
-    for j in range(size):
-        if in_lower_tail(abs(signed[j])):
-            tail_at[count] = j
-            tail_p[count] = abs(signed[j])
-            count += 1
-    for i in range(count):
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            p = abs(signed[j])
+            central = normal_quantile_central(p)
+            z[j] = central if signed[j] > 0 else -central
+    tails = 0
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            if in_lower_tail(abs(signed[j])):
+                tail_at[tails] = j
+                tail_p[tails] = abs(signed[j])
+                tails += 1
+    for i in range(tails):
         tail_p[i] = normal_quantile_tail(tail_p[i])
-    for i in range(count):
+    for i in range(tails):
         j = tail_at[i]
         z[j] = tail_p[i] if signed[j] > 0 else -tail_p[i]
 
 
 @inline
-def _truncated_f32_tile(dst, words, state):
+def _truncated_f32_tile(dst, words, state, m0, count, lane_lo, lane_hi):
     params, signed, z = state[0], state[1], state[2]
     lower_tail, upper_tail, mass = params[4], params[5], params[6]
-    for j in range(WORDS_PER_TILE):
-        signed[j] = truncated_probability(words[j], 32, lower_tail, upper_tail, mass)
-    _truncated_z(state, WORDS_PER_TILE)
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            signed[j] = truncated_probability(words[j], 32, lower_tail, upper_tail, mass)
+    _truncated_z(state, m0, count, lane_lo, lane_hi)
     mean, std = params[0], params[1]
     clamp_low, clamp_high = np.float32(params[2]), np.float32(params[3])
-    for j in range(WORDS_PER_TILE):
-        dst[j] = min(max(np.float32(mean + std * z[j]), clamp_low), clamp_high)
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            dst[j] = min(max(np.float32(mean + std * z[j]), clamp_low), clamp_high)
 
 
 @inline
-def _truncated_f64_tile(dst, words, state):
+def _truncated_f64_tile(dst, words, state, m0, count, lane_lo, lane_hi):
     params, signed, z = state[0], state[1], state[2]
     lower_tail, upper_tail, mass = params[4], params[5], params[6]
-    for half in range(2):
+    for half in range(lane_lo, lane_hi):
         high_at = 2 * half * _L
-        for m in range(_L):
+        for m in range(m0, m0 + count):
             k = bits52(words[high_at + m], words[high_at + _L + m])
             signed[half * _L + m] = truncated_probability(k, 52, lower_tail, upper_tail, mass)
-    _truncated_z(state, 2 * _L)
+    _truncated_z(state, m0, count, lane_lo, lane_hi)
     mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
-    for j in range(2 * _L):
-        dst[j] = min(max(mean + std * z[j], clamp_low), clamp_high)
+    for half in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = half * _L + m
+            dst[j] = min(max(mean + std * z[j], clamp_low), clamp_high)
 
 
 # 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The
@@ -207,53 +240,70 @@ def _truncated_f64_tile(dst, words, state):
 
 
 @inline
-def _round_tile(dst, values, bfloat16):
+def _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi):
     if bfloat16:
-        for j in range(WORDS_PER_TILE):
-            dst[j] = round_bfloat16(values[j])
+        for lane in range(lane_lo, lane_hi):
+            for m in range(m0, m0 + count):
+                dst[lane * _L + m] = round_bfloat16(values[lane * _L + m])
     else:
-        for j in range(WORDS_PER_TILE):
-            dst[j] = round_float16(values[j])
+        for lane in range(lane_lo, lane_hi):
+            for m in range(m0, m0 + count):
+                dst[lane * _L + m] = round_float16(values[lane * _L + m])
 
 
 @inline
-def _uniform_half_tile(dst, words, state):
+def _uniform_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
     params, values, bfloat16 = state
-    _uniform_f32_tile(values, words, params)
-    _round_tile(dst, values, bfloat16)
+    _uniform_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
+    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
-def _normal_half_tile(dst, words, state):
+def _normal_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
     params, values, bfloat16 = state
-    _normal_f32_tile(values, words, params)
-    _round_tile(dst, values, bfloat16)
+    _normal_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
+    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
-def _truncated_half_tile(dst, words, state):
+def _truncated_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
     params, values, bfloat16 = state
-    _truncated_f32_tile(values, words, params)
-    _round_tile(dst, values, bfloat16)
+    _truncated_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
+    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
 def _partial_tile(out, first, tile, key_stream, params, convert, scratch):
+    """The part of ``tile`` that ``out`` (global indices ``first ...``) covers.
+
+    Tile element ``r`` depends on counter ``r % _L`` only, so the covered
+    elements ``[lo, hi)`` need the counters ``[lo % _L, (hi - 1) % _L]``
+    (wrapping around once when the run crosses a lane boundary), and only
+    the lanes ``lo // _L .. (hi - 1) // _L`` are converted.  Counters are
+    computed in groups of ``_GROUP``: loops of a fixed trip count vectorize
+    like the whole-tile loop, where loops over an arbitrary counter range ran
+    ~1.5x slower per counter (measured, AVX2).
+    """
     words, partial = scratch
     size = partial.size
-    _philox_tile(words, tile, key_stream)
-    convert(partial, words, params)
     start = tile * size
     lo = max(first - start, 0)
     hi = min(first + out.size - start, size)
+    g_lo, g_hi = (lo % _L) // _GROUP, ((hi - 1) % _L) // _GROUP
+    wraps = lo // _L != (hi - 1) // _L  # the run crosses a lane boundary
+    for g in range(_L // _GROUP):
+        # Group g is needed if the run spans a whole lane, or g lies in the
+        # (possibly wrapped) range of groups from g_lo to g_hi.
+        if hi - lo >= _L or ((g >= g_lo or g <= g_hi) if wraps else g_lo <= g <= g_hi):
+            _philox_tile(words, tile, key_stream, g * _GROUP, _GROUP)
+            convert(partial, words, params, g * _GROUP, _GROUP, lo // _L, (hi - 1) // _L + 1)
     out[start + lo - first : start + hi - first] = partial[lo:hi]
 
 
 @inline
-def _fill(out, first, key_stream, params, convert, tile_size):
+def _fill_run(out, first, key_stream, params, convert, scratch, tile_size):
     """Drive ``convert`` over the tiles covering global indices ``first ...``."""
     end = first + out.size
-    scratch = (np.empty(WORDS_PER_TILE, np.uint32), np.empty(tile_size, out.dtype))
     first_tile = first // tile_size
     last_tile = (end - 1) // tile_size
     # At most two tiles are cut by the ends of ``out``; one call site for both
@@ -266,93 +316,95 @@ def _fill(out, first, key_stream, params, convert, tile_size):
     whole_begin = -(-first // tile_size)
     at = whole_begin * tile_size - first
     for i in range(end // tile_size - whole_begin):
-        _philox_tile(words, whole_begin + i, key_stream)
-        convert(out[at + i * tile_size : at + (i + 1) * tile_size], words, params)
+        _philox_tile(words, whole_begin + i, key_stream, 0, _L)
+        convert(out[at + i * tile_size : at + (i + 1) * tile_size], words, params, 0, _L, 0, tile_size // _L)
+
+
+@inline
+def _fill(out, firsts, key_stream, params, convert, tile_size):
+    """Row ``r`` of ``out`` receives the global indices ``firsts[r] ...``."""
+    if out.size:
+        scratch = (np.empty(WORDS_PER_TILE, np.uint32), np.empty(tile_size, out.dtype))
+        for r in range(out.shape[0]):
+            _fill_run(out[r], firsts[r], key_stream, params, convert, scratch, tile_size)
 
 
 @kernel
-def fill_bits(out, first, key_stream, params):
-    """Raw stream words ``first .. first + out.size - 1`` into uint32 ``out``."""
-    if out.size:
-        _fill(out, first, key_stream, params, _copy_words, WORDS_PER_TILE)
+def fill_bits(out, firsts, key_stream, params):
+    """Raw stream words into the rows of uint32 ``out`` (row ``r`` from index ``firsts[r]``)."""
+    _fill(out, firsts, key_stream, params, _copy_words, WORDS_PER_TILE)
 
 
 # One kernel per (distribution, dtype): each compiles only when first used.
+# Every kernel fills the rows of a 2-D C-contiguous ``out``, row ``r`` from
+# global index ``firsts[r]``.
 
 
 @kernel
-def fill_uniform_float32(out, first, key_stream, params):
-    """float32 uniform samples for global indices ``first ...``."""
-    if out.size:
-        _fill(out, first, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
+def fill_uniform_float32(out, firsts, key_stream, params):
+    """float32 uniform samples."""
+    _fill(out, firsts, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_normal_float32(out, first, key_stream, params):
-    """float32 normal samples for global indices ``first ...``."""
-    if out.size:
-        _fill(out, first, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
+def fill_normal_float32(out, firsts, key_stream, params):
+    """float32 normal samples."""
+    _fill(out, firsts, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_uniform_float64(out, first, key_stream, params):
-    """float64 uniform samples for global indices ``first ...``."""
-    if out.size:
-        _fill(out, first, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
+def fill_uniform_float64(out, firsts, key_stream, params):
+    """float64 uniform samples."""
+    _fill(out, firsts, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_normal_float64(out, first, key_stream, params):
-    """float64 normal samples for global indices ``first ...``."""
-    if out.size:
-        _fill(out, first, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
+def fill_normal_float64(out, firsts, key_stream, params):
+    """float64 normal samples."""
+    _fill(out, firsts, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_truncated_normal_float32(out, first, key_stream, params):
-    """float32 truncated-normal samples for global indices ``first ...``."""
-    if out.size:
-        state = truncated_state(params, WORDS_PER_TILE)
-        _fill(out, first, key_stream, state, _truncated_f32_tile, WORDS_PER_TILE)
+def fill_truncated_normal_float32(out, firsts, key_stream, params):
+    """float32 truncated-normal samples."""
+    state = truncated_state(params, WORDS_PER_TILE)
+    _fill(out, firsts, key_stream, state, _truncated_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_truncated_normal_float64(out, first, key_stream, params):
-    """float64 truncated-normal samples for global indices ``first ...``."""
-    if out.size:
-        state = truncated_state(params, WORDS_PER_TILE // 2)
-        _fill(out, first, key_stream, state, _truncated_f64_tile, WORDS_PER_TILE // 2)
+def fill_truncated_normal_float64(out, firsts, key_stream, params):
+    """float64 truncated-normal samples."""
+    state = truncated_state(params, WORDS_PER_TILE // 2)
+    _fill(out, firsts, key_stream, state, _truncated_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_uniform_half(out, first, key_stream, params, bfloat16):
+def fill_uniform_half(out, firsts, key_stream, params, bfloat16):
     """float16 (or bfloat16) bits of the float32 uniform samples, into uint16 ``out``."""
-    if out.size:
-        state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-        _fill(out, first, key_stream, state, _uniform_half_tile, WORDS_PER_TILE)
+    state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+    _fill(out, firsts, key_stream, state, _uniform_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_normal_half(out, first, key_stream, params, bfloat16):
+def fill_normal_half(out, firsts, key_stream, params, bfloat16):
     """float16 (or bfloat16) bits of the float32 normal samples, into uint16 ``out``."""
-    if out.size:
-        state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-        _fill(out, first, key_stream, state, _normal_half_tile, WORDS_PER_TILE)
+    state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+    _fill(out, firsts, key_stream, state, _normal_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_truncated_normal_half(out, first, key_stream, params, bfloat16):
+def fill_truncated_normal_half(out, firsts, key_stream, params, bfloat16):
     """float16 (or bfloat16) bits of the float32 truncated-normal samples."""
-    if out.size:
-        state = (truncated_state(params, WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-        _fill(out, first, key_stream, state, _truncated_half_tile, WORDS_PER_TILE)
+    state = (truncated_state(params, WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32), bfloat16)
+    _fill(out, firsts, key_stream, state, _truncated_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_constant(out, first, value):
+def fill_constant(out, firsts, value):
     """``out[:] = value``: the memset-class baseline the benchmarks compare to.
 
-    ``first`` is unused; it keeps the launcher's kernel signature.
+    ``firsts`` is unused; it keeps the launcher's kernel signature.
     """
-    for i in range(out.size):
-        out[i] = value
+    flat = out.reshape(out.size)
+    for i in range(flat.size):
+        flat[i] = value

@@ -16,15 +16,16 @@ the number of threads never change a result.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Sequence, Tuple, Union
 
 import numba
 import numpy as np
 
-__all__ = ["run_fill", "thread_count", "CHUNK_BYTES", "PARALLEL_MIN_BYTES"]
+__all__ = ["run_fill", "Runs", "flat_runs", "block_runs", "thread_count", "CHUNK_BYTES", "PARALLEL_MIN_BYTES"]
 
 CHUNK_BYTES = 8 << 20
 """Largest chunk: long enough to amortize ~10 us of Python per chunk, short
@@ -36,9 +37,6 @@ MIN_CHUNK_BYTES = 512 << 10
 PARALLEL_MIN_BYTES = 2 << 20
 """Outputs smaller than this run on the calling thread alone: handing work to a
 helper thread costs ~100 us (measured: 2 threads lose to 1 at 1 MiB)."""
-
-Task = Tuple[np.ndarray, int]
-"""A view of the output and the global index of its first element."""
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -76,31 +74,112 @@ def _chunk_elements(nbytes: int, itemsize: int, tile: int, threads: int) -> int:
     return max(tile, elements - elements % tile)
 
 
-def _contiguous_tasks(flat: np.ndarray, first: int, chunk: int) -> List[Task]:
-    """Cut ``flat`` at global indices that are multiples of ``chunk``."""
-    tasks = []
-    begin, end = first, first + flat.size
-    while begin < end:
-        stop = min(end, (begin // chunk + 1) * chunk)
-        tasks.append((flat[begin - first : stop - first], begin))
-        begin = stop
-    return tasks
+class Runs(NamedTuple):
+    """Where an output's elements sit in the global index space of a stream.
+
+    The output's leading ``len(outer_strides)`` axes step the global index
+    by ``outer_strides``; its remaining (inner) axes hold consecutive global
+    indices in C order.  So element ``(p..., q...)`` (outer, inner) has the
+    global index ``base + sum(p * outer_strides) + C-order index of q``.
+    A flat ``offset`` is ``Runs(offset, ())``; a block of a larger tensor has
+    one outer axis per axis before its run (see :func:`block_runs`).
+    """
+
+    base: int
+    outer_strides: Tuple[int, ...]
 
 
-def _strided_tasks(out: np.ndarray, first: int, chunk: int) -> Iterator[Task]:
-    """Blocks of ``out`` that are runs of consecutive C-order indices."""
+def flat_runs(first: int) -> Runs:
+    """Logical C-order element ``i`` at global index ``first + i``."""
+    return Runs(first, ())
+
+
+def block_runs(global_shape: Sequence[int], global_offset: Sequence[int], shape: Sequence[int]) -> Runs:
+    """The block of ``shape`` at ``global_offset`` of a C-order tensor of ``global_shape``.
+
+    Trailing axes the block spans whole merge with the axis before them into
+    one run, so a block of full rows is one contiguous run.  Arguments are
+    assumed checked (``_blocks.resolve_position``).
+    """
+    ndim = len(shape)
+    strides = [1] * ndim
+    for k in range(ndim - 2, -1, -1):
+        strides[k] = strides[k + 1] * global_shape[k + 1]
+    base = sum(o * g for o, g in zip(global_offset, strides))
+    split = ndim - 1
+    while split > 0 and shape[split] == global_shape[split]:
+        split -= 1
+    return Runs(base, tuple(strides[:max(split, 0)]))
+
+
+def _slab_runs(runs: Runs, shape: Tuple[int, ...], start: int, keep_axis: bool) -> Runs:
+    """Runs of ``out[start:...]`` (``keep_axis``) or ``out[start]`` for ``out`` of ``shape``."""
+    outer = runs.outer_strides
+    step = outer[0] if outer else math.prod(shape[1:])
+    rest = outer if keep_axis else outer[1:]
+    return Runs(runs.base + start * step, rest)
+
+
+def _firsts(runs: Runs, shape: Tuple[int, ...], rows: range) -> np.ndarray:
+    """Global index of the first element of each run ``rows`` (int64)."""
+    outer = runs.outer_strides
+    if not outer:
+        return np.full(len(rows), runs.base, dtype=np.int64)
+    index = np.arange(rows.start, rows.stop, dtype=np.int64)
+    if len(outer) == 1:
+        return runs.base + index * outer[0]
+    coordinates = np.unravel_index(index, shape[: len(outer)])
+    firsts = np.full(len(rows), runs.base, dtype=np.int64)
+    for coordinate, stride in zip(coordinates, outer):
+        firsts += coordinate * np.int64(stride)
+    return firsts
+
+
+Task = Tuple[np.ndarray, Union[np.ndarray, range]]
+"""A 2-D C-contiguous view of consecutive rows (or of one piece of a long
+row) and the global index of each row's first element: given (int64), or the
+row numbers to compute it from in the worker (many short rows)."""
+
+
+def _contiguous_tasks(out2d: np.ndarray, runs: Runs, shape: Tuple[int, ...], chunk: int) -> List[Task]:
+    """Whole rows up to ``chunk`` elements a task; longer rows are cut at global
+    indices that are multiples of ``chunk`` (tile boundaries)."""
+    count, length = out2d.shape
+    if length >= chunk or count == 1:
+        tasks: List[Task] = []
+        firsts = _firsts(runs, shape, range(count)) if runs.outer_strides else [runs.base]  # <= size / chunk rows
+        for r in range(count):
+            first = int(firsts[r])
+            begin, end = first, first + length
+            while begin < end:
+                stop = min(end, (begin // chunk + 1) * chunk)
+                tasks.append((out2d[r : r + 1, begin - first : stop - first], np.array([begin], dtype=np.int64)))
+                begin = stop
+        return tasks
+    rows = max(1, chunk // length)
+    return [(out2d[r : r + rows], range(r, min(r + rows, count))) for r in range(0, count, rows)]
+
+
+def _strided_slabs(out: np.ndarray, runs: Runs, chunk: int) -> Iterator[Tuple[np.ndarray, Runs]]:
+    """Slabs of ``out`` (any layout) of at most ``chunk`` elements, with their runs."""
     if out.ndim <= 1:
         for begin in range(0, out.shape[0], chunk):
-            yield out[begin : begin + chunk], first + begin
+            yield out[begin : begin + chunk], _slab_runs(runs, out.shape, begin, True)
         return
-    row = int(np.prod(out.shape[1:]))
+    row = math.prod(out.shape[1:])
     if row <= chunk:
-        rows = chunk // row
+        rows = max(1, chunk // row)
         for begin in range(0, out.shape[0], rows):
-            yield out[begin : begin + rows], first + begin * row
+            yield out[begin : begin + rows], _slab_runs(runs, out.shape, begin, True)
     else:
         for i in range(out.shape[0]):
-            yield from _strided_tasks(out[i], first + i * row, chunk)
+            yield from _strided_slabs(out[i], _slab_runs(runs, out.shape, i, False), chunk)
+
+
+def _rows_of(shape: Tuple[int, ...], runs: Runs) -> Tuple[int, int]:
+    """``(rows, row length)`` of an output of ``shape``: outer and inner axes."""
+    outer = len(runs.outer_strides)
+    return math.prod(shape[:outer]), math.prod(shape[outer:])
 
 
 def _run_tasks(tasks: Sequence[Task], work: Callable[[Task, dict], None], threads: int) -> None:
@@ -144,37 +223,41 @@ def _run_tasks(tasks: Sequence[Task], work: Callable[[Task, dict], None], thread
         raise errors[0]
 
 
-def run_fill(kernel: Callable, out: np.ndarray, first: int, tile: int, args: tuple) -> None:
-    """Fill ``out`` (any layout) by ``kernel(flat, first_index, *args)``.
+def run_fill(kernel: Callable, out: np.ndarray, runs: Runs, tile: int, args: tuple) -> None:
+    """Fill ``out`` (any layout) by ``kernel(rows, firsts, *args)``.
 
-    ``kernel`` fills a 1-D contiguous array whose element 0 has global index
-    ``first_index``; logical C-order element ``i`` of ``out`` receives global
-    index ``first + i``.  Arrays that are not C-contiguous, aligned and in
-    native byte order are filled block by block through a native buffer.
-    ``tile`` is the kernel's tile length: chunks are cut on tile boundaries so
-    that only the ends of ``out`` hold partial tiles.
+    ``kernel`` fills a 2-D C-contiguous array whose row ``r`` holds the
+    consecutive global indices ``firsts[r], firsts[r] + 1, ...``; ``runs``
+    says which global index each logical element of ``out`` takes (a flat
+    offset or a block of a larger tensor).  Arrays that are not C-contiguous,
+    aligned and in native byte order are filled slab by slab through a native
+    buffer.  ``tile`` is the kernel's tile length: long rows are cut on tile
+    boundaries so that only the ends of a row hold partial tiles.
     """
     if out.size == 0:
         return
     threads = 1 if out.nbytes < PARALLEL_MIN_BYTES else thread_count()
     chunk = _chunk_elements(out.nbytes, out.itemsize, tile, threads)
+    shape = out.shape
     native = out.dtype.newbyteorder("=")
     if out.flags.c_contiguous and out.flags.aligned and out.dtype == native:
-        tasks = _contiguous_tasks(out.reshape(-1), first, chunk)
+        tasks: Sequence = _contiguous_tasks(out.reshape(_rows_of(shape, runs)), runs, shape, chunk)
 
         def work(task: Task, local: dict) -> None:
-            kernel(task[0], task[1], *args)
+            view, firsts = task
+            kernel(view, firsts if isinstance(firsts, np.ndarray) else _firsts(runs, shape, firsts), *args)
 
     else:
-        tasks = list(_strided_tasks(out.reshape(out.shape or (1,)), first, chunk))
+        tasks = list(_strided_slabs(out.reshape(shape or (1,)), runs, chunk))
 
-        def work(task: Task, local: dict) -> None:
-            view, start = task
+        def work(task: Tuple[np.ndarray, Runs], local: dict) -> None:
+            view, slab_runs = task
             buffer = local.get("buffer")
             if buffer is None:
                 buffer = local["buffer"] = np.empty(chunk, native)
-            block = buffer[: view.size]
-            kernel(block, start, *args)
+            count, length = _rows_of(view.shape, slab_runs)
+            block = buffer[: view.size].reshape(count, length)
+            kernel(block, _firsts(slab_runs, view.shape, range(count)), *args)
             view[...] = block.reshape(view.shape)
 
     if len(tasks) == 1:

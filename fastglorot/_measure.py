@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TextI
 import numpy as np
 
 from . import _kernels
-from ._launch import run_fill
+from ._launch import flat_runs, run_fill
 
 __all__ = ["memset_", "interleaved_times", "median", "machine", "machine_line", "format_table",
            "run_python"]
@@ -30,7 +30,7 @@ def memset_(out: np.ndarray) -> np.ndarray:
     target, value = out, np.array(0.5, dtype=out.dtype)
     if out.dtype.itemsize == 2:  # numba has no bfloat16: write the bits
         target, value = out.view(np.uint16), value.view(np.uint16)
-    run_fill(_kernels.fill_constant, target, 0, 1, (value[()],))
+    run_fill(_kernels.fill_constant, target, flat_runs(0), 1, (value[()],))
     return out
 
 

@@ -7,13 +7,14 @@ format; README "Stream format" defines it exactly, as part of the API.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
 from . import _kernels
+from ._blocks import Shape, resolve_position
 from ._buffers import Output, as_output
-from ._launch import run_fill
+from ._launch import flat_runs, run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
 from ._validate import as_count, as_finite, as_offset, as_uint64, key_stream_words
@@ -43,12 +44,13 @@ def _draw_dtype(fmt: str) -> type:
     return np.float64 if fmt == "float64" else np.float32
 
 
-def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, offset):
+def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, offset,
+         global_shape: Optional[Shape], global_offset: Optional[Shape]):
     """Validate the stream position, then fill ``target`` and return the caller's object."""
     seed = resolve_seed(seed)
     stream = resolve_stream(stream)
     array = target.array
-    first = as_offset(offset, array.size)
+    runs = resolve_position(array.shape, offset, global_shape, global_offset)
     if array.size == 0:
         return target.result
     fmt = target.format
@@ -58,7 +60,7 @@ def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, 
         args += (fmt == "bfloat16",)
     else:
         kernel = _KERNELS[distribution, fmt]
-    run_fill(kernel, array, first, _kernels.tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args)
+    run_fill(kernel, array, runs, _kernels.tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args)
     target.finish()
     return target.result
 
@@ -146,11 +148,12 @@ def random_bits(n, *, seed, stream: Stream = 0, offset=0) -> np.ndarray:
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
     args = (key_stream_words(seed, stream), np.zeros(1, np.uint32))
-    run_fill(_kernels.fill_bits, out, first, _kernels.WORDS_PER_TILE, args)
+    run_fill(_kernels.fill_bits, out, flat_runs(first), _kernels.WORDS_PER_TILE, args)
     return out
 
 
-def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0):
+def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0,
+             global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Fill ``out`` in place with uniform samples on ``[low, high]``.
 
     Parameters
@@ -169,6 +172,14 @@ def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Str
         Global index of ``out``'s first element (C order) within a larger
         array, so that filling ``a[:k]`` with offset 0 and ``a[k:]`` with
         offset ``k`` equals filling ``a`` at once.
+    global_shape, global_offset : sequence of int, optional
+        ``out`` is the block ``[o0:o0+b0, o1:o1+b1, ...]`` of a C-order
+        tensor of ``global_shape``, at ``global_offset = (o0, o1, ...)``
+        (default: the origin): element ``(i0, i1, ...)`` of ``out`` receives
+        the value at global index ``ravel_multi_index((o0+i0, o1+i1, ...),
+        global_shape)``, so blocks filled separately equal one fill of the
+        whole tensor.  Same length as ``out.shape``; exclusive with a
+        non-zero ``offset``.
 
     Returns
     -------
@@ -195,20 +206,22 @@ def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Str
     rounding may then reach a bound (or pass one that is not representable
     in the 16-bit dtype) by up to half a 16-bit ulp.
     """
-    return fill_uniform(as_output(out), low, high, seed, stream, offset)
+    return fill_uniform(as_output(out), low, high, seed, stream, offset, global_shape, global_offset)
 
 
-def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset) -> object:
+def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset,
+                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> object:
     """:func:`uniform_` on an already adapted output (for the initializers)."""
     low = as_finite("low", low, target.format)
     high = as_finite("high", high, target.format)
     if not low <= high:
         raise ValueError(f"low must not exceed high, got low={low}, high={high}")
     params = _uniform_params(low, high, _draw_dtype(target.format))
-    return _run(target, "uniform", params, seed, stream, offset)
+    return _run(target, "uniform", params, seed, stream, offset, global_shape, global_offset)
 
 
-def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0):
+def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0,
+            global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Fill ``out`` in place with normal samples N(mean, std**2) (Box–Muller).
 
     Parameters
@@ -219,7 +232,7 @@ def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stre
         Finite mean.
     std : float, default 1.0
         Finite standard deviation, ``std >= 0``.
-    seed, stream, offset
+    seed, stream, offset, global_shape, global_offset
         As for :func:`uniform_`.
 
     Returns
@@ -241,10 +254,11 @@ def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stre
     ``|z|`` reaches 6.76 (float32) and 8.57 (float64); never inf or NaN
     (float16 overflows to inf beyond 65504, as its rounding rule implies).
     """
-    return fill_normal(as_output(out), mean, std, seed, stream, offset)
+    return fill_normal(as_output(out), mean, std, seed, stream, offset, global_shape, global_offset)
 
 
-def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset) -> object:
+def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset,
+                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> object:
     """:func:`normal_` on an already adapted output."""
     mean = as_finite("mean", mean, target.format)
     std = as_finite("std", std, target.format)
@@ -252,11 +266,12 @@ def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Str
         raise ValueError(f"std must be non-negative, got {std}")
     ftype = _draw_dtype(target.format)
     params = np.array([mean, std, 0, 0], dtype=ftype)
-    return _run(target, "normal", params, seed, stream, offset)
+    return _run(target, "normal", params, seed, stream, offset, global_shape, global_offset)
 
 
 def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
-                  seed: Seed = None, stream: Stream = 0, offset: int = 0):
+                  seed: Seed = None, stream: Stream = 0, offset: int = 0,
+                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
     """Fill ``out`` with N(mean, std**2) truncated to ``[a, b]`` (absolute bounds, as torch).
 
     Parameters
@@ -270,7 +285,7 @@ def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: 
         Absolute truncation bounds, ``a < b``.
     seed : int or None, default None
         Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy.
-    stream, offset
+    stream, offset, global_shape, global_offset
         As for :func:`uniform_`.
 
     Returns
@@ -288,11 +303,13 @@ def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: 
     sampled accurately.  Computed in float64, rounded to the output dtype and
     clamped: values never leave ``[a, b]``.
     """
-    return fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset)
+    return fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset, global_shape,
+                                 global_offset)
 
 
 def fill_truncated_normal(target: Output, mean: float, std: float, a: float, b: float, seed: Seed,
-                          stream: Stream, offset) -> object:
+                          stream: Stream, offset, global_shape: Optional[Shape] = None,
+                          global_offset: Optional[Shape] = None) -> object:
     """:func:`trunc_normal_` on an already adapted output."""
     mean = as_finite("mean", mean, target.format)
     std = as_finite("std", std, target.format)
@@ -303,4 +320,4 @@ def fill_truncated_normal(target: Output, mean: float, std: float, a: float, b: 
     if not a < b:
         raise ValueError(f"a must be less than b, got a={a}, b={b}")
     params = _truncated_params(mean, std, a, b, _draw_dtype(target.format))
-    return _run(target, "truncated_normal", params, seed, stream, offset)
+    return _run(target, "truncated_normal", params, seed, stream, offset, global_shape, global_offset)

@@ -29,9 +29,9 @@ from fastglorot import Generator, stream_id
 IN_PLACE = ["uniform_", "normal_", "trunc_normal_", "variance_scaling_", "glorot_uniform_", "glorot_normal_",
             "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "he_uniform_",
             "he_normal_", "lecun_uniform_", "lecun_normal_"]
-ALLOCATING = ["trunc_normal", "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",
-              "xavier_normal", "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal", "lecun_uniform",
-              "lecun_normal"]
+ALLOCATING = ["uniform", "normal", "trunc_normal", "variance_scaling", "glorot_uniform", "glorot_normal",
+              "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal",
+              "lecun_uniform", "lecun_normal"]
 MIRRORED = ["random_bits"] + IN_PLACE + ALLOCATING
 
 
@@ -229,7 +229,8 @@ def test_signature_has_no_seed_and_optional_stream(name):
 
 def test_glorot_uniform_signature():
     parameters = inspect.signature(Generator.glorot_uniform_).parameters
-    assert list(parameters) == ["self", "out", "gain", "stream", "layout", "fan_in", "fan_out", "offset"]
+    assert list(parameters) == ["self", "out", "gain", "stream", "layout", "fan_in", "fan_out", "offset",
+                                "global_shape", "global_offset"]
     assert parameters["stream"].default is None
 
 

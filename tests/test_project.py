@@ -30,6 +30,11 @@ def test_readme_usage_example_runs():
     exec(compile(code, "README.md", "exec"), {})
 
 
+def test_readme_blocks_example_runs():
+    code = _code_blocks("Sharding and blocks", "python")[1]
+    exec(compile(code, "README.md", "exec"), {})
+
+
 def test_readme_documents_stream_format():
     assert "## Stream format" in README
     assert "v1" in README and "compatibility guarantee" in README

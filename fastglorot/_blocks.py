@@ -1,0 +1,122 @@
+"""Where an output sits in its stream: a flat offset, or a block of a larger tensor.
+
+Every sampler and initializer takes ``offset=`` (the global index of the
+output's first element, C order) or ``global_shape=`` / ``global_offset=``
+(the output is the rectangular block ``[o0:o0+b0, o1:o1+b1, ...]`` of a
+C-order tensor of ``global_shape``).  Both resolve here, before anything is
+written, into the launcher's :class:`~fastglorot._launch.Runs`.
+
+The two forms are exclusive: a block already says where every element is, and
+a flat offset on top of it would have no meaning that a bigger
+``global_shape`` does not already express.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Optional, Sequence, Tuple, Union
+
+from ._launch import Runs, block_runs, flat_runs
+from ._validate import INDEX_LIMIT, as_offset
+
+__all__ = ["Shape", "resolve_position", "as_shape", "fan_shape"]
+
+Shape = Union[int, Sequence[int]]
+
+
+def as_shape(name: str, value: Shape) -> Tuple[int, ...]:
+    """A tuple of non-negative ints from an int or a sequence of ints (``torch.Size`` too).
+
+    Raises
+    ------
+    TypeError
+        For anything that is not an integer or a sequence of integers
+        (``4.0``, ``"4"``, ``None``, bools).
+    ValueError
+        For a negative dimension.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {type(value).__name__}")
+    items = (value,) if _is_int(value) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {type(value).__name__}") from None
+    dims = []
+    for axis, item in enumerate(items):
+        if not _is_int(item):
+            raise TypeError(f"{name}[{axis}] must be an integer, got {item!r} ({type(item).__name__})")
+        dims.append(operator.index(item))
+    for axis, dim in enumerate(dims):
+        if dim < 0:
+            raise ValueError(f"{name}[{axis}] must be non-negative, got {dim} in {name}={tuple(dims)}")
+    return tuple(dims)
+
+
+def _is_int(value) -> bool:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def resolve_position(shape: Tuple[int, ...], offset, global_shape: Optional[Shape],
+                     global_offset: Optional[Shape]) -> Runs:
+    """The global index of every element of an output of ``shape``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The output's shape.
+    offset : int
+        Flat global index of the output's first element (C order).
+    global_shape, global_offset : int or sequence of int, optional
+        The output is the block of ``shape`` at ``global_offset`` (default:
+        the origin) of a tensor of ``global_shape``.
+
+    Returns
+    -------
+    Runs
+
+    Raises
+    ------
+    TypeError
+        Non-integer shapes or offsets.
+    ValueError
+        ``global_offset`` without ``global_shape``; ``offset`` combined with
+        ``global_shape``; lengths that differ from ``len(shape)``; negative
+        offsets; a block running past ``global_shape``; more than ``2**62``
+        elements.
+    """
+    size = math.prod(shape)
+    if global_shape is None:
+        if global_offset is not None:
+            raise ValueError("global_offset needs global_shape (the shape of the whole tensor the block belongs to)")
+        return flat_runs(as_offset(offset, size))
+    whole = as_shape("global_shape", global_shape)
+    if len(whole) != len(shape):
+        raise ValueError(f"global_shape {whole} has {len(whole)} dimensions, but out has {len(shape)} "
+                         f"(shape {shape}): a block has the rank of the tensor it is cut from")
+    if isinstance(offset, bool) or not _is_int(offset) or operator.index(offset) != 0:
+        raise ValueError(f"offset={offset!r} cannot be combined with global_shape: a block's position is "
+                         "global_offset=(o0, o1, ...); a flat offset is for outputs without global_shape")
+    start = (0,) * len(shape) if global_offset is None else as_shape("global_offset", global_offset)
+    if len(start) != len(shape):
+        raise ValueError(f"global_offset {start} has {len(start)} entries, but out has {len(shape)} dimensions")
+    for axis, (o, b, g) in enumerate(zip(start, shape, whole)):
+        if o + b > g:
+            raise ValueError(f"the block runs past global_shape on axis {axis}: global_offset[{axis}] + "
+                             f"shape[{axis}] = {o} + {b} > {g} (global_shape {whole}, block shape {shape})")
+    total = math.prod(whole)
+    if total > INDEX_LIMIT:
+        raise ValueError(f"global_shape {whole} has {total} elements, more than 2**62")
+    return block_runs(whole, start, shape)
+
+
+def fan_shape(shape: Tuple[int, ...], global_shape: Optional[Shape]) -> Tuple[int, ...]:
+    """The shape fans are read from: the whole tensor's, not the block's."""
+    return shape if global_shape is None else as_shape("global_shape", global_shape)

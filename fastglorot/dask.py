@@ -1,0 +1,125 @@
+"""Lazy Dask arrays of fastglorot samples: weights beyond one machine's memory, or one machine.
+
+Every allocating initializer and sampler of :mod:`fastglorot` has a twin
+here that returns a lazy ``dask.array.Array`` instead of a NumPy array::
+
+    import fastglorot.dask
+    w = fastglorot.dask.glorot_normal((131072, 65536), chunks=(2048, 8192), seed=7, stream="w")
+    w.to_zarr("w.zarr")          # 32 GiB written chunk by chunk, never all in memory
+
+Each chunk is one task that fills its block with ``global_shape=`` /
+``global_offset=`` (README "Sharding and blocks"), so for any chunking, any
+scheduler and any number of workers, ``w.compute()`` equals
+``fastglorot.glorot_normal(shape, seed=7, stream="w")`` bit for bit.  The
+graph holds no data: one small task per chunk (the function, its keyword
+arguments and the chunk's position); nothing runs until compute.
+
+Arguments are those of the NumPy function, plus ``chunks`` (anything
+``dask.array`` accepts: ``"auto"``, an int, a tuple, explicit block sizes such
+as ``((3, 5, 8), (7, 9))``).  They are checked when the array is created (by
+computing one element on the client), so a bad argument fails there, not in
+a worker.  ``seed=None`` draws one seed from OS entropy on the client, once:
+every chunk uses it (pass an explicit seed to be able to reproduce the array).
+
+Dask is imported on first use, not with :mod:`fastglorot` (install it with
+``pip install "fastglorot[dask]"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from typing import Any, Callable, Dict, Tuple
+
+import numpy as np
+
+import fastglorot
+
+__all__ = [
+    "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "uniform", "normal", "trunc_normal",
+]
+
+
+def _dask_array():
+    try:
+        import dask.array
+    except ImportError:  # pragma: no cover - exercised only without dask
+        raise ImportError('fastglorot.dask needs dask: pip install "fastglorot[dask]"') from None
+    return dask.array
+
+
+def _fill_chunk(function: str, args: Tuple, kwargs: Dict[str, Any], block_info=None) -> np.ndarray:
+    """One chunk: the block of the whole array at this chunk's location (a dask task)."""
+    info = block_info[None]
+    start = tuple(begin for begin, _ in info["array-location"])
+    fill = getattr(fastglorot, function)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the zero-element warning was given on the client
+        return fill(info["chunk-shape"], *args, global_shape=info["shape"], global_offset=start, **kwargs)
+
+
+def _lazy(function: str, shape, args: Tuple, chunks, dtype, kwargs: Dict[str, Any]):
+    """The lazy array of ``fastglorot.<function>(shape, *args, dtype=dtype, **kwargs)``."""
+    da = _dask_array()
+    from dask.base import tokenize
+
+    for name in ("global_shape", "global_offset", "offset"):
+        if name in kwargs:
+            raise TypeError(f"fastglorot.dask.{function}() got an unexpected keyword argument {name!r}: "
+                            "each chunk's position comes from the chunking")
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(shape)
+    fill = getattr(fastglorot, function)
+    seed = inspect.signature(fill).parameters.get("seed")
+    if "seed" in kwargs or seed is None or seed.default is None:
+        kwargs["seed"] = fastglorot.Generator(kwargs.get("seed")).seed  # entropy drawn once, here
+    # Check every argument on the client with the real function: the first
+    # element (or the empty array, which warns as the NumPy twin does).
+    probe = tuple(min(1, n) for n in shape) if all(shape) else shape
+    example = fill(probe, *args, dtype=dtype, global_shape=shape, **kwargs)
+    kwargs["dtype"] = example.dtype
+    chunks = da.core.normalize_chunks(chunks, shape, dtype=example.dtype)
+    task = functools.partial(_fill_chunk, function, args, kwargs)
+    name = f"fastglorot-{function}-{tokenize(function, shape, chunks, args, kwargs)}"
+    return da.map_blocks(task, name=name, chunks=chunks, dtype=example.dtype,
+                         meta=np.empty((0,) * len(shape), example.dtype))
+
+
+def _twin(function: str) -> Callable:
+    numpy_twin = getattr(fastglorot, function)
+
+    def lazy(shape, *args, chunks="auto", dtype=np.float32, **kwargs):
+        return _lazy(function, shape, args, chunks, dtype, kwargs)
+
+    signature = inspect.signature(numpy_twin)
+    parameters = [p for p in signature.parameters.values()
+                  if p.name not in ("offset", "global_shape", "global_offset")]
+    at = next(i for i, p in enumerate(parameters) if p.name == "dtype")
+    parameters.insert(at, inspect.Parameter("chunks", inspect.Parameter.KEYWORD_ONLY, default="auto"))
+    lazy.__signature__ = inspect.Signature(parameters, return_annotation="dask.array.Array")
+    lazy.__name__ = lazy.__qualname__ = function
+    lazy.__module__ = __name__
+    lazy.__doc__ = (
+        f"Lazy ``dask.array.Array`` equal to :func:`fastglorot.{function}` (same arguments), one task per chunk.\n\n"
+        "``chunks`` is anything ``dask.array`` accepts (default ``\"auto\"``); every chunking gives the\n"
+        "same values.  ``seed=None`` is resolved once, here.  See :mod:`fastglorot.dask`.\n"
+    )
+    return lazy
+
+
+variance_scaling = _twin("variance_scaling")
+glorot_uniform = xavier_uniform = _twin("glorot_uniform")
+glorot_normal = xavier_normal = _twin("glorot_normal")
+kaiming_uniform = _twin("kaiming_uniform")
+kaiming_normal = _twin("kaiming_normal")
+he_uniform = _twin("he_uniform")
+he_normal = _twin("he_normal")
+lecun_uniform = _twin("lecun_uniform")
+lecun_normal = _twin("lecun_normal")
+uniform = _twin("uniform")
+normal = _twin("normal")
+trunc_normal = _twin("trunc_normal")
