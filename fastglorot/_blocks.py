@@ -17,6 +17,8 @@ import math
 import operator
 from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 from ._launch import Runs, block_runs, flat_runs
 from ._validate import INDEX_LIMIT, as_offset
 
@@ -55,7 +57,7 @@ def as_shape(name: str, value: Shape) -> Tuple[int, ...]:
 
 
 def _is_int(value) -> bool:
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool, np.bool_)):
         return False
     try:
         operator.index(value)

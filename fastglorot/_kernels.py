@@ -16,18 +16,18 @@ faster than fusing them on AVX-512).
 
 Tiles cut by the ends of a row are computed into a scratch tile and the
 needed part is copied, so every split of a range gives the same values.  Only
-the counters the row needs are computed: tile element ``r`` depends on
-counter ``r % TILE_COUNTERS`` alone (all four lanes of it at most), so a row
-cutting a tile needs one or two runs of counters (computed in groups of 32),
-and a narrow row costs at most the four lanes of each counter it touches,
-not the whole tile.  Partial
-tiles are handled outside the main loop: a branch inside it stopped LLVM from
-vectorizing the hot path as well (~30 % slower).
+what the row needs is computed: tile element ``r`` depends on counter
+``r % TILE_COUNTERS`` alone, so a row cutting a tile needs one or two runs of
+counters (computed in groups of 32) and only the lanes it covers are
+converted; a narrow row costs at most the four lanes of each counter it
+touches, not the whole tile.  Partial tiles are handled outside the main
+loop: a branch inside it stopped LLVM from vectorizing the hot path as well
+(~30 % slower).
 
-Converters take the ``count`` counters from ``m0`` to convert (every lane at
-those counters); the whole-tile loop passes the constants ``0, TILE_COUNTERS``
-and partial tiles groups of 32, constants LLVM sees after inlining, so every
-loop has a fixed trip count and vectorizes as the whole-tile loop always did.
+Converters take ``count`` counters from ``m0`` and a range of element lanes;
+the whole-tile loop passes the constants ``0, TILE_COUNTERS`` and all lanes,
+partial tiles groups of 32 counters: trip counts LLVM sees as constants after
+inlining, so every inner loop vectorizes as the whole-tile loop always did.
 """
 
 from __future__ import annotations
