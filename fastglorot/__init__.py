@@ -4,11 +4,15 @@ Every output element is a pure function of ``(seed, stream, element index)``:
 results do not depend on thread count, chunking, slicing or memory layout.
 Importing the package compiles nothing; kernels compile on first use and are
 cached on disk.
+
+Compatibility guarantee: the values are defined by stream format
+:data:`STREAM_FORMAT` (README "Stream format"); the same arguments give the
+same bits in every future version.
 """
 
+from ._arguments import DISTRIBUTIONS, LAYOUTS, MODES, NONLINEARITIES, Distribution, Layout, Mode, Nonlinearity
 from ._fans import calculate_gain, compute_fans
-from ._generator import Generator
-from ._initializers import (
+from ._generated import (
     glorot_normal,
     glorot_normal_,
     glorot_uniform,
@@ -35,16 +39,34 @@ from ._initializers import (
     xavier_uniform,
     xavier_uniform_,
 )
+from ._generator import Generator
 from ._philox import philox4x32
+from ._registry import INITIALIZERS, Initializer, get_initializer
 from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import stream_id
 
 __version__ = "0.3.0"
 
+STREAM_FORMAT = 1
+"""The stream format these values follow (README "Stream format"): a
+compatibility guarantee, bumped only by an announced, versioned change."""
+
 __all__ = [
+    "DISTRIBUTIONS",
+    "Distribution",
     "Generator",
+    "INITIALIZERS",
+    "Initializer",
+    "LAYOUTS",
+    "Layout",
+    "MODES",
+    "Mode",
+    "NONLINEARITIES",
+    "Nonlinearity",
+    "STREAM_FORMAT",
     "calculate_gain",
     "compute_fans",
+    "get_initializer",
     "glorot_normal",
     "glorot_normal_",
     "glorot_uniform",

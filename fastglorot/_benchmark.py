@@ -15,7 +15,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Protocol, Sequence
 
 import numba
 import numpy as np
@@ -59,13 +59,22 @@ print(json.dumps({"import": imported - start, "first uniform": uniform - importe
 """
 
 
-def _progress(total: int, description: str):
+class _ProgressBar(Protocol):
+    """The part of a ``tqdm`` bar the benchmark uses."""
+
+    def update(self, n: float = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def _progress(total: int, description: str) -> Optional[_ProgressBar]:
     try:
         from tqdm import tqdm
     except ImportError:  # progress is a nicety; never fail a benchmark over it
         return None
     # disable=None: no bar when stderr is not a terminal (CI logs)
-    return tqdm(total=total, desc=description, unit="fill", leave=False, file=sys.stderr, disable=None)
+    bar: _ProgressBar = tqdm(total=total, desc=description, unit="fill", leave=False, file=sys.stderr, disable=None)
+    return bar
 
 
 def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats: int,
@@ -106,6 +115,7 @@ def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[st
 
 
 def _peak_memory() -> Dict[str, Any]:
+    facts: Dict[str, Any]
     facts, _ = run_python(_PEAK_MEMORY_CODE)
     facts["extra"] = facts["peak"] - facts["before"] - facts["output"]
     facts["within_target"] = facts["extra"] <= MEMORY_TARGET_SLACK
@@ -168,8 +178,10 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
               quick: bool = False) -> int:
     """Run the benchmark, print the report, write JSON/plot; return the exit status."""
     if threads is not None:
-        if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-            raise SystemExit(f"--threads must lie in [1, {numba.config.NUMBA_NUM_THREADS}] (NUMBA_NUM_THREADS)")
+        # numba.config sets its settings through globals(), invisible to type checkers.
+        max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        if not 1 <= threads <= max_threads:
+            raise SystemExit(f"--threads must lie in [1, {max_threads}] (NUMBA_NUM_THREADS)")
         numba.set_num_threads(threads)
     threads = numba.get_num_threads()
     dtype = format_of(dtype)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Optional, Sequence, SupportsIndex, Tuple, TypeGuard, Union, cast
 
 import numpy as np
 
@@ -40,7 +40,8 @@ def as_shape(name: str, value: Shape) -> Tuple[int, ...]:
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an int or a sequence of ints, got {type(value).__name__}")
-    items = (value,) if _is_int(value) else value
+    # A scalar that _is_int rejects (True, 4.0) is no iterable either: tuple() raises TypeError.
+    items: Iterable[object] = (value,) if _is_int(value) else cast("Iterable[object]", value)
     try:
         items = tuple(items)
     except TypeError:
@@ -56,7 +57,7 @@ def as_shape(name: str, value: Shape) -> Tuple[int, ...]:
     return tuple(dims)
 
 
-def _is_int(value) -> bool:
+def _is_int(value: Any) -> TypeGuard[SupportsIndex]:
     if isinstance(value, (bool, np.bool_)):
         return False
     try:
@@ -66,7 +67,7 @@ def _is_int(value) -> bool:
     return True
 
 
-def resolve_position(shape: Tuple[int, ...], offset, global_shape: Optional[Shape],
+def resolve_position(shape: Tuple[int, ...], offset: SupportsIndex, global_shape: Optional[Shape],
                      global_offset: Optional[Shape]) -> Runs:
     """The global index of every element of an output of ``shape``.
 

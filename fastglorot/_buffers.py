@@ -16,9 +16,11 @@ only be a torch tensor or an ml_dtypes array if its module is already loaded.
 from __future__ import annotations
 
 import sys
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
+
+from ._blocks import as_shape
 
 __all__ = ["FORMATS", "Output", "as_output", "format_of", "allocate"]
 
@@ -56,9 +58,9 @@ class Output(NamedTuple):
         no-op.
     """
 
-    array: np.ndarray
+    array: np.ndarray[Any, Any]
     format: str
-    result: object
+    result: Any
     finish: Callable[[], None]
 
 
@@ -66,12 +68,12 @@ def _nothing() -> None:
     pass
 
 
-def _is_bfloat16(dtype: np.dtype) -> bool:
+def _is_bfloat16(dtype: np.dtype[Any]) -> bool:
     ml_dtypes = sys.modules.get("ml_dtypes")
     return ml_dtypes is not None and dtype.type is ml_dtypes.bfloat16
 
 
-def _typed_view(array: np.ndarray) -> tuple:
+def _typed_view(array: np.ndarray[Any, Any]) -> Tuple[np.ndarray[Any, Any], str]:
     """``(view, format)``: float arrays as they are, 16-bit floats as their bits."""
     dtype = array.dtype
     if dtype.kind == "f" and dtype.itemsize in (4, 8):
@@ -84,7 +86,7 @@ def _typed_view(array: np.ndarray) -> tuple:
     raise TypeError(f"out must have dtype {_SUPPORTED}, got {dtype}")
 
 
-def _check_no_self_overlap(array: np.ndarray) -> None:
+def _check_no_self_overlap(array: np.ndarray[Any, Any]) -> None:
     """Reject views in which two elements share memory (e.g. stride 0).
 
     A fill writes every element once; through such a view the last write
@@ -115,10 +117,15 @@ def _check_no_self_overlap(array: np.ndarray) -> None:
         raise ValueError(f"out's elements overlap in memory (strides {array.strides}, shape {array.shape})")
 
 
-def _finalize(array: np.ndarray, result, finish=_nothing, format_=None) -> Output:
+def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], None] = _nothing,
+              format_: Optional[str] = None) -> Output:
     """Checks shared by all kinds of buffers, in the order users hit them."""
     if not array.flags.writeable:
-        raise ValueError(f"out is read-only ({type(result).__name__})")
+        hint = ("a broadcast or stride-0 view (np.broadcast_to, .expand) can never be filled: allocate a real "
+                "array" if 0 in array.strides and array.size > 1 else
+                "fill a writable copy instead, e.g. out = out.copy(), or set out.flags.writeable = True "
+                "if you own its memory")
+        raise ValueError(f"out is read-only ({type(result).__name__}); {hint}")
     if format_ is None:
         array, format_ = _typed_view(array)
     _check_no_self_overlap(array)
@@ -127,12 +134,12 @@ def _finalize(array: np.ndarray, result, finish=_nothing, format_=None) -> Outpu
 
 # -- torch --------------------------------------------------------------------
 
-def _torch_formats(torch) -> dict:
+def _torch_formats(torch: Any) -> Dict[Any, str]:
     return {torch.float32: "float32", torch.float64: "float64",
             torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
 
-def _torch_output(out, torch) -> Output:
+def _torch_output(out: Any, torch: Any) -> Output:
     if out.device.type != "cpu":
         raise ValueError(f"out is a torch tensor on device {out.device}; only CPU tensors can be filled in place "
                          "(fill a CPU tensor, then copy it over)")
@@ -171,7 +178,7 @@ def _torch_output(out, torch) -> Output:
     return _finalize(array, out, finish, format_)
 
 
-def _torch_if_tensor(out):
+def _torch_if_tensor(out: object) -> Any:
     """The torch module if ``out`` is a torch tensor (torch is never imported here)."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(out, getattr(torch, "Tensor", ())):
@@ -181,7 +188,7 @@ def _torch_if_tensor(out):
 
 # -- DLPack ------------------------------------------------------------------
 
-def _dlpack_output(out) -> Output:
+def _dlpack_output(out: Any) -> Output:
     device = getattr(out, "__dlpack_device__", None)
     if device is None:
         raise TypeError(f"out ({type(out).__name__}) has __dlpack__ but no __dlpack_device__")
@@ -214,7 +221,7 @@ def _dlpack_output(out) -> Output:
 
 # -- __array_interface__ and the buffer protocol -------------------------------
 
-def _interface_output(out) -> Output:
+def _interface_output(out: Any) -> Output:
     try:
         array = np.asarray(out)
     except (TypeError, ValueError) as error:
@@ -231,7 +238,7 @@ def _interface_output(out) -> Output:
     return _finalize(array, out)
 
 
-def _buffer_output(out) -> Output:
+def _buffer_output(out: Any) -> Output:
     try:
         view = memoryview(out)
     except TypeError:
@@ -244,7 +251,7 @@ def _buffer_output(out) -> Output:
     return _finalize(array, out)
 
 
-def as_output(out) -> Output:
+def as_output(out: object) -> Output:
     """A writable, zero-copy NumPy view of ``out`` for the fill kernels.
 
     Parameters
@@ -289,7 +296,7 @@ def as_output(out) -> Output:
 
 # -- allocation ---------------------------------------------------------------
 
-def format_of(dtype) -> str:
+def format_of(dtype: object) -> str:
     """The format (one of :data:`FORMATS`) named by a dtype-like object.
 
     Parameters
@@ -310,16 +317,16 @@ def format_of(dtype) -> str:
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
-        format_ = _torch_formats(torch).get(dtype)
-        if format_ is None:
+        torch_format: Optional[str] = _torch_formats(torch).get(dtype)
+        if torch_format is None:
             raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype}")
-        return format_
+        return torch_format
     if isinstance(dtype, str) and dtype == "bfloat16":  # also without ml_dtypes loaded
         return "bfloat16"
     if dtype is None:  # numpy.dtype(None) would mean float64
         raise TypeError(f"dtype must be {_SUPPORTED}, got None")
     try:
-        numpy_dtype = np.dtype(dtype)
+        numpy_dtype = np.dtype(dtype)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype!r}") from None
     if numpy_dtype.kind == "f" and numpy_dtype.itemsize in (2, 4, 8):
@@ -329,27 +336,43 @@ def format_of(dtype) -> str:
     raise TypeError(f"dtype must be {_SUPPORTED}, got {numpy_dtype}")
 
 
-def _numpy_dtype(format_: str) -> np.dtype:
+def _numpy_dtype(format_: str) -> np.dtype[Any]:
     if format_ == "bfloat16":
         try:
             import ml_dtypes
         except ImportError:
             raise ImportError("bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)") from None
-        return np.dtype(ml_dtypes.bfloat16)
+        return np.dtype(ml_dtypes.bfloat16)  # type: ignore[no-any-return]
     return np.dtype(format_)
 
 
-def allocate(shape, dtype) -> np.ndarray:
+def allocate(shape: Any, dtype: object) -> np.ndarray[Any, Any]:
     """An uninitialized native-order array of ``shape`` and ``dtype``.
 
     Parameters
     ----------
-    shape : int or tuple of int
+    shape : int or sequence of int
+        Non-negative integers (``torch.Size`` too).
     dtype : dtype-like
-        As for :func:`format_of`; bfloat16 gives an ml_dtypes bfloat16 array.
+        A NumPy dtype (or name) of float32, float64, float16 or bfloat16;
+        bfloat16 gives an ml_dtypes bfloat16 array.  The allocating functions
+        return NumPy arrays: a torch dtype is rejected (fill a torch tensor
+        in place instead).
 
     Returns
     -------
     numpy.ndarray
+
+    Raises
+    ------
+    TypeError
+        A shape that is not integers, a torch dtype, or an unsupported dtype.
+    ValueError
+        A negative dimension.
     """
-    return np.empty(shape, dtype=_numpy_dtype(format_of(dtype)))
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
+        raise TypeError(f"dtype={dtype} is a torch dtype, but the allocating functions return NumPy arrays; "
+                        f"pass a NumPy dtype (e.g. {format_of(dtype)!r}), or fill a tensor in place: "
+                        f"glorot_uniform_(torch.empty(shape, dtype={dtype}))")
+    return np.empty(as_shape("shape", shape), dtype=_numpy_dtype(format_of(dtype)))

@@ -29,9 +29,12 @@ float16 / bfloat16
 
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
 
-from ._elementary import TERMS_F32, minus_two_log, normal_quantile_lower
+from ._constants import F32, F64, I64, U32, U64
+from ._elementary import TERMS_F32, minus_two_log
 from ._jit import float_bits, ieee_sqrt, inline
 
 __all__ = [
@@ -40,24 +43,18 @@ __all__ = [
     "bits53",
     "bits52",
     "normal_radius_f32",
-    "truncated_normal",
     "truncated_probability",
     "round_float16",
     "round_bfloat16",
 ]
-
-F32 = np.float32
-F64 = np.float64
-U32 = np.uint32
-U64 = np.uint64
-I64 = np.int64
 
 _SIGN32 = U32(1 << 31)
 _HALF_53 = I64(1 << 53)
 
 
 @inline
-def uniform_f32(word, mid, scale, clamp_low, clamp_high):
+def uniform_f32(word: np.uint32, mid: np.float32, scale: np.float32, clamp_low: np.float32,
+                clamp_high: np.float32) -> np.float32:
     """float32 from the top 24 bits of ``word``: ``mid + scale * (2k + 1 - 2**24)``."""
     # (2k + 1) - 2**24 == ((word - 2**31) >> 7) | 1 with an arithmetic shift:
     # staying in 32 bits lets the conversion use 16-wide vcvtdq2ps.
@@ -67,19 +64,20 @@ def uniform_f32(word, mid, scale, clamp_low, clamp_high):
 
 
 @inline
-def bits53(high_word, low_word):
+def bits53(high_word: np.uint32, low_word: np.uint32) -> np.uint64:
     """53 random bits: all of ``high_word`` and the top 21 bits of ``low_word``."""
     return (U64(high_word) << U64(21)) | U64(low_word >> U32(11))
 
 
 @inline
-def bits52(high_word, low_word):
+def bits52(high_word: np.uint32, low_word: np.uint32) -> np.uint64:
     """52 random bits: all of ``high_word`` and the top 20 bits of ``low_word``."""
     return (U64(high_word) << U64(20)) | U64(low_word >> U32(12))
 
 
 @inline
-def uniform_f64(k53, mid, scale, clamp_low, clamp_high):
+def uniform_f64(k53: np.uint64, mid: np.float64, scale: np.float64, clamp_low: np.float64,
+                clamp_high: np.float64) -> np.float64:
     """float64 from 53 bits ``k53``: ``mid + scale * (2k + 1 - 2**53)``."""
     odd = I64((k53 << U64(1)) | U64(1)) - _HALF_53
     value = mid + scale * F64(odd)
@@ -87,13 +85,14 @@ def uniform_f64(k53, mid, scale, clamp_low, clamp_high):
 
 
 @inline
-def normal_radius_f32(word):
+def normal_radius_f32(word: np.uint32) -> np.float32:
     """``sqrt(-2 ln u)`` as float32 for ``u = (word + 1/2) / 2**32``."""
     return ieee_sqrt(F32(minus_two_log(F64(word) + F64(0.5), 32, TERMS_F32)))
 
 
 @inline
-def truncated_probability(k, bits, lower_tail, upper_tail, mass):
+def truncated_probability(k: Union[np.uint32, np.uint64], bits: int, lower_tail: np.float64, upper_tail: np.float64,
+                          mass: np.float64) -> np.float64:
     """The nearer-tail probability behind a truncated-normal draw, signed.
 
     ``lower_tail = Phi(alpha)``, ``upper_tail = Phi(-beta)`` and
@@ -111,14 +110,6 @@ def truncated_probability(k, bits, lower_tail, upper_tail, mass):
     return below if below <= above else -above
 
 
-@inline
-def truncated_normal(k, bits, mean, std, lower_tail, upper_tail, mass):
-    """float64 truncated-normal draw from the ``bits``-bit integer ``k`` (scalar reference form)."""
-    signed = truncated_probability(k, bits, lower_tail, upper_tail, mass)
-    z = normal_quantile_lower(abs(signed))
-    return mean + std * (z if signed > 0 else -z)
-
-
 _F16_MIN_NORMAL = U32(0x38800000)  # 2**-14 as float32 bits
 _F16_OVERFLOW = U32(0x477FF000)  # 65520: rounds to inf in float16
 _F32_REBIAS = U32(0x38000000)  # (127 - 15) << 23
@@ -126,7 +117,7 @@ _HALF_BITS = U32(0x3F000000)  # 0.5f
 
 
 @inline
-def round_float16(x):
+def round_float16(x: np.float32) -> np.uint16:
     """IEEE float16 bits of float32 ``x``, round to nearest even (finite ``x``)."""
     bits = U32(float_bits(x))
     sign = (bits >> U32(16)) & U32(0x8000)
@@ -141,7 +132,7 @@ def round_float16(x):
 
 
 @inline
-def round_bfloat16(x):
+def round_bfloat16(x: np.float32) -> np.uint16:
     """bfloat16 bits of float32 ``x`` (the top half), round to nearest even."""
     bits = U32(float_bits(x))
     return np.uint16((bits + U32(0x7FFF) + ((bits >> U32(16)) & U32(1))) >> U32(16))

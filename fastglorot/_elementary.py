@@ -11,9 +11,11 @@ so they vectorize and give the same bits on every x86-64 CPU.
 from __future__ import annotations
 
 import math
+from typing import Tuple, TypeVar, Union
 
 import numpy as np
 
+from ._constants import F32, F64, I64, LN2_F64_LO, LN2_HI, U32, U64
 from ._jit import float64_from_bits, float_bits, ieee_sqrt, inline
 
 __all__ = [
@@ -22,21 +24,16 @@ __all__ = [
     "minus_two_log",
     "sincos_turn_f32",
     "sincos_turn_f64",
-    "normal_quantile_lower",
     "normal_quantile_central",
     "normal_quantile_tail",
     "in_lower_tail",
 ]
 
-F32 = np.float32
-F64 = np.float64
-U32 = np.uint32
-U64 = np.uint64
-I64 = np.int64
+_Float = TypeVar("_Float", np.float32, np.float64)
 
 
 @inline
-def _horner(coefficients, z, count):
+def _horner(coefficients: Tuple[float, ...], z: np.float64, count: int) -> np.float64:
     """``c[0] + z*(c[1] + ... + z*c[count-1])``, evaluated innermost first."""
     value = F64(0.0)
     for j in range(count - 1, -1, -1):
@@ -52,15 +49,15 @@ def _horner(coefficients, z, count):
 # to float32 (2e-9, a thirtieth of a float32 ulp).
 _SQRT2_MANTISSA = I64(0x6A09E667F3BCD)
 _MANTISSA_MASK = I64((1 << 52) - 1)
-_LN2_HI = F64(6.93147180369123816490e-01)  # 32 significant bits: e*_LN2_HI is exact
-_LN2_LO = F64(math.log(2) - 6.93147180369123816490e-01)
+_LN2_HI = F64(LN2_HI)  # 32 significant bits: e*_LN2_HI is exact
+_LN2_LO = F64(LN2_F64_LO)  # _LN2_HI + _LN2_LO == float64(ln 2)
 _ATANH = tuple(F64(2.0 / (2 * j + 1)) for j in range(1, 11))  # 2/3, 2/5, ..., 2/21
 TERMS_F64 = 11
 TERMS_F32 = 5
 
 
 @inline
-def minus_two_log(x, scale_exponent, terms):
+def minus_two_log(x: np.float64, scale_exponent: int, terms: int) -> np.float64:
     """Return ``-2 ln(x * 2**-scale_exponent)`` in float64 (``x >= 1/2``).
 
     ``terms`` (a constant) is how many terms of the atanh series to sum.
@@ -78,7 +75,8 @@ def minus_two_log(x, scale_exponent, terms):
 
 
 @inline
-def _rotate_quadrant(quadrant, octant_high, sin_phi, cos_phi):
+def _rotate_quadrant(quadrant: Union[np.uint32, np.uint64], octant_high: np.bool_, sin_phi: _Float,
+                     cos_phi: _Float) -> Tuple[_Float, _Float]:
     """(sin, cos) of ``quadrant*pi/2 + alpha`` where alpha = phi or pi/2 - phi."""
     sin_alpha = cos_phi if octant_high else sin_phi
     cos_alpha = sin_phi if octant_high else cos_phi
@@ -97,7 +95,7 @@ _LOW30 = U32((1 << 30) - 1)
 
 
 @inline
-def sincos_turn_f32(word):
+def sincos_turn_f32(word: np.uint32) -> Tuple[np.float32, np.float32]:
     """float32 ``(sin, cos)`` of ``2 pi (word + 1/2) / 2**32``.
 
     The top two bits pick the quadrant and the third the octant, so the
@@ -124,7 +122,7 @@ _LOW50 = U64((1 << 50) - 1)
 
 
 @inline
-def sincos_turn_f64(k52):
+def sincos_turn_f64(k52: np.uint64) -> Tuple[np.float64, np.float64]:
     """float64 ``(sin, cos)`` of ``2 pi (k52 + 1/2) / 2**52``; Taylor to phi**17, phi**16."""
     quadrant = k52 >> U64(50)
     octant_high = ((k52 >> U64(49)) & U64(1)) == U64(1)
@@ -163,25 +161,25 @@ _FAR_DEN = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.4875361
 
 
 @inline
-def _rational7(numerator, denominator, x):
+def _rational7(numerator: Tuple[float, ...], denominator: Tuple[float, ...], x: np.float64) -> np.float64:
     return _horner(numerator, x, 8) / _horner(denominator, x, 8)
 
 
 @inline
-def normal_quantile_central(p):
+def normal_quantile_central(p: np.float64) -> np.float64:
     """``Phi^-1(p)`` for ``|p - 1/2| <= 0.425`` (AS 241's central rational)."""
     q = p - F64(0.5)
     return q * _rational7(_CENTRAL_NUM, _CENTRAL_DEN, F64(0.180625) - q * q)
 
 
 @inline
-def in_lower_tail(p):
+def in_lower_tail(p: np.float64) -> np.bool_:
     """Whether AS 241 evaluates ``Phi^-1(p)``, ``p <= 1/2``, by its tail branch."""
     return p - F64(0.5) < F64(-0.425)
 
 
 @inline
-def normal_quantile_tail(p):
+def normal_quantile_tail(p: np.float64) -> np.float64:
     """``Phi^-1(p)`` for ``0 < p < 0.075`` (AS 241's tail rationals in ``sqrt(-ln p)``).
 
     ``p`` must be a normal float64 (``p >= 2**-1022``).
@@ -190,16 +188,3 @@ def normal_quantile_tail(p):
     near = _rational7(_NEAR_NUM, _NEAR_DEN, r - F64(1.6))
     far = _rational7(_FAR_NUM, _FAR_DEN, r - F64(5.0))
     return -(near if r <= F64(5.0) else far)
-
-
-@inline
-def normal_quantile_lower(p):
-    """Standard normal quantile ``Phi^-1(p)`` for ``0 < p <= 1/2`` (float64, <= 0).
-
-    The upper half follows by symmetry, ``Phi^-1(1 - p) = -Phi^-1(p)``, which
-    keeps tail probabilities exact instead of rounding ``1 - p``.  Both
-    branches are evaluated and one selected, so a loop over it vectorizes.
-    """
-    central = normal_quantile_central(p)
-    tail = normal_quantile_tail(p)
-    return tail if in_lower_tail(p) else central

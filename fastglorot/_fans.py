@@ -7,9 +7,10 @@ import numbers
 import operator
 from typing import Optional, Sequence, Tuple
 
-__all__ = ["compute_fans", "calculate_gain", "LAYOUTS"]
+from ._arguments import LAYOUTS, Layout, Nonlinearity, choice
+from ._arguments import nonlinearity as check_nonlinearity
 
-LAYOUTS = ("torch", "jax", "keras")
+__all__ = ["compute_fans", "calculate_gain", "LAYOUTS"]
 
 _LINEAR = frozenset([
     "linear", "conv1d", "conv2d", "conv3d",
@@ -17,7 +18,7 @@ _LINEAR = frozenset([
 ])
 
 
-def compute_fans(shape: Sequence[int], layout: str = "torch") -> Tuple[int, int]:
+def compute_fans(shape: Sequence[int], layout: Layout = "torch") -> Tuple[int, int]:
     """Return ``(fan_in, fan_out)`` of a weight of the given shape.
 
     Parameters
@@ -44,9 +45,8 @@ def compute_fans(shape: Sequence[int], layout: str = "torch") -> Tuple[int, int]
     ValueError
         For fewer than 2 dimensions, a negative dimension or an unknown layout.
     """
+    layout = choice("layout", layout, LAYOUTS)  # type: ignore[assignment]
     dims = tuple(operator.index(s) for s in shape)
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if len(dims) < 2:
         raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
     if any(d < 0 for d in dims):
@@ -58,7 +58,7 @@ def compute_fans(shape: Sequence[int], layout: str = "torch") -> Tuple[int, int]
     return dims[-2] * receptive, dims[-1] * receptive
 
 
-def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
+def calculate_gain(nonlinearity: Nonlinearity, param: Optional[float] = None) -> float:
     """Recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``'s table).
 
     ==================  =========================================
@@ -80,8 +80,7 @@ def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
         For an unknown nonlinearity (non-strings included), or a leaky_relu
         slope that is not a real number (bools included).
     """
-    if not isinstance(nonlinearity, str):
-        raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}")
+    nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
     if nonlinearity in _LINEAR:
         return 1.0
     if nonlinearity == "tanh":
@@ -96,6 +95,4 @@ def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
         else:
             raise ValueError(f"negative_slope {param!r} not a valid number")
         return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4
-    raise ValueError(f"Unsupported nonlinearity {nonlinearity!r}")
+    return 3.0 / 4  # selu

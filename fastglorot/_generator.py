@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
-from typing import Callable, Optional
+from typing import Optional
 
-from . import _initializers, _sampling
+from ._generated import GeneratorMethods
 from ._seeding import Seed, Stream, resolve_seed
 
 __all__ = ["Generator"]
 
-# The functions Generator mirrors, in-place and allocating, by public name:
-# aliases (xavier_uniform_ is glorot_uniform_) get methods too.
-_MIRRORED = {
-    **{f.__name__: f for f in (_sampling.random_bits, _sampling.uniform_, _sampling.normal_, _sampling.trunc_normal_)},
-    **{name: getattr(_initializers, name) for name in _initializers.__all__ if name[0].islower()},
-}
 
-
-class Generator:
+class Generator(GeneratorMethods):
     """A reproducible source of initializations.
 
     Parameters
@@ -40,7 +31,12 @@ class Generator:
     ``normal_(a, seed=7, stream=0)``.  An explicit ``stream`` (an int or a
     parameter name) is used as given and does not advance the sequence.
     Methods are safe to call from several threads; the order of calls then
-    decides which call gets which stream.
+    decides which call gets which stream.  Methods take no ``seed``: passing
+    one is a ``TypeError`` that says how to use another seed.
+
+    Compatibility guarantee: the streams are stream format
+    :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): a given seed
+    replays the same values in every future version.
 
     Examples
     --------
@@ -52,7 +48,7 @@ class Generator:
     (True, 2)
     """
 
-    def __init__(self, seed: Seed = None):
+    def __init__(self, seed: Seed = None) -> None:
         self._seed = resolve_seed(seed)
         self._calls = 0
         self._lock = threading.Lock()
@@ -76,29 +72,3 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"fastglorot.Generator(seed={self._seed}, calls={self._calls})"
-
-
-def _mirror(name: str, function: Callable) -> Callable:
-    @functools.wraps(function)
-    def method(self: Generator, *args, stream: Optional[Stream] = None, **kwargs):
-        return function(*args, seed=self._seed, stream=self._stream(stream), **kwargs)
-
-    signature = inspect.signature(function)
-    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for parameter in signature.parameters.values():
-        if parameter.name == "seed":
-            continue
-        if parameter.name == "stream":
-            parameter = parameter.replace(default=None, annotation=Optional[Stream])
-        parameters.append(parameter)
-    method.__signature__ = inspect.Signature(parameters, return_annotation=signature.return_annotation)
-    method.__name__, method.__qualname__ = name, f"Generator.{name}"
-    method.__doc__ = (f"{name} with this generator's seed and, unless given, its next stream.\n\n"
-                      f"{function.__doc__}")
-    del method.__wrapped__
-    return method
-
-
-for _name, _function in _MIRRORED.items():
-    setattr(Generator, _name, _mirror(_name, _function))
-del _name, _function

@@ -12,17 +12,42 @@ call (which blocks loop vectorization) and has no scalar bit casts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Tuple, TypedDict, TypeVar, Union, cast, overload
+
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["kernel", "inline", "ieee_sqrt", "float_bits", "float64_from_bits"]
+if TYPE_CHECKING:
+    from numba.core.base import BaseContext
+    from numba.core.dispatcher import Dispatcher
+    from numba.core.typing.context import BaseContext as TypingContext
+    from numba.core.typing.templates import Signature
 
-_KERNEL_OPTIONS = dict(nogil=True, error_model="numpy")
+__all__ = ["kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float64_from_bits"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_FloatT = TypeVar("_FloatT", bound=Union[float, np.floating[Any]])
+
+Codegen = Callable[["BaseContext", ir.IRBuilder, "Signature", Tuple[ir.Value, ...]], ir.Value]
+"""Lowering of an intrinsic: LLVM IR for the call, from the lowered arguments."""
+
+IntrinsicTyping = Optional[Tuple["Signature", Codegen]]
+"""What an intrinsic's typing function returns: the signature and its lowering,
+or ``None`` for argument types it does not accept."""
 
 
-def kernel(py_func):
+class _KernelOptions(TypedDict):
+    nogil: bool
+    error_model: Literal["numpy"]
+
+
+_KERNEL_OPTIONS: _KernelOptions = {"nogil": True, "error_model": "numpy"}
+
+
+def kernel(py_func: F) -> Dispatcher[F]:
     """Decorate a kernel called from Python: lazy, GIL-free, disk-cached.
 
     ``error_model="numpy"`` keeps division branch-free (no ZeroDivisionError
@@ -36,27 +61,70 @@ def kernel(py_func):
         return numba.njit(cache=False, **_KERNEL_OPTIONS)(py_func)
 
 
-def inline(py_func):
-    """Decorate a helper that is inlined into kernels at numba-IR level."""
-    return numba.njit(inline="always", error_model="numpy")(py_func)
+def inline(py_func: F) -> F:
+    """Decorate a helper that is inlined into kernels at numba-IR level.
+
+    Typed as returning ``py_func`` itself: helpers are only called from
+    jitted code, with ``py_func``'s signature.
+    """
+    return cast(F, numba.njit(inline="always", error_model="numpy")(py_func))
 
 
-@intrinsic
-def ieee_sqrt(typingctx, x):
+def intrinsic_as(signature: F) -> Callable[[Callable[..., IntrinsicTyping]], F]:
+    """``numba.extending.intrinsic``, typed as ``signature`` for its callers.
+
+    An intrinsic is called (from jitted code only) without the typing
+    context its typing function takes first; ``signature`` is a stub that
+    states the call's argument and result types.  It is never run.
+    """
+
+    def decorate(typing_function: Callable[..., IntrinsicTyping]) -> F:
+        return cast(F, intrinsic(typing_function))
+
+    return decorate
+
+
+def _same_float(x: _FloatT, /) -> _FloatT:
+    """Signature of :func:`ieee_sqrt`."""
+    raise NotImplementedError("an intrinsic is only callable from jitted code")
+
+
+@overload
+def _float_bits(x: np.float32, /) -> np.int32: ...
+
+
+@overload
+def _float_bits(x: Union[float, np.float64], /) -> np.int64: ...
+
+
+def _float_bits(x: Union[float, np.float32, np.float64], /) -> Union[np.int32, np.int64]:
+    """Signature of :func:`float_bits`."""
+    raise NotImplementedError("an intrinsic is only callable from jitted code")
+
+
+def _float64_from_int64(x: Union[int, np.int64], /) -> np.float64:
+    """Signature of :func:`float64_from_bits`."""
+    raise NotImplementedError("an intrinsic is only callable from jitted code")
+
+
+@intrinsic_as(_same_float)
+def ieee_sqrt(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
     """Correctly rounded square root (``llvm.sqrt``); vectorizes."""
     if not isinstance(x, types.Float):
         return None
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: Tuple[ir.Value, ...]) -> ir.Value:
         fn = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
         return builder.call(fn, [args[0]])
 
     return x(x), codegen
 
 
-@intrinsic
-def float_bits(typingctx, x):
+@intrinsic_as(_float_bits)
+def float_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
     """Reinterpret a float32 as int32 or a float64 as int64."""
+    result: types.Integer[np.signedinteger[Any]]
     if x == types.float32:
         result, width = types.int32, 32
     elif x == types.float64:
@@ -64,19 +132,22 @@ def float_bits(typingctx, x):
     else:
         return None
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: Tuple[ir.Value, ...]) -> ir.Value:
         return builder.bitcast(args[0], ir.IntType(width))
 
     return result(x), codegen
 
 
-@intrinsic
-def float64_from_bits(typingctx, x):
+@intrinsic_as(_float64_from_int64)
+def float64_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
     """Reinterpret an int64 as float64."""
-    if not (isinstance(x, types.Integer) and x.bitwidth == 64):
+    # numba sets Integer.bitwidth in __init__; its type stubs leave it out.
+    if not (isinstance(x, types.Integer) and x.bitwidth == 64):  # type: ignore[attr-defined]
         return None
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: Tuple[ir.Value, ...]) -> ir.Value:
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(x), codegen

@@ -32,6 +32,8 @@ inlining, so every inner loop vectorizes as the whole-tile loop always did.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Tuple, TypeVar
+
 import numpy as np
 
 from ._convert import (
@@ -55,6 +57,22 @@ from ._elementary import (
 )
 from ._jit import ieee_sqrt, inline, kernel
 from ._philox import philox4x32_10
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Out = TypeVar("_Out", bound=np.generic)
+    _State = TypeVar("_State")
+
+    Converter = Callable[[NDArray[_Out], NDArray[np.uint32], _State, int, int, int, int], None]
+    """``convert(dst, words, state, m0, count, lane_lo, lane_hi)``: one tile's outputs from its words."""
+
+    TruncatedState = Tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                           NDArray[np.int64], NDArray[np.float64]]
+    """(params, signed probability, z, tail positions, tail values)."""
+
+    HalfState = Tuple[_State, NDArray[np.float32], bool]
+    """(float32 converter state, float32 scratch tile, is bfloat16)."""
 
 __all__ = [
     "TILE_COUNTERS",
@@ -88,7 +106,7 @@ def tile_elements(itemsize: int) -> int:
 
 
 @inline
-def _philox_tile(words, tile, key_stream, m0, count):
+def _philox_tile(words: NDArray[np.uint32], tile: int, key_stream: NDArray[np.uint32], m0: int, count: int) -> None:
     """Write the words of counters ``m0 .. m0 + count - 1`` of ``tile`` into ``words`` (lane by lane)."""
     k0, k1, s0, s1 = key_stream[0], key_stream[1], key_stream[2], key_stream[3]
     base = np.uint64(tile) * np.uint64(_L)
@@ -110,14 +128,16 @@ def _philox_tile(words, tile, key_stream, m0, count):
 
 
 @inline
-def _copy_words(dst, words, params, m0, count, lane_lo, lane_hi):
+def _copy_words(dst: NDArray[np.uint32], words: NDArray[np.uint32], params: object, m0: int, count: int,
+                lane_lo: int, lane_hi: int) -> None:
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             dst[lane * _L + m] = words[lane * _L + m]
 
 
 @inline
-def _uniform_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
+def _uniform_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], params: NDArray[np.float32], m0: int,
+                      count: int, lane_lo: int, lane_hi: int) -> None:
     mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
@@ -126,7 +146,8 @@ def _uniform_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _normal_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
+def _normal_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], params: NDArray[np.float32], m0: int,
+                     count: int, lane_lo: int, lane_hi: int) -> None:
     mean, std = params[0], params[1]
     for pair in range(lane_lo // 2, (lane_hi + 1) // 2):  # lanes 2p, 2p + 1 share one Box-Muller pair
         radius_at = 2 * pair * _L
@@ -139,7 +160,8 @@ def _normal_f32_tile(dst, words, params, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _uniform_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
+def _uniform_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], params: NDArray[np.float64], m0: int,
+                      count: int, lane_lo: int, lane_hi: int) -> None:
     mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     for half in range(lane_lo, lane_hi):
         high_at = 2 * half * _L
@@ -149,7 +171,8 @@ def _uniform_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _normal_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
+def _normal_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], params: NDArray[np.float64], m0: int,
+                     count: int, lane_lo: int, lane_hi: int) -> None:
     # Both lanes (cosine and sine) come from one Box-Muller pair: no lane choice.
     mean, std = params[0], params[1]
     for m in range(m0, m0 + count):
@@ -170,14 +193,14 @@ def _normal_f64_tile(dst, words, params, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def truncated_state(params, tile_size):
+def truncated_state(params: NDArray[np.float64], tile_size: int) -> TruncatedState:
     """Scratch for the truncated-normal tile converters (called inside kernels)."""
     return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.float64),
             np.empty(tile_size, np.int64), np.empty(tile_size, np.float64))
 
 
 @inline
-def _truncated_z(state, m0, count, lane_lo, lane_hi):
+def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
     """Fill ``z`` with the standardized draws from the signed probabilities."""
     _, signed, z, tail_at, tail_p = state
     for lane in range(lane_lo, lane_hi):
@@ -202,7 +225,8 @@ def _truncated_z(state, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _truncated_f32_tile(dst, words, state, m0, count, lane_lo, lane_hi):
+def _truncated_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], state: TruncatedState, m0: int,
+                        count: int, lane_lo: int, lane_hi: int) -> None:
     params, signed, z = state[0], state[1], state[2]
     lower_tail, upper_tail, mass = params[4], params[5], params[6]
     for lane in range(lane_lo, lane_hi):
@@ -219,7 +243,8 @@ def _truncated_f32_tile(dst, words, state, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _truncated_f64_tile(dst, words, state, m0, count, lane_lo, lane_hi):
+def _truncated_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], state: TruncatedState, m0: int,
+                        count: int, lane_lo: int, lane_hi: int) -> None:
     params, signed, z = state[0], state[1], state[2]
     lower_tail, upper_tail, mass = params[4], params[5], params[6]
     for half in range(lane_lo, lane_hi):
@@ -240,7 +265,8 @@ def _truncated_f64_tile(dst, words, state, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi):
+def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], bfloat16: bool, m0: int, count: int,
+                lane_lo: int, lane_hi: int) -> None:
     if bfloat16:
         for lane in range(lane_lo, lane_hi):
             for m in range(m0, m0 + count):
@@ -252,28 +278,32 @@ def _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi):
 
 
 @inline
-def _uniform_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
+def _uniform_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[NDArray[np.float32]],
+                       m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
     params, values, bfloat16 = state
     _uniform_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
     _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
-def _normal_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
+def _normal_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[NDArray[np.float32]],
+                      m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
     params, values, bfloat16 = state
     _normal_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
     _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
-def _truncated_half_tile(dst, words, state, m0, count, lane_lo, lane_hi):
+def _truncated_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[TruncatedState],
+                         m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
     params, values, bfloat16 = state
     _truncated_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
     _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
 @inline
-def _partial_tile(out, first, tile, key_stream, params, convert, scratch):
+def _partial_tile(out: NDArray[_Out], first: int, tile: int, key_stream: NDArray[np.uint32], params: _State,
+                  convert: Converter[_Out, _State], scratch: Tuple[NDArray[np.uint32], NDArray[_Out]]) -> None:
     """The part of ``tile`` that ``out`` (global indices ``first ...``) covers.
 
     Tile element ``r`` depends on counter ``r % _L`` only, so the covered
@@ -301,7 +331,9 @@ def _partial_tile(out, first, tile, key_stream, params, convert, scratch):
 
 
 @inline
-def _fill_run(out, first, key_stream, params, convert, scratch, tile_size):
+def _fill_run(out: NDArray[_Out], first: int, key_stream: NDArray[np.uint32], params: _State,
+              convert: Converter[_Out, _State], scratch: Tuple[NDArray[np.uint32], NDArray[_Out]],
+              tile_size: int) -> None:
     """Drive ``convert`` over the tiles covering global indices ``first ...``."""
     end = first + out.size
     first_tile = first // tile_size
@@ -321,7 +353,8 @@ def _fill_run(out, first, key_stream, params, convert, scratch, tile_size):
 
 
 @inline
-def _fill(out, firsts, key_stream, params, convert, tile_size):
+def _fill(out: NDArray[_Out], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32], params: _State,
+          convert: Converter[_Out, _State], tile_size: int) -> None:
     """Row ``r`` of ``out`` receives the global indices ``firsts[r] ...``."""
     if out.size:
         scratch = (np.empty(WORDS_PER_TILE, np.uint32), np.empty(tile_size, out.dtype))
@@ -330,7 +363,8 @@ def _fill(out, firsts, key_stream, params, convert, tile_size):
 
 
 @kernel
-def fill_bits(out, firsts, key_stream, params):
+def fill_bits(out: NDArray[np.uint32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+              params: NDArray[np.uint32]) -> None:
     """Raw stream words into the rows of uint32 ``out`` (row ``r`` from index ``firsts[r]``)."""
     _fill(out, firsts, key_stream, params, _copy_words, WORDS_PER_TILE)
 
@@ -341,66 +375,75 @@ def fill_bits(out, firsts, key_stream, params):
 
 
 @kernel
-def fill_uniform_float32(out, firsts, key_stream, params):
+def fill_uniform_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                         params: NDArray[np.float32]) -> None:
     """float32 uniform samples."""
     _fill(out, firsts, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_normal_float32(out, firsts, key_stream, params):
+def fill_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                        params: NDArray[np.float32]) -> None:
     """float32 normal samples."""
     _fill(out, firsts, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_uniform_float64(out, firsts, key_stream, params):
+def fill_uniform_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                         params: NDArray[np.float64]) -> None:
     """float64 uniform samples."""
     _fill(out, firsts, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_normal_float64(out, firsts, key_stream, params):
+def fill_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                        params: NDArray[np.float64]) -> None:
     """float64 normal samples."""
     _fill(out, firsts, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_truncated_normal_float32(out, firsts, key_stream, params):
+def fill_truncated_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                                  params: NDArray[np.float64]) -> None:
     """float32 truncated-normal samples."""
     state = truncated_state(params, WORDS_PER_TILE)
     _fill(out, firsts, key_stream, state, _truncated_f32_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_truncated_normal_float64(out, firsts, key_stream, params):
+def fill_truncated_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                                  params: NDArray[np.float64]) -> None:
     """float64 truncated-normal samples."""
     state = truncated_state(params, WORDS_PER_TILE // 2)
     _fill(out, firsts, key_stream, state, _truncated_f64_tile, WORDS_PER_TILE // 2)
 
 
 @kernel
-def fill_uniform_half(out, firsts, key_stream, params, bfloat16):
+def fill_uniform_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                      params: NDArray[np.float32], bfloat16: bool) -> None:
     """float16 (or bfloat16) bits of the float32 uniform samples, into uint16 ``out``."""
     state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
     _fill(out, firsts, key_stream, state, _uniform_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_normal_half(out, firsts, key_stream, params, bfloat16):
+def fill_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                     params: NDArray[np.float32], bfloat16: bool) -> None:
     """float16 (or bfloat16) bits of the float32 normal samples, into uint16 ``out``."""
     state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
     _fill(out, firsts, key_stream, state, _normal_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_truncated_normal_half(out, firsts, key_stream, params, bfloat16):
+def fill_truncated_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                               params: NDArray[np.float64], bfloat16: bool) -> None:
     """float16 (or bfloat16) bits of the float32 truncated-normal samples."""
     state = (truncated_state(params, WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32), bfloat16)
     _fill(out, firsts, key_stream, state, _truncated_half_tile, WORDS_PER_TILE)
 
 
 @kernel
-def fill_constant(out, firsts, value):
+def fill_constant(out: NDArray[np.generic], firsts: NDArray[np.int64], value: np.generic) -> None:
     """``out[:] = value``: the memset-class baseline the benchmarks compare to.
 
     ``firsts`` is unused; it keeps the launcher's kernel signature.

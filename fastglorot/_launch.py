@@ -20,12 +20,15 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, List, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Sequence, Tuple, TypeVar, Union
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["run_fill", "Runs", "flat_runs", "block_runs", "thread_count", "CHUNK_BYTES", "PARALLEL_MIN_BYTES"]
+
+_T = TypeVar("_T")
 
 CHUNK_BYTES = 8 << 20
 """Largest chunk: long enough to amortize ~10 us of Python per chunk, short
@@ -52,7 +55,8 @@ def _helper_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            helpers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+            # numba.config sets its options as module attributes at import: invisible to mypy.
+            helpers = max(1, int(getattr(numba.config, "NUMBA_NUM_THREADS")) - 1)
             _pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="fastglorot")
         return _pool
 
@@ -120,7 +124,7 @@ def _slab_runs(runs: Runs, shape: Tuple[int, ...], start: int, keep_axis: bool) 
     return Runs(runs.base + start * step, rest)
 
 
-def _firsts(runs: Runs, shape: Tuple[int, ...], rows: range) -> np.ndarray:
+def _firsts(runs: Runs, shape: Tuple[int, ...], rows: range) -> NDArray[np.int64]:
     """Global index of the first element of each run ``rows`` (int64)."""
     outer = runs.outer_strides
     if not outer:
@@ -135,13 +139,16 @@ def _firsts(runs: Runs, shape: Tuple[int, ...], rows: range) -> np.ndarray:
     return firsts
 
 
-Task = Tuple[np.ndarray, Union[np.ndarray, range]]
+Task = Tuple[NDArray[Any], Union[NDArray[np.int64], range]]
 """A 2-D C-contiguous view of consecutive rows (or of one piece of a long
 row) and the global index of each row's first element: given (int64), or the
 row numbers to compute it from in the worker (many short rows)."""
 
+Slab = Tuple[NDArray[Any], Runs]
+"""A view of an output in any layout and the runs of its elements."""
 
-def _contiguous_tasks(out2d: np.ndarray, runs: Runs, shape: Tuple[int, ...], chunk: int) -> List[Task]:
+
+def _contiguous_tasks(out2d: NDArray[Any], runs: Runs, shape: Tuple[int, ...], chunk: int) -> List[Task]:
     """Whole rows up to ``chunk`` elements a task; longer rows are cut at global
     indices that are multiples of ``chunk`` (tile boundaries)."""
     count, length = out2d.shape
@@ -160,7 +167,7 @@ def _contiguous_tasks(out2d: np.ndarray, runs: Runs, shape: Tuple[int, ...], chu
     return [(out2d[r : r + rows], range(r, min(r + rows, count))) for r in range(0, count, rows)]
 
 
-def _strided_slabs(out: np.ndarray, runs: Runs, chunk: int) -> Iterator[Tuple[np.ndarray, Runs]]:
+def _strided_slabs(out: NDArray[Any], runs: Runs, chunk: int) -> Iterator[Slab]:
     """Slabs of ``out`` (any layout) of at most ``chunk`` elements, with their runs."""
     if out.ndim <= 1:
         for begin in range(0, out.shape[0], chunk):
@@ -182,14 +189,17 @@ def _rows_of(shape: Tuple[int, ...], runs: Runs) -> Tuple[int, int]:
     return math.prod(shape[:outer]), math.prod(shape[outer:])
 
 
-def _run_tasks(tasks: Sequence[Task], work: Callable[[Task, dict], None], threads: int) -> None:
+def _run_tasks(tasks: Sequence[_T], work: Callable[[_T, Dict[str, Any]], None], threads: int) -> None:
     """Run ``work`` on every task, the caller included among the workers."""
+    if len(tasks) == 1:  # no helper would start: skip the bookkeeping
+        work(tasks[0], {})
+        return
     claim = itertools.count()  # next() on a count is atomic under the GIL
     cancelled = threading.Event()
     errors: List[BaseException] = []
 
     def worker() -> None:
-        local: dict = {}
+        local: Dict[str, Any] = {}
         while not cancelled.is_set():
             i = next(claim)
             if i >= len(tasks):
@@ -223,7 +233,7 @@ def _run_tasks(tasks: Sequence[Task], work: Callable[[Task, dict], None], thread
         raise errors[0]
 
 
-def run_fill(kernel: Callable, out: np.ndarray, runs: Runs, tile: int, args: tuple) -> None:
+def run_fill(kernel: Callable[..., None], out: NDArray[Any], runs: Runs, tile: int, args: Tuple[object, ...]) -> None:
     """Fill ``out`` (any layout) by ``kernel(rows, firsts, *args)``.
 
     ``kernel`` fills a 2-D C-contiguous array whose row ``r`` holds the
@@ -241,16 +251,17 @@ def run_fill(kernel: Callable, out: np.ndarray, runs: Runs, tile: int, args: tup
     shape = out.shape
     native = out.dtype.newbyteorder("=")
     if out.flags.c_contiguous and out.flags.aligned and out.dtype == native:
-        tasks: Sequence = _contiguous_tasks(out.reshape(_rows_of(shape, runs)), runs, shape, chunk)
+        tasks = _contiguous_tasks(out.reshape(_rows_of(shape, runs)), runs, shape, chunk)
 
-        def work(task: Task, local: dict) -> None:
+        def fill_rows(task: Task, local: Dict[str, Any]) -> None:
             view, firsts = task
             kernel(view, firsts if isinstance(firsts, np.ndarray) else _firsts(runs, shape, firsts), *args)
 
+        _run_tasks(tasks, fill_rows, threads)
     else:
-        tasks = list(_strided_slabs(out.reshape(shape or (1,)), runs, chunk))
+        slabs = list(_strided_slabs(out.reshape(shape or (1,)), runs, chunk))
 
-        def work(task: Tuple[np.ndarray, Runs], local: dict) -> None:
+        def fill_slab(task: Slab, local: Dict[str, Any]) -> None:
             view, slab_runs = task
             buffer = local.get("buffer")
             if buffer is None:
@@ -260,7 +271,4 @@ def run_fill(kernel: Callable, out: np.ndarray, runs: Runs, tile: int, args: tup
             kernel(block, _firsts(slab_runs, view.shape, range(count)), *args)
             view[...] = block.reshape(view.shape)
 
-    if len(tasks) == 1:
-        work(tasks[0], {})
-    else:
-        _run_tasks(tasks, work, threads)
+        _run_tasks(slabs, fill_slab, threads)

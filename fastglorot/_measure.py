@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -117,8 +117,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
 
 
-def run_python(code: str, env: Optional[Mapping[str, str]] = None, stderr: Optional[TextIO] = None,
-               ) -> Tuple[Any, float]:
+def run_python(code: str, env: Optional[Mapping[str, str]] = None) -> Tuple[Any, float]:
     """(JSON of the last stdout line, wall seconds) of ``code`` in a fresh interpreter.
 
     The child imports the same fastglorot as this process.

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
+from ._constants import LN2_HI as _LN2_HI  # 32 significant bits: k * _LN2_HI is exact
+from ._constants import LN2_LO as _LN2_LO
+
 __all__ = ["normal_cdf"]
 
-_LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: k * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi), correctly rounded
 _EXP_TERMS = tuple(1.0 / math.factorial(n) for n in range(18))  # exact-enough Taylor coefficients
 

@@ -35,23 +35,24 @@ from __future__ import annotations
 import importlib.util
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
 from ._fans import compute_fans
-from ._initializers import glorot_normal_, glorot_uniform_
 from ._measure import memset_
 
-__all__ = ["Peer", "PEERS", "available_peers", "glorot_scale", "layer_shape"]
+__all__ = ["Peer", "PEERS", "glorot_scale", "layer_shape"]
 
 DISTS = ("uniform", "normal")
 _CHUNK = 1 << 18  # elements per NumPy call: 1 MiB of float32, cache-resident for the scaling
 
-Fill = Callable[[], None]
+Fill = Callable[[], object]
+"""One timed fill of the buffer; what it returns is ignored."""
 
 
-def layer_shape(elements: int) -> tuple:
+def layer_shape(elements: int) -> Tuple[int, int]:
     """A 2-D ``(fan_out, fan_in)`` shape holding ``elements``: square when possible."""
     side = math.isqrt(elements)
     if side * side == elements:
@@ -60,13 +61,13 @@ def layer_shape(elements: int) -> tuple:
     return (elements // columns, columns)
 
 
-def glorot_scale(shape: tuple, dist: str) -> float:
+def glorot_scale(shape: Sequence[int], dist: str) -> float:
     """The Glorot uniform bound or normal std for a torch-layout shape of any ndim >= 2."""
     fan_in, fan_out = compute_fans(shape)
     return math.sqrt((6.0 if dist == "uniform" else 2.0) / (fan_in + fan_out))
 
 
-def _numpy_chunk_filler(dist: str, scale: float, out: np.ndarray) -> Callable:
+def _numpy_chunk_filler(dist: str, scale: float, out: np.ndarray) -> Callable[[np.random.Generator, int, int], None]:
     """``fill(generator, begin, end)``: the NumPy recipe on ``out.flat[begin:end]``."""
     flat = out.reshape(-1)
     direct = flat.dtype == np.float32
@@ -75,7 +76,7 @@ def _numpy_chunk_filler(dist: str, scale: float, out: np.ndarray) -> Callable:
         scratch = None if direct else np.empty(min(_CHUNK, end - begin), np.float32)
         for start in range(begin, end, _CHUNK):
             stop = min(start + _CHUNK, end)
-            block = flat[start:stop] if direct else scratch[: stop - start]
+            block = flat[start:stop] if scratch is None else scratch[: stop - start]  # scratch is None iff direct
             if dist == "uniform":
                 generator.random(out=block, dtype=np.float32)
                 block *= np.float32(2 * scale)
@@ -149,7 +150,7 @@ def _parallel_numpy_rng(out: np.ndarray, dist: str, threads: int) -> Fill:
     def run() -> None:
         for start in range(0, flat.size, step):
             stop = min(start + step, flat.size)
-            block = flat[start:stop] if direct else scratch[: stop - start]
+            block = flat[start:stop] if scratch is None else scratch[: stop - start]  # scratch is None iff direct
             if dist == "uniform":
                 generator.random(block.size, out=block, nthread=threads, dtype=np.float32)
                 block *= np.float32(2 * scale)
@@ -179,7 +180,3 @@ PEERS: Dict[str, Peer] = {peer.name: peer for peer in [
     Peer("torch", "torch", _torch),
     Peer("parallel-numpy-rng", "parallel_numpy_rng", _parallel_numpy_rng),
 ]}
-
-
-def available_peers() -> List[Peer]:
-    return [peer for peer in PEERS.values() if peer.available()]

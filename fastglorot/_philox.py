@@ -11,17 +11,31 @@ One round maps a 128-bit counter ``(c0, c1, c2, c3)`` under a 64-bit key
 and the key is bumped by the Weyl constants ``(0x9E3779B9, 0xBB67AE85)``
 between rounds.  Philox4x32-10 applies ten rounds.
 
-Two implementations live here: :func:`philox4x32`, a public NumPy version
-that is the reference for tests and for anyone re-deriving a stream, and
-:func:`philox4x32_10`, the scalar jitted form that kernels inline and LLVM
-vectorizes (``vpmuludq`` on AVX-512/AVX2).
+One definition of the rounds, :func:`_philox_rounds`, serves both entry
+points: :func:`philox4x32`, the public NumPy reference (for tests and for
+anyone re-deriving a stream), runs it as plain Python on uint32 arrays, any
+round count; :func:`philox4x32_10`, the scalar jitted form that kernels
+inline and LLVM vectorizes (``vpmuludq`` on AVX-512/AVX2), runs the same
+source compiled by numba on uint32 scalars with R = 10.  The round is written
+with NumPy scalar-type casts (``np.uint64(x)``, ``np.uint32(x)``), which
+convert arrays element-wise in NumPy and are scalar casts in numba, and with
+modular uint32 key additions, which NumPy arrays and numba both wrap.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Tuple, Union, overload
+
 import numpy as np
 
 from ._jit import inline
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    _Words = Union[np.uint32, NDArray[np.unsignedinteger[Any]]]
+    """uint32 words as :func:`_philox_rounds`' body sees them: the stubs type a
+    mixed scalar/array ``^`` as an array of unspecified unsigned width."""
 
 __all__ = ["philox4x32", "philox4x32_10", "MAX_ROUNDS"]
 
@@ -33,8 +47,47 @@ MAX_ROUNDS = 16  # Random123 defines Philox4x32-R for R <= 16
 
 _LOW32 = 0xFFFFFFFF
 
+_M0 = np.uint64(PHILOX_M0)
+_M1 = np.uint64(PHILOX_M1)
+_W0 = np.uint32(PHILOX_W0)
+_W1 = np.uint32(PHILOX_W1)
+_SHIFT32 = np.uint64(32)
+_MASK32 = np.uint64(_LOW32)
 
-def _as_words(name, value, words):
+
+@overload
+def _philox_rounds(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32,
+                   rounds: int) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]: ...
+
+
+@overload
+def _philox_rounds(c0: NDArray[np.uint32], c1: NDArray[np.uint32], c2: NDArray[np.uint32], c3: NDArray[np.uint32],
+                   k0: NDArray[np.uint32], k1: NDArray[np.uint32], rounds: int
+                   ) -> Tuple[NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32]]: ...
+
+
+def _philox_rounds(c0: _Words, c1: _Words, c2: _Words, c3: _Words, k0: _Words, k1: _Words,
+                   rounds: int) -> Tuple[_Words, _Words, _Words, _Words]:
+    """``rounds`` Philox4x32 rounds on uint32 words: NumPy arrays (plain Python) or numba scalars (jitted).
+
+    The products are formed in 64 bits and split; the key is bumped after
+    every round (also after the last one, where it is no longer read).
+    """
+    for _ in range(rounds):
+        p0 = _M0 * np.uint64(c0)
+        p1 = _M1 * np.uint64(c2)
+        c0, c1, c2, c3 = (
+            np.uint32(p1 >> _SHIFT32) ^ c1 ^ k0,
+            np.uint32(p1 & _MASK32),
+            np.uint32(p0 >> _SHIFT32) ^ c3 ^ k1,
+            np.uint32(p0 & _MASK32),
+        )
+        k0 = np.uint32(k0 + _W0)
+        k1 = np.uint32(k1 + _W1)
+    return c0, c1, c2, c3
+
+
+def _as_words(name: str, value: ArrayLike, words: int) -> NDArray[np.uint32]:
     array = np.asarray(value)
     if array.dtype.kind not in "ui":
         raise TypeError(f"{name} must be an integer array, got dtype {array.dtype}")
@@ -42,10 +95,10 @@ def _as_words(name, value, words):
         raise ValueError(f"{name} must have shape (..., {words}), got {array.shape}")
     if array.size and (array.min() < 0 or array.max() > _LOW32):
         raise ValueError(f"{name} words must lie in [0, 2**32)")
-    return array.astype(np.uint64)
+    return array.astype(np.uint32)
 
 
-def philox4x32(counter, key, rounds=10):
+def philox4x32(counter: ArrayLike, key: ArrayLike, rounds: int = 10) -> NDArray[np.uint32]:
     """Apply the Philox4x32-R bijection (NumPy reference implementation).
 
     Parameters
@@ -83,42 +136,19 @@ def philox4x32(counter, key, rounds=10):
     ctr = _as_words("counter", counter, 4)
     k = _as_words("key", key, 2)
     shape = np.broadcast_shapes(ctr.shape[:-1], k.shape[:-1])
-    c0, c1, c2, c3 = (np.broadcast_to(ctr[..., i], shape).copy() for i in range(4))
-    k0, k1 = (np.broadcast_to(k[..., i], shape).copy() for i in range(2))
-    mask = np.uint64(_LOW32)
-    for _ in range(rounds):
-        p0 = np.uint64(PHILOX_M0) * c0
-        p1 = np.uint64(PHILOX_M1) * c2
-        c0, c1, c2, c3 = (
-            (p1 >> np.uint64(32)) ^ c1 ^ k0,
-            p1 & mask,
-            (p0 >> np.uint64(32)) ^ c3 ^ k1,
-            p0 & mask,
-        )
-        k0 = (k0 + np.uint64(PHILOX_W0)) & mask
-        k1 = (k1 + np.uint64(PHILOX_W1)) & mask
-    return np.stack([c0, c1, c2, c3], axis=-1).astype(np.uint32)
+    # Flat 1-D word arrays even for a single counter: NumPy would turn 0-d
+    # results into scalars, whose wrapping uint32 additions warn.
+    c0, c1, c2, c3 = (np.broadcast_to(ctr[..., i], shape).reshape(-1) for i in range(4))
+    k0, k1 = (np.broadcast_to(k[..., i], shape).reshape(-1) for i in range(2))
+    words = _philox_rounds(c0, c1, c2, c3, k0, k1, rounds)
+    return np.stack(words, axis=-1).reshape(shape + (4,))
 
 
-_M0 = np.uint64(PHILOX_M0)
-_M1 = np.uint64(PHILOX_M1)
-_W0 = np.uint32(PHILOX_W0)
-_W1 = np.uint32(PHILOX_W1)
-_SHIFT32 = np.uint64(32)
+_jitted_rounds = inline(_philox_rounds)  # the same source, compiled for kernels
 
 
 @inline
-def philox4x32_10(c0, c1, c2, c3, k0, k1):
+def philox4x32_10(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32
+                  ) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]:
     """Jitted Philox4x32-10 on uint32 scalars; returns four uint32 words."""
-    for _ in range(10):
-        p0 = _M0 * np.uint64(c0)
-        p1 = _M1 * np.uint64(c2)
-        c0, c1, c2, c3 = (
-            np.uint32(p1 >> _SHIFT32) ^ c1 ^ k0,
-            np.uint32(p1 & np.uint64(0xFFFFFFFF)),
-            np.uint32(p0 >> _SHIFT32) ^ c3 ^ k1,
-            np.uint32(p0 & np.uint64(0xFFFFFFFF)),
-        )
-        k0 = np.uint32(k0 + _W0)
-        k1 = np.uint32(k1 + _W1)
-    return c0, c1, c2, c3
+    return _jitted_rounds(c0, c1, c2, c3, k0, k1, 10)

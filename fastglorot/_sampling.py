@@ -7,7 +7,7 @@ format; README "Stream format" defines it exactly, as part of the API.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -17,13 +17,16 @@ from ._buffers import Output, as_output
 from ._launch import flat_runs, run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
-from ._validate import as_count, as_finite, as_offset, as_uint64, key_stream_words
+from ._validate import as_count, as_finite, as_offset, key_stream_words
 
 __all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_",
            "fill_uniform", "fill_normal", "fill_truncated_normal"]
 
+Out = TypeVar("Out")
+"""The caller's buffer type: in-place fills return the object they were given."""
+
 _HALF_FORMATS = ("float16", "bfloat16")
-_KERNELS: Dict[Tuple[str, str], Callable] = {
+_KERNELS: Dict[Tuple[str, str], Callable[..., None]] = {
     ("uniform", "float32"): _kernels.fill_uniform_float32,
     ("uniform", "float64"): _kernels.fill_uniform_float64,
     ("uniform", "half"): _kernels.fill_uniform_half,
@@ -44,8 +47,8 @@ def _draw_dtype(fmt: str) -> type:
     return np.float64 if fmt == "float64" else np.float32
 
 
-def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, offset,
-         global_shape: Optional[Shape], global_offset: Optional[Shape]):
+def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: Seed, stream: Stream,
+         offset: int, global_shape: Optional[Shape], global_offset: Optional[Shape]) -> Any:
     """Validate the stream position, then fill ``target`` and return the caller's object."""
     seed = resolve_seed(seed)
     stream = resolve_stream(stream)
@@ -54,7 +57,7 @@ def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, 
     if array.size == 0:
         return target.result
     fmt = target.format
-    args = (key_stream_words(seed, stream), params)
+    args: Tuple[Any, ...] = (key_stream_words(seed, stream), params)
     if fmt in _HALF_FORMATS:
         kernel = _KERNELS[distribution, "half"]
         args += (fmt == "bfloat16",)
@@ -65,7 +68,7 @@ def _run(target: Output, distribution: str, params, seed: Seed, stream: Stream, 
     return target.result
 
 
-def _at_least(x: float, ftype, strict: bool):
+def _at_least(x: float, ftype: Any, strict: bool) -> Any:
     """The smallest ``ftype`` value >= x (> x when ``strict``)."""
     value = ftype(x)
     if float(value) < x or (strict and float(value) == x):
@@ -73,7 +76,7 @@ def _at_least(x: float, ftype, strict: bool):
     return value
 
 
-def _at_most(x: float, ftype, strict: bool):
+def _at_most(x: float, ftype: Any, strict: bool) -> Any:
     """The largest ``ftype`` value <= x (< x when ``strict``)."""
     value = ftype(x)
     if float(value) > x or (strict and float(value) == x):
@@ -81,7 +84,7 @@ def _at_most(x: float, ftype, strict: bool):
     return value
 
 
-def _uniform_params(low: float, high: float, ftype) -> np.ndarray:
+def _uniform_params(low: float, high: float, ftype: Any) -> np.ndarray[Any, Any]:
     """(mid, scale, clamp_low, clamp_high) of README "Stream format"."""
     bits = 53 if ftype is np.float64 else 24
     clamp_low, clamp_high = _at_least(low, ftype, True), _at_most(high, ftype, True)
@@ -94,7 +97,7 @@ def _uniform_params(low: float, high: float, ftype) -> np.ndarray:
     return np.array([mid, scale, clamp_low, clamp_high], dtype=ftype)
 
 
-def _truncated_params(mean: float, std: float, a: float, b: float, ftype) -> np.ndarray:
+def _truncated_params(mean: float, std: float, a: float, b: float, ftype: Any) -> np.ndarray[Any, Any]:
     """(mean, std, clamp_low, clamp_high, Phi(alpha), Phi(-beta), mass), float64."""
     alpha = min(max((a - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
     beta = min(max((b - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
@@ -114,16 +117,16 @@ def _truncated_params(mean: float, std: float, a: float, b: float, ftype) -> np.
     return np.array([mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass], dtype=np.float64)
 
 
-def random_bits(n, *, seed, stream: Stream = 0, offset=0) -> np.ndarray:
+def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 0) -> np.ndarray:
     """Return ``n`` raw 32-bit words of a Philox4x32-10 stream.
 
     Parameters
     ----------
     n : int
         Number of words, ``n >= 0``.
-    seed : int
+    seed : int or None, default None
         Philox key in ``[0, 2**64)``: key word ``k0 = seed mod 2**32``,
-        ``k1 = seed >> 32``.
+        ``k1 = seed >> 32``; ``None`` draws one from OS entropy.
     stream : int or str, default 0
         Stream id in ``[0, 2**64)``, the upper half of every counter, or a
         name hashed to one (see :func:`stream_id`).
@@ -143,7 +146,7 @@ def random_bits(n, *, seed, stream: Stream = 0, offset=0) -> np.ndarray:
     is laid out lane by lane (README "Stream format").
     """
     n = as_count("n", n)
-    seed = as_uint64("seed", seed)
+    seed = resolve_seed(seed)
     stream = resolve_stream(stream)
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
@@ -152,8 +155,8 @@ def random_bits(n, *, seed, stream: Stream = 0, offset=0) -> np.ndarray:
     return out
 
 
-def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0,
-             global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
+def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None, stream: Stream = 0,
+             offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
     """Fill ``out`` in place with uniform samples on ``[low, high]``.
 
     Parameters
@@ -164,8 +167,9 @@ def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Str
         ``__array_interface__`` or the buffer protocol; written in place.
     low, high : float
         Finite bounds, ``low <= high``, within the range of ``out``'s dtype.
-    seed : int
-        Philox key in ``[0, 2**64)``.
+    seed : int or None, default None
+        Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy
+        (README "Arguments").
     stream : int or str, default 0
         Stream id in ``[0, 2**64)`` or a stream name (see :func:`stream_id`).
     offset : int, default 0
@@ -205,12 +209,16 @@ def uniform_(out, low: float = 0.0, high: float = 1.0, *, seed: int, stream: Str
     float16 and bfloat16 outputs are the float32 draw rounded to nearest even;
     rounding may then reach a bound (or pass one that is not representable
     in the 16-bit dtype) by up to half a 16-bit ulp.
+
+    Compatibility guarantee: the values are stream format
+    :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
+    arguments give the same bits in every future version.
     """
-    return fill_uniform(as_output(out), low, high, seed, stream, offset, global_shape, global_offset)
+    return cast(Out, fill_uniform(as_output(out), low, high, seed, stream, offset, global_shape, global_offset))
 
 
-def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset,
-                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> object:
+def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset: int,
+                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Any:
     """:func:`uniform_` on an already adapted output (for the initializers)."""
     low = as_finite("low", low, target.format)
     high = as_finite("high", high, target.format)
@@ -220,8 +228,8 @@ def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: St
     return _run(target, "uniform", params, seed, stream, offset, global_shape, global_offset)
 
 
-def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stream = 0, offset: int = 0,
-            global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
+def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None, stream: Stream = 0,
+            offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
     """Fill ``out`` in place with normal samples N(mean, std**2) (Box–Muller).
 
     Parameters
@@ -253,25 +261,29 @@ def normal_(out, mean: float = 0.0, std: float = 1.0, *, seed: int, stream: Stre
     of the float64 Box–Muller of the same uniforms (1e-6 absolute near 0);
     ``|z|`` reaches 6.76 (float32) and 8.57 (float64); never inf or NaN
     (float16 overflows to inf beyond 65504, as its rounding rule implies).
+
+    Compatibility guarantee: the values are stream format
+    :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
+    arguments give the same bits in every future version.
     """
-    return fill_normal(as_output(out), mean, std, seed, stream, offset, global_shape, global_offset)
+    return cast(Out, fill_normal(as_output(out), mean, std, seed, stream, offset, global_shape, global_offset))
 
 
-def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset,
-                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> object:
+def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset: int,
+                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Any:
     """:func:`normal_` on an already adapted output."""
     mean = as_finite("mean", mean, target.format)
     std = as_finite("std", std, target.format)
     if std < 0:
         raise ValueError(f"std must be non-negative, got {std}")
     ftype = _draw_dtype(target.format)
-    params = np.array([mean, std, 0, 0], dtype=ftype)
+    params: np.ndarray[Any, Any] = np.array([mean, std, 0, 0], dtype=ftype)
     return _run(target, "normal", params, seed, stream, offset, global_shape, global_offset)
 
 
-def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
+def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
                   seed: Seed = None, stream: Stream = 0, offset: int = 0,
-                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None):
+                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
     """Fill ``out`` with N(mean, std**2) truncated to ``[a, b]`` (absolute bounds, as torch).
 
     Parameters
@@ -302,14 +314,18 @@ def trunc_normal_(out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: 
     ~1e-16), evaluated from the nearer tail, so intervals far in a tail are
     sampled accurately.  Computed in float64, rounded to the output dtype and
     clamped: values never leave ``[a, b]``.
+
+    Compatibility guarantee: the values are stream format
+    :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
+    arguments give the same bits in every future version.
     """
-    return fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset, global_shape,
-                                 global_offset)
+    return cast(Out, fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset, global_shape,
+                                           global_offset))
 
 
 def fill_truncated_normal(target: Output, mean: float, std: float, a: float, b: float, seed: Seed,
-                          stream: Stream, offset, global_shape: Optional[Shape] = None,
-                          global_offset: Optional[Shape] = None) -> object:
+                          stream: Stream, offset: int, global_shape: Optional[Shape] = None,
+                          global_offset: Optional[Shape] = None) -> Any:
     """:func:`trunc_normal_` on an already adapted output."""
     mean = as_finite("mean", mean, target.format)
     std = as_finite("std", std, target.format)

@@ -36,7 +36,10 @@ def stream_id(name: str) -> int:
 
 
 def resolve_seed(seed: Seed) -> int:
-    """``seed`` checked to lie in [0, 2**64), or 64 bits of OS entropy for ``None``."""
+    """``seed`` checked to lie in [0, 2**64), or 64 bits of OS entropy for ``None``.
+
+    README "Arguments": every public function takes ``seed=None`` by default.
+    """
     if seed is None:
         return secrets.randbits(64)
     return as_uint64("seed", seed)
@@ -46,4 +49,8 @@ def resolve_stream(stream: Stream) -> int:
     """An integer stream in [0, 2**64), or the :func:`stream_id` of a name."""
     if isinstance(stream, str):
         return stream_id(stream)
-    return as_uint64("stream", stream)
+    try:
+        return as_uint64("stream", stream)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{error}; a stream is an integer in [0, 2**64) or a str name such as "
+                          "'encoder.layers.0.weight'") from None

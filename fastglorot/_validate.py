@@ -29,16 +29,16 @@ INDEX_LIMIT = 1 << 62
 in the kernels (int64) far from overflow."""
 
 
-def _as_int(name: str, value) -> int:
+def _as_int(name: str, value: object) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, not a bool")
     try:
-        return operator.index(value)
+        return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
 
 
-def as_uint64(name: str, value) -> int:
+def as_uint64(name: str, value: object) -> int:
     """An integer in [0, 2**64)."""
     number = _as_int(name, value)
     if not 0 <= number < UINT64_LIMIT:
@@ -46,7 +46,7 @@ def as_uint64(name: str, value) -> int:
     return number
 
 
-def as_count(name: str, value) -> int:
+def as_count(name: str, value: object) -> int:
     """A non-negative integer not above 2**62."""
     number = _as_int(name, value)
     if not 0 <= number <= INDEX_LIMIT:
@@ -54,7 +54,7 @@ def as_count(name: str, value) -> int:
     return number
 
 
-def as_offset(offset, size: int) -> int:
+def as_offset(offset: object, size: int) -> int:
     """The global index of the first element: ``offset + size <= 2**62``."""
     number = _as_int("offset", offset)
     if number < 0:
@@ -64,7 +64,7 @@ def as_offset(offset, size: int) -> int:
     return number
 
 
-def as_finite(name: str, value, dtype) -> float:
+def as_finite(name: str, value: object, dtype: str) -> float:
     """A real number that is finite and within the range of ``dtype`` (a name works too)."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, not a bool")
@@ -73,7 +73,7 @@ def as_finite(name: str, value, dtype) -> float:
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
-    if abs(number) > float(ml_dtypes.finfo(dtype).max):
+    if abs(number) > float(ml_dtypes.finfo(dtype).max):  # type: ignore[no-untyped-call]
         raise ValueError(f"{name}={number} is outside the {np.dtype(dtype).name} range")
     return number
 

@@ -30,11 +30,18 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from typing import Any, Callable, Dict, Tuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 import fastglorot
+
+if TYPE_CHECKING:
+    from dask.array import Array
+    from numpy.typing import DTypeLike, NDArray
+
+    from ._blocks import Shape
 
 __all__ = [
     "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
@@ -43,7 +50,7 @@ __all__ = [
 ]
 
 
-def _dask_array():
+def _dask_array() -> ModuleType:
     try:
         import dask.array
     except ImportError:  # pragma: no cover - exercised only without dask
@@ -51,17 +58,20 @@ def _dask_array():
     return dask.array
 
 
-def _fill_chunk(function: str, args: Tuple, kwargs: Dict[str, Any], block_info=None) -> np.ndarray:
+def _fill_chunk(function: str, args: Tuple[Any, ...], kwargs: Dict[str, Any],
+                block_info: Optional[Mapping[Optional[int], Mapping[str, Any]]] = None) -> NDArray[Any]:
     """One chunk: the block of the whole array at this chunk's location (a dask task)."""
+    assert block_info is not None, "dask passes block_info to a function that takes it"
     info = block_info[None]
     start = tuple(begin for begin, _ in info["array-location"])
-    fill = getattr(fastglorot, function)
+    fill: Callable[..., NDArray[Any]] = getattr(fastglorot, function)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the zero-element warning was given on the client
         return fill(info["chunk-shape"], *args, global_shape=info["shape"], global_offset=start, **kwargs)
 
 
-def _lazy(function: str, shape, args: Tuple, chunks, dtype, kwargs: Dict[str, Any]):
+def _lazy(function: str, shape: Shape, args: Tuple[Any, ...], chunks: object, dtype: DTypeLike,
+          kwargs: Dict[str, Any]) -> Array:
     """The lazy array of ``fastglorot.<function>(shape, *args, dtype=dtype, **kwargs)``."""
     da = _dask_array()
     from dask.base import tokenize
@@ -73,7 +83,7 @@ def _lazy(function: str, shape, args: Tuple, chunks, dtype, kwargs: Dict[str, An
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     shape = tuple(shape)
-    fill = getattr(fastglorot, function)
+    fill: Callable[..., NDArray[Any]] = getattr(fastglorot, function)
     seed = inspect.signature(fill).parameters.get("seed")
     if "seed" in kwargs or seed is None or seed.default is None:
         kwargs["seed"] = fastglorot.Generator(kwargs.get("seed")).seed  # entropy drawn once, here
@@ -85,14 +95,15 @@ def _lazy(function: str, shape, args: Tuple, chunks, dtype, kwargs: Dict[str, An
     chunks = da.core.normalize_chunks(chunks, shape, dtype=example.dtype)
     task = functools.partial(_fill_chunk, function, args, kwargs)
     name = f"fastglorot-{function}-{tokenize(function, shape, chunks, args, kwargs)}"
-    return da.map_blocks(task, name=name, chunks=chunks, dtype=example.dtype,
-                         meta=np.empty((0,) * len(shape), example.dtype))
+    array: Array = da.map_blocks(task, name=name, chunks=chunks, dtype=example.dtype,
+                                 meta=np.empty((0,) * len(shape), example.dtype))
+    return array
 
 
-def _twin(function: str) -> Callable:
+def _twin(function: str) -> Callable[..., Array]:
     numpy_twin = getattr(fastglorot, function)
 
-    def lazy(shape, *args, chunks="auto", dtype=np.float32, **kwargs):
+    def lazy(shape: Shape, *args: Any, chunks: object = "auto", dtype: DTypeLike = np.float32, **kwargs: Any) -> Array:
         return _lazy(function, shape, args, chunks, dtype, kwargs)
 
     signature = inspect.signature(numpy_twin)
@@ -100,7 +111,8 @@ def _twin(function: str) -> Callable:
                   if p.name not in ("offset", "global_shape", "global_offset")]
     at = next(i for i, p in enumerate(parameters) if p.name == "dtype")
     parameters.insert(at, inspect.Parameter("chunks", inspect.Parameter.KEYWORD_ONLY, default="auto"))
-    lazy.__signature__ = inspect.Signature(parameters, return_annotation="dask.array.Array")
+    # inspect.signature reads __signature__; mypy knows no such attribute of a function.
+    setattr(lazy, "__signature__", inspect.Signature(parameters, return_annotation="dask.array.Array"))
     lazy.__name__ = lazy.__qualname__ = function
     lazy.__module__ = __name__
     lazy.__doc__ = (

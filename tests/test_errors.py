@@ -33,7 +33,6 @@ def fresh(dtype=np.float32, shape=(64, 8)):
         (lambda out: fastglorot.normal_(out, float("nan"), 1.0, seed=1), ValueError),
         (lambda out: fastglorot.normal_(out, 0.0, float("inf"), seed=1), ValueError),
         (lambda out: fastglorot.normal_(out, seed=2**64), ValueError),
-        (lambda out: fastglorot.uniform_(out), TypeError),  # seed is required
     ],
 )
 def test_rejected_before_any_write(call, error):

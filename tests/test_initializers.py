@@ -58,7 +58,7 @@ def test_truncated_factor_keeps_the_variance():
     assert stats.kstest(w.ravel(), stats.truncnorm(-2, 2, scale=sigma / 0.87962566103423978).cdf).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("mode", fg._initializers.MODES)
+@pytest.mark.parametrize("mode", fg.MODES)
 @pytest.mark.parametrize("distribution", ["uniform", "normal", "untruncated_normal", "truncated_normal"])
 @pytest.mark.parametrize("layout", ["torch", "jax"])
 def test_variance_scaling_distributions(mode, distribution, layout):

@@ -81,17 +81,22 @@ def test_entropy_seed_when_none():
 @pytest.mark.parametrize("a, b", [(-2.0, 2.0), (-0.1, 6.0), (3.0, 4.0), (-9.0, 9.0)])
 def test_tail_gathering_matches_the_scalar_form(a, b):
     """The kernels gather tail elements to vectorize them; every bit must match
-    the plain per-element form ``_convert.truncated_normal``."""
+    the plain per-element form (README "Stream format": the signed probability,
+    then AS 241's central or tail branch for the nearer tail)."""
     from numba import njit
 
-    from fastglorot import _convert
+    from fastglorot._convert import truncated_probability
+    from fastglorot._elementary import in_lower_tail, normal_quantile_central, normal_quantile_tail
     from fastglorot._normal_cdf import normal_cdf
 
     @njit
     def scalar(words, lower_tail, upper_tail, mass):
         out = np.empty(words.size)
         for i in range(words.size):
-            out[i] = _convert.truncated_normal(words[i], 32, 0.0, 1.0, lower_tail, upper_tail, mass)
+            signed = truncated_probability(words[i], 32, lower_tail, upper_tail, mass)
+            p = abs(signed)
+            z = normal_quantile_tail(p) if in_lower_tail(p) else normal_quantile_central(p)
+            out[i] = z if signed > 0 else -z
         return out
 
     n, seed = 20_000, 21
