@@ -51,19 +51,19 @@ def gbps(nbytes: int, seconds: float) -> float:
 
 def environment() -> Dict[str, Any]:
     """Versions and machine facts recorded with every result."""
-    from fastglorot._measure import machine
+    from fastglorot.benchmarks.measure import machine
 
     return machine()
 
 
 def print_environment(env: Dict[str, Any]) -> None:
-    from fastglorot._measure import machine_line
+    from fastglorot.benchmarks.measure import machine_line
 
     print(machine_line(env))
 
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    from fastglorot._measure import format_table
+    from fastglorot.benchmarks.measure import format_table
 
     print(f"\n{title}")
     print(format_table(headers, rows))

@@ -30,7 +30,7 @@ import numpy as np
 
 from fastglorot import normal_, trunc_normal_, uniform_
 from fastglorot._buffers import allocate
-from fastglorot._measure import interleaved_times, median
+from fastglorot.benchmarks.measure import interleaved_times, median
 
 GLOBAL = (16384, 16384)
 BLOCKS = {  # name: (global_offset, shape)

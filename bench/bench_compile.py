@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 import _common
-from fastglorot._measure import median, run_python
+from fastglorot.benchmarks.measure import median, run_python
 
 COLD = """
 import json, time

@@ -31,7 +31,7 @@ import _common
 import numpy as np
 
 from fastglorot import normal_, trunc_normal_, uniform_
-from fastglorot._measure import interleaved_times, median, memset_
+from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 TARGETS = {"uniform_": (0.6, 0.7), "normal_": (0.3, 0.35)}  # (minimum, aim) x memset
 

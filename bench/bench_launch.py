@@ -46,7 +46,7 @@ import numpy as np
 
 from fastglorot import _launch, _sampling, normal_, uniform_
 from fastglorot._kernels import TILE_COUNTERS, WORDS_PER_TILE, _normal_f32_tile, _philox_tile, _uniform_f32_tile
-from fastglorot._measure import interleaved_times, median, memset_
+from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 PRANGE_OPTIONS = dict(parallel=True, nogil=True, error_model="numpy")  # no cache=True
 

@@ -1,4 +1,4 @@
-"""Glorot fills of real layer shapes: every peer of ``fastglorot._peers`` side by side.
+"""Glorot fills of real layer shapes: every peer of ``fastglorot.benchmarks.peers`` side by side.
 
 Run:  python -m pytest bench/ --benchmark-only --benchmark-group-by=group
       [--benchmark-columns=min,median,max,rounds] [--benchmark-json=PATH]
@@ -38,8 +38,8 @@ import numba
 import numpy as np
 import pytest
 
-from fastglorot._measure import memset_
-from fastglorot._peers import DISTS, PEERS, glorot_scale
+from fastglorot.benchmarks.measure import memset_
+from fastglorot.benchmarks.peers import DISTS, PEERS, glorot_scale
 
 # Layer shape -> timed rounds (the slowest peer, numpy on one thread, takes
 # ~2.5 s per 1 GiB float32 normal fill on the reference machine).

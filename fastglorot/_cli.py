@@ -1,4 +1,10 @@
-"""fastglorot command line: ``fastglorot bench`` compares fastglorot with other samplers."""
+"""The ``fastglorot`` command line (also ``python -m fastglorot``).
+
+The help texts here are plain text: argparse prints them verbatim.  The
+benchmark harness (:mod:`fastglorot.benchmarks`) is imported only when
+``fastglorot bench`` runs, so ``import fastglorot`` and ``fastglorot --help``
+load none of it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,44 @@ import re
 import sys
 from typing import Sequence
 
-from . import _benchmark
+from . import __version__
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(i)?B?|B?)\s*$", re.IGNORECASE)
 _POWERS = {"K": 1, "M": 2, "G": 3, "T": 4}
+_ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
+
+LAYER_ROW = 4096
+"""Elements in one row of a benchmark layer (``benchmarks.peers.LAYER_COLUMNS``; a test keeps them equal)."""
+
+DESCRIPTION = """\
+fastglorot: fast, bit-reproducible weight initialization (Philox4x32-10
+streams, Numba kernels on all cores).
+
+Run "fastglorot COMMAND --help" for a command's options."""
+
+BENCH_DESCRIPTION = f"""\
+Compare fastglorot's Glorot uniform and normal fills with NumPy (one thread
+and all cores), torch and parallel-numpy-rng on one big layer, side by side
+with a parallel constant fill ("memset") of the same buffer.
+
+Every implementation fills the same pre-touched buffer, interleaved
+round-robin in one process; the report gives the median time, GB/s, the
+ratio to memset and fastglorot's speed-up over each. Implementations that
+are not installed are skipped with a note.
+
+The layer: --size bytes of --dtype, shaped (rows, {LAYER_ROW}) (square when the
+element count is a perfect square), rounded down to whole rows; --size must
+hold at least one {LAYER_ROW}-element row. The default, 1GiB of float32, is a
+16384 x 16384 layer.
+
+Unless --quick, three more sections follow, each on its own:
+  thread scaling   fastglorot and memset on the same layer, 1 .. --threads threads;
+  peak memory      an allocating glorot_uniform of the same layer (--size and
+                   --dtype) in a fresh process, against its output (target: at
+                   most 64 MiB beyond it);
+  cold start       fresh processes filling a fixed 256 x 256 float32 array: the
+                   first-ever compile, then import + first fill with a warm
+                   compile cache."""
 
 
 def parse_size(text: str) -> int:
@@ -27,26 +67,63 @@ def parse_size(text: str) -> int:
     return int(float(value) * base**power)
 
 
+def positive_int(text: str) -> int:
+    """An integer >= 1 (``--repeats``, ``--threads``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parser and its ``bench`` subparser."""
+    parser = argparse.ArgumentParser(prog="fastglorot", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastglorot {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = commands.add_parser(
+        "bench", help="compare fastglorot with NumPy, torch and others on one big layer",
+        description=BENCH_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("--size", type=parse_size, default=1 << 30,
+                       help=f"layer size in bytes: 1GiB (default), 256MiB, 1G (binary), 1GB (decimal), 4096; "
+                            f"at least one {LAYER_ROW}-element row (16KiB of float32). Also the size of the "
+                            f"thread-scaling and peak-memory sections")
+    bench.add_argument("--dtype", default="float32", choices=list(_ITEMSIZE),
+                       help="element type of the layer (default float32)")
+    bench.add_argument("--dist", default="both", choices=["uniform", "normal", "both"],
+                       help="Glorot distribution(s) to compare (default both)")
+    bench.add_argument("--threads", type=positive_int,
+                       help="threads for every implementation (default: numba's count: all cores, "
+                            "unless NUMBA_NUM_THREADS says otherwise)")
+    bench.add_argument("--repeats", type=positive_int, default=5, help="interleaved timed runs (default 5)")
+    bench.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    bench.add_argument("--plot", metavar="PATH", help="save a bar chart (PNG; needs matplotlib)")
+    bench.add_argument("--quick", action="store_true",
+                       help="only the side-by-side comparison: skip thread scaling, peak memory and cold start")
+    return parser, bench
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fastglorot", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    bench_parser = commands.add_parser(
-        "bench", help="compare fastglorot with numpy, torch and others on one big layer",
-        description=_benchmark.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench_parser.add_argument("--size", type=parse_size, default=1 << 30,
-                              help="layer size in bytes: 1GiB (default), 256MiB, 1G, 1GB ...")
-    bench_parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "float64"])
-    bench_parser.add_argument("--dist", default="both", choices=["uniform", "normal", "both"])
-    bench_parser.add_argument("--threads", type=int, help="threads for every implementation (default: numba's)")
-    bench_parser.add_argument("--repeats", type=int, default=5, help="interleaved timed runs (default 5)")
-    bench_parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    bench_parser.add_argument("--plot", metavar="PATH", help="save a bar chart (PNG; needs matplotlib)")
-    bench_parser.add_argument("--quick", action="store_true",
-                              help="skip thread scaling, peak memory and cold start")
+    parser, bench_parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    # Imported here, not at the top: only "fastglorot bench" needs the harness.
+    from .benchmarks import harness, peers
+
+    row_bytes = peers.LAYER_COLUMNS * _ITEMSIZE[args.dtype]
+    if args.size < row_bytes:
+        bench_parser.error(
+            f"argument --size: {args.size} bytes is less than one layer row; the benchmark layer has rows of "
+            f"{peers.LAYER_COLUMNS} elements, so --size must be at least {row_bytes // 1024}KiB "
+            f"({row_bytes} bytes) for {args.dtype}")
     dists = ("uniform", "normal") if args.dist == "both" else (args.dist,)
-    return _benchmark.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
-                                args.quick)
+    return harness.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
+                             args.quick)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,17 +12,17 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from fastglorot import _peers
+from fastglorot.benchmarks import harness, peers
 
 IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng"}
 
 
-@pytest.mark.parametrize("name", [n for n in _peers.PEERS if n != "memset"])
-@pytest.mark.parametrize("dist", _peers.DISTS)
+@pytest.mark.parametrize("name", [n for n in peers.PEERS if n != "memset"])
+@pytest.mark.parametrize("dist", peers.DISTS)
 @pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16])
 def test_every_peer_draws_glorot(name, dist, dtype):
     """A peer with the wrong scale (or no fill at all) must not post a time."""
-    peer = _peers.PEERS[name]
+    peer = peers.PEERS[name]
     if not peer.available():
         pytest.skip(f"{peer.module} not installed")
     out = np.zeros((600, 500), dtype)
@@ -37,15 +37,33 @@ def test_every_peer_draws_glorot(name, dist, dtype):
     assert abs(x.mean()) < 0.01 * scale
 
 
-def test_memset_fills_the_buffer():
-    out = np.zeros((64, 64), ml_dtypes.bfloat16)
-    _peers.PEERS["memset"].make(out, "uniform", 2)()
+@pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, np.float16, np.float32, np.float64])
+def test_memset_fills_the_buffer(dtype):
+    out = np.zeros((64, 64), dtype)
+    peers.PEERS["memset"].make(out, "uniform", 2)()
     assert np.all(out.astype(np.float32) == 0.5)
 
 
-@pytest.mark.parametrize("elements, shape", [(2**28, (16384, 16384)), (4096 * 3, (3, 4096)), (7, (7, 1))])
+@pytest.mark.parametrize("elements, shape", [(2**28, (16384, 16384)), (4096 * 3, (3, 4096)), (4096, (64, 64)),
+                                             (4096 * 3 + 7, (3, 4096)), (4096 * 2 - 1, (1, 4096))])
 def test_layer_shapes(elements, shape):
-    assert _peers.layer_shape(elements) == shape
+    """Square when possible, else whole rows of LAYER_COLUMNS (the remainder dropped)."""
+    assert peers.layer_shape(elements) == shape
+
+
+@pytest.mark.parametrize("elements", [0, 1, 7, 4095])
+def test_no_layer_below_one_row(elements):
+    with pytest.raises(ValueError, match="at least one row of 4096 elements"):
+        peers.layer_shape(elements)
+
+
+@pytest.mark.parametrize("dtype, row_bytes", [("float32", 16384), ("bfloat16", 8192), ("float16", 8192),
+                                              ("float64", 32768)])
+def test_smallest_layer_is_one_row(dtype, row_bytes):
+    assert harness.layer_for(row_bytes, dtype) == (64, 64)  # 4096 elements: square
+    assert harness.layer_for(row_bytes + 1024, dtype) == (1, 4096)
+    with pytest.raises(ValueError):
+        harness.layer_for(row_bytes - 1, dtype)
 
 
 def test_bench_quick_json_and_plot(python_runner, tmp_path):
@@ -73,8 +91,8 @@ def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):
     """A peer whose module is absent is skipped with a note; the extras are measured."""
     report = tmp_path / "bench.json"
     result = python_runner(
-        "import sys; from fastglorot import _peers, _cli\n"
-        "_peers.PEERS['torch'] = _peers.PEERS['torch']._replace(module='no_such_module_xyz')\n"
+        "import sys; from fastglorot import _cli; from fastglorot.benchmarks import peers\n"
+        "peers.PEERS['torch'] = peers.PEERS['torch']._replace(module='no_such_module_xyz')\n"
         f"sys.exit(_cli.main(['bench', '--size', '2MiB', '--repeats', '1', '--dist', 'normal', "
         f"'--dtype', 'bfloat16', '--json', {str(report)!r}]))", timeout=600)
     assert "skipped, not installed: torch (needs no_such_module_xyz)" in result.stdout
@@ -82,8 +100,11 @@ def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):
     assert data["dtype"] == "bfloat16" and {r["dist"] for r in data["results"]} == {"normal"}
     assert "torch" not in {r["impl"] for r in data["results"]}
     assert [row["threads"] for row in data["thread_scaling"]] == list(range(1, data["threads"] + 1))
-    memory = data["peak_memory"]
-    assert memory["output"] == 2**30 and memory["peak"] >= memory["before"] + memory["output"]
+    memory = data["peak_memory"]  # measured on the --size layer, not a fixed one
+    assert memory["shape"] == data["shape"] and memory["dtype"] == "bfloat16"
+    assert memory["output"] == data["size_bytes"] == 2 << 20
+    assert memory["peak"] >= memory["before"] + memory["output"]
+    assert f"Peak memory of glorot_uniform({tuple(data['shape'])}, dtype='bfloat16')" in result.stdout
     assert data["cold_start"]["cold"]["first uniform"] > data["cold_start"]["warm"]["first uniform"]
 
 

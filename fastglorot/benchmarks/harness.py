@@ -3,10 +3,14 @@
 All implementations fill the same pre-touched buffer, interleaved round-robin
 in one process, and are reported by median: GB/s, the ratio to a parallel
 constant fill of the same buffer ("memset"), and fastglorot's speed-up over
-each.  Then, unless ``--quick``: thread scaling of fastglorot, the peak
-memory of an allocating ``glorot_uniform((16384, 16384))`` against its
-output, and cold start (first-ever compile; import + first fill with a warm
-cache), the last two in fresh processes.
+each.  Then, unless ``--quick``: thread scaling of fastglorot on the same
+buffer, the peak memory of an allocating ``glorot_uniform`` of the same layer
+shape and dtype against its output, and cold start (first-ever compile;
+import + first fill of a small 256x256 float32 array with a warm cache), the
+last two in fresh processes.
+
+The layer is ``peers.layer_shape(size // itemsize)``: square when that is a
+perfect square, else whole rows of ``peers.LAYER_COLUMNS`` elements.
 """
 
 from __future__ import annotations
@@ -15,23 +19,24 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol, Sequence
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numba
 import numpy as np
 
-from ._buffers import allocate, format_of
-from ._measure import format_table, interleaved_times, machine, machine_line, median, memset_, run_python
-from ._peers import DISTS, PEERS, glorot_scale, layer_shape
+from .._buffers import allocate, format_of
+from .measure import format_table, interleaved_times, machine, machine_line, median, memset_, run_python
+from .peers import DISTS, PEERS, glorot_scale, layer_shape
 
-__all__ = ["run_bench"]
+__all__ = ["run_bench", "layer_for"]
 
 MEMORY_TARGET_SLACK = 64 << 20
 
 _PEAK_MEMORY_CODE = """
+# run with "shape, dtype = ..." prepended (see _peak_memory)
 import json, resource
 import fastglorot
-fastglorot.glorot_uniform((64, 64), seed=0)  # load or compile the kernel first
+fastglorot.glorot_uniform((64, 64), dtype=dtype, seed=0)  # load or compile the kernel first
 
 def rss(field):
     with open("/proc/self/status") as status:
@@ -40,7 +45,7 @@ def rss(field):
 with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # reset the peak (VmHWM) to the current RSS
 before = rss("VmRSS:")
-weights = fastglorot.glorot_uniform((16384, 16384), seed=1)
+weights = fastglorot.glorot_uniform(shape, dtype=dtype, seed=1)
 print(json.dumps({"before": before, "peak": rss("VmHWM:"), "output": weights.nbytes}))
 """
 
@@ -114,9 +119,11 @@ def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[st
     return rows
 
 
-def _peak_memory() -> Dict[str, Any]:
+def _peak_memory(shape: Sequence[int], dtype: str) -> Dict[str, Any]:
     facts: Dict[str, Any]
-    facts, _ = run_python(_PEAK_MEMORY_CODE)
+    code = f"shape, dtype = {tuple(shape)!r}, {dtype!r}" + _PEAK_MEMORY_CODE
+    facts, _ = run_python(code)
+    facts.update(shape=list(shape), dtype=dtype)
     facts["extra"] = facts["peak"] - facts["before"] - facts["output"]
     facts["within_target"] = facts["extra"] <= MEMORY_TARGET_SLACK
     return facts
@@ -173,6 +180,19 @@ def _plot(path: str, results: List[Dict[str, Any]], dists: Sequence[str], title:
     plt.close(figure)
 
 
+def layer_for(size: int, dtype: str) -> Tuple[int, int]:
+    """The layer shape ``fastglorot bench`` fills for ``size`` bytes of ``dtype`` (see ``peers.layer_shape``)."""
+    return layer_shape(size // np.dtype(allocate((1,), dtype).dtype).itemsize)
+
+
+def _bytes(count: int) -> str:
+    """``1.00 GiB``, ``4.00 MiB``, ``16.0 KiB``: binary units, as ``--size`` takes them."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift:
+            return f"{count / (1 << shift):.2f} {unit}"
+    return f"{count} B"
+
+
 def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, threads: Optional[int] = None,
               repeats: int = 5, json_path: Optional[str] = None, plot_path: Optional[str] = None,
               quick: bool = False) -> int:
@@ -185,15 +205,17 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         numba.set_num_threads(threads)
     threads = numba.get_num_threads()
     dtype = format_of(dtype)
-    out = allocate(layer_shape(size // np.dtype(allocate((1,), dtype).dtype).itemsize), dtype)
+    out = allocate(layer_for(size, dtype), dtype)
     memset_(out)  # first touch outside every timed region
     peers = [name for name, peer in PEERS.items() if peer.available()]
     missing = [f"{name} (needs {peer.module})" for name, peer in PEERS.items() if not peer.available()]
 
     facts = machine()
     print(machine_line(facts))
-    print(f"# layer {out.shape} {dtype} = {out.nbytes / 2**30:.2f} GiB, {threads} threads, median of {repeats}; "
+    print(f"# layer {out.shape} {dtype} = {_bytes(out.nbytes)}, {threads} threads, median of {repeats}; "
           f"Glorot bound {glorot_scale(out.shape, 'uniform'):.3g}, std {glorot_scale(out.shape, 'normal'):.3g}")
+    if out.nbytes != size:
+        print(f"# --size {size} bytes rounded down to whole layer rows: {out.nbytes} bytes")
     if missing:
         print("# skipped, not installed: " + ", ".join(missing))
     results = _measure_layer(out, dists, threads, repeats, peers)
@@ -206,12 +228,13 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         print("\nThread scaling (fastglorot, GB/s)")
         print(format_table(["threads"] + [k for k in scaling[0] if k != "threads"],
                            [list(row.values()) for row in scaling]))
-        memory = _peak_memory()
-        print(f"\nPeak memory of glorot_uniform((16384, 16384)): {memory['extra'] / 2**20:+.1f} MiB beyond its "
-              f"{memory['output'] / 2**30:.2f} GiB output (target <= +64 MiB: "
-              f"{'met' if memory['within_target'] else 'MISSED'})")
+        memory = _peak_memory(out.shape, dtype)
+        print(f"\nPeak memory of glorot_uniform({out.shape}, dtype={dtype!r}), in a fresh process: "
+              f"{memory['extra'] / 2**20:+.1f} MiB beyond its {_bytes(memory['output'])} output "
+              f"(target <= +{MEMORY_TARGET_SLACK >> 20} MiB: {'met' if memory['within_target'] else 'MISSED'})")
         cold = _cold_start()
-        print(f"\nCold start: first-ever compile {cold['cold']['first uniform']:.2f} s (uniform), "
+        print(f"\nCold start (fresh processes, a 256x256 float32 fill): "
+              f"first-ever compile {cold['cold']['first uniform']:.2f} s (uniform), "
               f"{cold['cold']['first normal']:.2f} s (normal); warm cache: import {cold['warm']['import']:.2f} s "
               f"+ first fill {cold['warm']['first uniform']:.2f} s")
         report.update(thread_scaling=scaling, peak_memory=memory, cold_start=cold)
@@ -219,7 +242,7 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nwrote {json_path}")
     if plot_path:
-        title = f"{facts['cpu']}, {threads} threads: {out.nbytes / 2**30:.2f} GiB {dtype} layer {out.shape}"
+        title = f"{facts['cpu']}, {threads} threads: {_bytes(out.nbytes)} {dtype} layer {out.shape}"
         _plot(plot_path, results, dists, title)
         print(f"wrote {plot_path}")
     return 0

@@ -39,11 +39,11 @@ from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
-from ._fans import compute_fans
-from ._measure import memset_
+from .. import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
+from .._fans import compute_fans
+from .measure import memset_
 
-__all__ = ["Peer", "PEERS", "glorot_scale", "layer_shape"]
+__all__ = ["Peer", "PEERS", "DISTS", "LAYER_COLUMNS", "glorot_scale", "layer_shape"]
 
 DISTS = ("uniform", "normal")
 _CHUNK = 1 << 18  # elements per NumPy call: 1 MiB of float32, cache-resident for the scaling
@@ -52,13 +52,24 @@ Fill = Callable[[], object]
 """One timed fill of the buffer; what it returns is ignored."""
 
 
+LAYER_COLUMNS = 4096
+"""Width (fan_in) of a benchmark layer that is not square: its row length in elements."""
+
+
 def layer_shape(elements: int) -> Tuple[int, int]:
-    """A 2-D ``(fan_out, fan_in)`` shape holding ``elements``: square when possible."""
+    """The 2-D ``(fan_out, fan_in)`` layer ``fastglorot bench`` fills for a budget of ``elements``.
+
+    Square when ``elements`` is a perfect square of at least ``LAYER_COLUMNS``
+    elements, otherwise ``(elements // LAYER_COLUMNS, LAYER_COLUMNS)``: whole
+    rows, the remainder (less than one row) dropped.  Fewer elements than one
+    row make no layer (``ValueError``).
+    """
+    if elements < LAYER_COLUMNS:
+        raise ValueError(f"a benchmark layer needs at least one row of {LAYER_COLUMNS} elements, got {elements}")
     side = math.isqrt(elements)
     if side * side == elements:
         return (side, side)
-    columns = 4096 if elements % 4096 == 0 else 1
-    return (elements // columns, columns)
+    return (elements // LAYER_COLUMNS, LAYER_COLUMNS)
 
 
 def glorot_scale(shape: Sequence[int], dist: str) -> float:
