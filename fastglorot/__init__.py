@@ -44,6 +44,7 @@ from ._philox import philox4x32
 from ._registry import INITIALIZERS, Initializer, get_initializer
 from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import stream_id
+from ._warmup import warmup
 
 __version__ = "0.3.0"
 
@@ -94,6 +95,7 @@ __all__ = [
     "uniform_",
     "variance_scaling",
     "variance_scaling_",
+    "warmup",
     "xavier_normal",
     "xavier_normal_",
     "xavier_uniform",

@@ -12,6 +12,9 @@ call (which blocks loop vectorization) and has no scalar bit casts.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Tuple, TypedDict, TypeVar, Union, cast, overload
 
 import numba
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
     from numba.core.typing.context import BaseContext as TypingContext
     from numba.core.typing.templates import Signature
 
-__all__ = ["kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float64_from_bits"]
+__all__ = ["kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float64_from_bits",
+           "announce_compile"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FloatT = TypeVar("_FloatT", bound=Union[float, np.floating[Any]])
@@ -151,3 +155,26 @@ def float64_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTypin
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(x), codegen
+
+
+def _cached_on_disk(dispatcher: Any) -> bool:
+    """Whether numba's disk cache has an index for ``dispatcher`` (it will load, not compile)."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    index = getattr(cache_file, "_index_path", None)
+    return isinstance(index, str) and os.path.exists(index)
+
+
+def announce_compile(dispatcher: Any, what: str) -> None:
+    """One line on stderr before ``dispatcher`` compiles for the first time on this machine.
+
+    First use of a kernel takes seconds (numba typing and LLVM); the line says
+    why, once per kernel and process, and only when numba's disk cache has no
+    entry for it.  ``FASTGLOROT_QUIET=1`` silences it.
+    """
+    if dispatcher.signatures or os.environ.get("FASTGLOROT_QUIET", "") not in ("", "0"):
+        return
+    if _cached_on_disk(dispatcher):
+        return
+    print(f"fastglorot: compiling the {what} kernel (first use on this machine, a few seconds; cached on disk "
+          "afterwards). 'fastglorot warmup' compiles all kernels ahead of time; FASTGLOROT_QUIET=1 hides this.",
+          file=sys.stderr, flush=True)

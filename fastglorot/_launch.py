@@ -15,9 +15,11 @@ the number of threads never change a result.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Sequence, Tuple, TypeVar, Union
@@ -26,7 +28,8 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["run_fill", "Runs", "flat_runs", "block_runs", "thread_count", "CHUNK_BYTES", "PARALLEL_MIN_BYTES"]
+__all__ = ["run_fill", "advise_huge_pages", "Runs", "flat_runs", "block_runs", "thread_count", "CHUNK_BYTES",
+           "PARALLEL_MIN_BYTES"]
 
 _T = TypeVar("_T")
 
@@ -40,6 +43,53 @@ MIN_CHUNK_BYTES = 512 << 10
 PARALLEL_MIN_BYTES = 2 << 20
 """Outputs smaller than this run on the calling thread alone: handing work to a
 helper thread costs ~100 us (measured: 2 threads lose to 1 at 1 MiB)."""
+
+HUGE_PAGE_BYTES = 2 << 20
+HUGE_PAGE_MIN_BYTES = 4 << 20
+"""Outputs of at least this size get ``madvise(MADV_HUGEPAGE)`` (NumPy uses the
+same threshold for its own allocations)."""
+
+_MADV_HUGEPAGE = 14
+
+
+def _load_madvise() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    return madvise
+
+
+_madvise = _load_madvise()
+
+
+def advise_huge_pages(out: NDArray[Any]) -> None:
+    """Ask Linux to back the untouched pages of a large contiguous ``out`` with 2 MiB pages.
+
+    A fresh buffer (``torch.empty``, ``np.empty`` under NumPy's threshold, a
+    new checkpoint slab) takes one page fault per 4 KiB page on first touch,
+    which is most of the time a fill of it takes: measured on this project's
+    2-core AMD EPYC (THP in ``madvise`` mode), a fresh 1 GiB
+    ``torch.empty`` + ``glorot_uniform_`` took 519 ms plain and 243 ms with
+    this advice (NumPy's own allocation, which NumPy advises itself: 216 ms).
+    Only whole huge pages inside ``out`` are advised, so memory around it is
+    never affected; pages already touched stay as they are.  Advice is a
+    hint: errors (file-backed memory, no THP support) are ignored, and
+    values never depend on it.
+    """
+    if _madvise is None or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:
+        return
+    address = out.ctypes.data
+    start = -(-address // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
+    end = (address + out.nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
+    if end > start:
+        _madvise(start, end - start, _MADV_HUGEPAGE)
+
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -246,6 +296,7 @@ def run_fill(kernel: Callable[..., None], out: NDArray[Any], runs: Runs, tile: i
     """
     if out.size == 0:
         return
+    advise_huge_pages(out)
     threads = 1 if out.nbytes < PARALLEL_MIN_BYTES else thread_count()
     chunk = _chunk_elements(out.nbytes, out.itemsize, tile, threads)
     shape = out.shape

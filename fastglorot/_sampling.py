@@ -14,6 +14,7 @@ import numpy as np
 from . import _kernels
 from ._blocks import Shape, resolve_position
 from ._buffers import Output, as_output
+from ._jit import announce_compile
 from ._launch import flat_runs, run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
@@ -63,6 +64,7 @@ def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: 
         args += (fmt == "bfloat16",)
     else:
         kernel = _KERNELS[distribution, fmt]
+    announce_compile(kernel, f"{distribution.replace('_', ' ')} {fmt}")
     run_fill(kernel, array, runs, _kernels.tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args)
     target.finish()
     return target.result
@@ -151,6 +153,7 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
     args = (key_stream_words(seed, stream), np.zeros(1, np.uint32))
+    announce_compile(_kernels.fill_bits, "raw bits")
     run_fill(_kernels.fill_bits, out, flat_runs(first), _kernels.WORDS_PER_TILE, args)
     return out
 

@@ -8,7 +8,9 @@ Subprocesses inherit the directory and reuse the compiled kernels.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastglorot-numba-cache-")
+    # Removed when the test session's interpreter exits (subprocesses have ended by then).
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
     if "numba" in sys.modules:  # setup.cfg's filterwarnings imports numba before this file
         sys.modules["numba"].config.reload_config()
 

@@ -1,0 +1,129 @@
+"""Compile every kernel ahead of time (``fastglorot warmup``), on all cores.
+
+Each kernel compiles on first use, which takes seconds (numba typing and
+LLVM), and is then cached on disk by numba, keyed by the CPU.  Docker images
+and CI jobs can pay that once, at build time: :func:`warmup` compiles the
+kernels of the requested distributions and dtypes in parallel processes
+(numba compiles under the GIL, so threads would not help), each writing the
+shared disk cache, then loads them into the calling process.
+
+The cache lives where numba puts it: ``NUMBA_CACHE_DIR`` if set, else
+``__pycache__`` next to the installed package (or a user cache directory
+when that is not writable).  Warm the cache with the same
+``NUMBA_CACHE_DIR`` (and CPU) the application will run with.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Dict, Optional, Sequence, Tuple
+
+__all__ = ["warmup", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
+
+WARMUP_DTYPES = ("float32", "float64", "float16", "bfloat16")
+WARMUP_DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+
+
+def _jobs(distributions: Sequence[str], dtypes: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
+    """One job per kernel: float16 and bfloat16 share their 16-bit kernels."""
+    seen, jobs = set(), []
+    for distribution in distributions:
+        for dtype in dtypes:
+            kernel = (distribution, "half" if dtype in ("float16", "bfloat16") else dtype)
+            if kernel not in seen:
+                seen.add(kernel)
+                jobs.append((distribution, dtype))
+    return tuple(jobs)
+
+
+def _compile(job: Tuple[str, str]) -> float:
+    """Seconds for the first fill of ``job`` in this process (compile or cache load).
+
+    Runs in the compiler processes, and in the caller (which then loads from
+    the cache), where it leaves ``FASTGLOROT_QUIET`` as it found it.
+    """
+    import fastglorot
+    from fastglorot._buffers import allocate
+
+    distribution, dtype = job
+    out = allocate(8, dtype)
+    quiet = os.environ.get("FASTGLOROT_QUIET")
+    os.environ["FASTGLOROT_QUIET"] = "1"  # warmup reports the times itself; no per-kernel notices
+    start = time.perf_counter()
+    try:
+        if distribution == "uniform":
+            fastglorot.uniform_(out, seed=0)
+        elif distribution == "normal":
+            fastglorot.normal_(out, seed=0)
+        else:
+            fastglorot.trunc_normal_(out, seed=0)
+    finally:
+        if quiet is None:
+            del os.environ["FASTGLOROT_QUIET"]
+        else:
+            os.environ["FASTGLOROT_QUIET"] = quiet
+    return time.perf_counter() - start
+
+
+def _label(dtype: str) -> str:
+    return "float16/bfloat16" if dtype in ("float16", "bfloat16") else dtype
+
+
+def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] = WARMUP_DISTRIBUTIONS,
+           processes: Optional[int] = None) -> Dict[str, float]:
+    """Compile and cache the kernels of ``distributions`` x ``dtypes``; return seconds per kernel.
+
+    Parameters
+    ----------
+    dtypes : sequence of str, default all four
+        Any of ``"float32"``, ``"float64"``, ``"float16"``, ``"bfloat16"``.
+    distributions : sequence of str, default all three
+        Any of ``"uniform"``, ``"normal"``, ``"truncated_normal"`` (the
+        initializers use these kernels too).
+    processes : int, optional
+        Parallel compiler processes (default: the CPU count, at most one per
+        kernel); 1 compiles in this process only.
+
+    Returns
+    -------
+    dict
+        ``"<distribution> <dtype>"`` -> seconds its compilation (or cache
+        load) took, plus ``"total"``; float16 and bfloat16 share one kernel
+        (``"... float16/bfloat16"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown dtype or distribution.
+
+    Examples
+    --------
+    >>> import fastglorot
+    >>> times = fastglorot.warmup(dtypes=["float32"], distributions=["uniform"], processes=1)
+    >>> sorted(times)
+    ['total', 'uniform float32']
+    """
+    for dtype in dtypes:
+        if dtype not in WARMUP_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(WARMUP_DTYPES)}; got {dtype!r}")
+    for distribution in distributions:
+        if distribution not in WARMUP_DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {', '.join(WARMUP_DISTRIBUTIONS)}; got {distribution!r}")
+    jobs = _jobs(distributions, dtypes)
+    workers = min(len(jobs), processes or os.cpu_count() or 1)
+    start = time.perf_counter()
+    if workers > 1:
+        # Fresh interpreters (spawn) compile in parallel and write the disk
+        # cache; this process then loads each kernel from it.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds = dict(zip(jobs, pool.map(_compile, jobs)))
+        for job in jobs:
+            _compile(job)
+    else:
+        seconds = {job: _compile(job) for job in jobs}
+    result = {f"{distribution} {_label(dtype)}": seconds[distribution, dtype] for distribution, dtype in jobs}
+    result["total"] = time.perf_counter() - start
+    return result
