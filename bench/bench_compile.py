@@ -6,7 +6,10 @@ new, empty ``NUMBA_CACHE_DIR`` (a temporary directory, removed at the end):
 (a)+(b) one cold process times ``import numpy``, ``import numba``,
         ``import fastglorot``, then the first-ever small fill of each kind in
         this order: uniform_ float32, normal_ float32, uniform_ float64,
-        normal_ float64, random_bits.  A kernel compiles on the first call
+        normal_ float64, random_bits, trunc_normal_ float32, float64 and
+        float16; and, per kernel, numba's own compile timers: the whole
+        compilation, its LLVM part, and the rest (numba's front end: IR
+        inlining, type inference, lowering).  A kernel compiles on the first call
         that needs it (float32 uniform and normal share one kernel, as do the
         float64 ones), and the very first compilation also pays numba's own
         one-time start-up.
@@ -52,12 +55,23 @@ fastglorot.normal_(np.empty(n, np.float64), seed=1)
 mark("first normal_ float64")
 fastglorot.random_bits(n, seed=1)
 mark("first random_bits")
+fastglorot.trunc_normal_(np.empty(n, np.float32), seed=1)
+mark("first trunc_normal_ float32")
+fastglorot.trunc_normal_(np.empty(n, np.float64), seed=1)
+mark("first trunc_normal_ float64")
+fastglorot.trunc_normal_(np.empty(n, np.float16), seed=1)
+mark("first trunc_normal_ float16")
 steps = {{b[0]: b[1] - a[1] for a, b in zip(marks, marks[1:])}}
-names = ("fill_uniform_float32", "fill_normal_float32", "fill_uniform_float64", "fill_normal_float64", "fill_bits")
+names = ("fill_uniform_float32", "fill_normal_float32", "fill_uniform_float64", "fill_normal_float64", "fill_bits",
+         "fill_truncated_normal_float32", "fill_truncated_normal_float64", "fill_truncated_normal_half")
 kernels = {{k: getattr(_kernels, k).stats for k in names}}
 cache = {{k: [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
          for k, s in kernels.items()}}
-print(json.dumps({{"steps": steps, "cache_hits_misses": cache}}))
+# numba's own timers per compiled kernel: the whole compilation (compiler_lock)
+# and its LLVM optimization and code generation (llvm_lock); the difference is
+# numba's front end (IR inlining, type inference, lowering).
+timers = {{k: list(getattr(_kernels, k).overloads.values())[0].metadata.get("timers", {{}}) for k in names}}
+print(json.dumps({{"steps": steps, "cache_hits_misses": cache, "timers": timers}}))
 """
 
 WARM = """
@@ -137,6 +151,12 @@ def main() -> int:
     print("cache hits/misses in the cold process: "
           + ", ".join(f"{k} {h}/{m}" for k, (h, m) in cold["cache_hits_misses"].items()))
     print(f"cache files written: {len(cache_files)}")
+    rows = []
+    for kernel, timer in cold["timers"].items():
+        total, llvm = timer.get("compiler_lock", float("nan")), timer.get("llvm_lock", float("nan"))
+        rows.append([kernel, total * 1e3, (total - llvm) * 1e3, llvm * 1e3])
+    _common.print_table("where each kernel's compilation went (numba's timers; the first kernel also pays "
+                        "numba's one-time set-up)", ["kernel", "compile ms", "numba front end ms", "LLVM ms"], rows)
 
     samples = {
         "import fastglorot": [w["import"] for w, _ in warm],
