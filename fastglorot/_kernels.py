@@ -343,7 +343,12 @@ def _fill_run(out: NDArray[_Out], first: int, key_stream: NDArray[np.uint32], pa
                 _philox_tile(words, tile, key_stream, g * count, count)
                 convert(dst, words, params, g * count, count, lane_lo, lane_hi)
         if not whole:
-            out[start + lo - first : start + hi - first] = partial[lo:hi]
+            # An element loop, not a slice assignment: numba's slice
+            # assignment carries a shape check whose error message compiles
+            # its string formatting machinery, ~2.5 s of the first compile
+            # in every process (measured, AVX2).
+            for j in range(lo, hi):
+                out[start - first + j] = partial[j]
 
 
 @inline
