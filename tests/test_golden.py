@@ -115,3 +115,16 @@ def test_truncated_first_values(dtype):
 def test_hash_of_long_run(kind):
     got = _sample(kind, 100_003, 123, 4, 999, low=-0.25, high=0.5, mean=1.0, std=0.5)
     assert hashlib.sha256(got.tobytes()).hexdigest()[:32] == GOLDEN_HASHES[kind]
+
+
+@pytest.mark.parametrize("block_offset, block_shape, indices", [
+    ((1, 0), (1, 2), [2, 3]),   # second row of a (2, 2) weight
+    ((0, 1), (2, 1), [1, 3]),   # second column: a block with a stride in the stream
+])
+def test_block_placement_golden(block_offset, block_shape, indices):
+    """Blocks add no stream values: README "Stream format" (Blocks) places element (i, j) of a block at
+    global C-order index (o0 + i) * G1 + (o1 + j).  Expected bits: the pinned (seed 0, stream 0) values above."""
+    golden = GOLDEN[(0, 0, 0)]["float32 uniform"]
+    out = fastglorot.uniform_(np.empty(block_shape, np.float32), -1.0, 1.0, seed=0, stream=0,
+                              global_shape=(2, 2), global_offset=block_offset)
+    assert [float(x).hex() for x in out.reshape(-1)] == [float.fromhex(golden[i]).hex() for i in indices]
