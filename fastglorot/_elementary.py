@@ -162,7 +162,18 @@ _FAR_DEN = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.4875361
 
 @inline
 def _rational7(numerator: Tuple[float, ...], denominator: Tuple[float, ...], x: np.float64) -> np.float64:
-    return _horner(numerator, x, 8) / _horner(denominator, x, 8)
+    """``numerator(x) / denominator(x)``, both of degree 7, by Horner's rule.
+
+    Both polynomials in one loop rather than two :func:`_horner` calls: the
+    same operations in the same order (same bits), but one numba inline site
+    instead of two, which shortens the first compile.
+    """
+    top = F64(0.0)
+    bottom = F64(0.0)
+    for j in range(7, -1, -1):
+        top = numerator[j] + x * top
+        bottom = denominator[j] + x * bottom
+    return top / bottom
 
 
 @inline
