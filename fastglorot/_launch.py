@@ -51,6 +51,9 @@ same threshold for its own allocations)."""
 
 _MADV_HUGEPAGE = 14
 
+huge_pages = os.environ.get("FASTGLOROT_HUGE_PAGES", "") not in ("", "0")
+"""Whether :func:`advise_huge_pages` advises at all: opt-in (``FASTGLOROT_HUGE_PAGES=1``)."""
+
 
 def _load_madvise() -> Any:
     if not sys.platform.startswith("linux"):
@@ -69,19 +72,26 @@ _madvise = _load_madvise()
 
 
 def advise_huge_pages(out: NDArray[Any]) -> None:
-    """Ask Linux to back the untouched pages of a large contiguous ``out`` with 2 MiB pages.
+    """Ask Linux to back the untouched pages of a large contiguous ``out`` with 2 MiB pages (opt-in).
 
-    A fresh buffer (``torch.empty``, ``np.empty`` under NumPy's threshold, a
-    new checkpoint slab) takes one page fault per 4 KiB page on first touch,
-    which is most of the time a fill of it takes: measured on this project's
-    2-core AMD EPYC (THP in ``madvise`` mode), a fresh 1 GiB
-    ``torch.empty`` + ``glorot_uniform_`` took 519 ms plain and 243 ms with
-    this advice (NumPy's own allocation, which NumPy advises itself: 216 ms).
-    Only whole huge pages inside ``out`` are advised, so memory around it is
-    never affected; pages already touched stay as they are.  Advice is a
-    hint: errors (file-backed memory, no THP support) are ignored, and
-    values never depend on it.
+    A fresh buffer (``torch.empty``, a new checkpoint slab) takes one page
+    fault per 4 KiB page on first touch.  With ``FASTGLOROT_HUGE_PAGES=1``
+    outputs of 4 MiB or more get ``madvise(MADV_HUGEPAGE)``, one fault per
+    2 MiB.  Off by default because it cuts both ways (measured on this
+    project's 2-core AMD EPYC VM, THP in ``madvise`` mode,
+    ``python bench/bench_first_touch.py``, medians of 5): one fresh 1 GiB
+    ``torch.empty`` + ``glorot_uniform_`` took 566 ms without and 193 ms
+    with the advice, but 16 fresh 256 MiB tensors in a row (a 4 GiB model's
+    weights) took 2.39 s without and 4.17 s with it: once the kernel has to
+    find new huge pages, each 256 MiB fill took 0.5-0.7 s instead of
+    0.12-0.15 s, and a whole 4 GiB ``fast_init`` model build was 1.7-2x
+    slower.  Only whole huge pages inside ``out`` are advised,
+    so memory around it is never affected; pages already touched stay as
+    they are.  Advice is a hint: errors (file-backed memory, no THP support)
+    are ignored, and values never depend on it.
     """
+    if not huge_pages:
+        return
     if _madvise is None or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:
         return
     address = out.ctypes.data

@@ -92,6 +92,9 @@ def test_huge_page_advice_covers_only_whole_huge_pages_inside_large_outputs(monk
 
     calls = []
     monkeypatch.setattr(_launch, "_madvise", lambda start, length, advice: calls.append((start, length, advice)))
+    fastglorot.uniform_(np.empty(3 * _launch.HUGE_PAGE_BYTES, np.float32), seed=1)
+    assert calls == []  # opt-in (FASTGLOROT_HUGE_PAGES=1): off by default
+    monkeypatch.setattr(_launch, "huge_pages", True)
     big = np.empty(3 * _launch.HUGE_PAGE_BYTES + 12345, np.uint8)[4:]  # not 2 MiB aligned
     fastglorot.uniform_(big[: big.size // 4 * 4].view(np.float32), seed=1)
     assert len(calls) == 1

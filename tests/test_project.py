@@ -35,6 +35,19 @@ def test_readme_blocks_example_runs():
     exec(compile(code, "README.md", "exec"), {})
 
 
+def test_readme_torch_example_runs():
+    pytest.importorskip("torch")
+    code = _code_blocks("torch", "python")[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert not namespace["fastglorot"].torch.is_enabled()
+
+
+def test_readme_sharded_initialization_example_runs():
+    pytest.importorskip("torch")
+    exec(compile(_code_blocks("Sharded and deferred initialization", "python")[0], "README.md", "exec"), {})
+
+
 def test_readme_documents_stream_format():
     assert "## Stream format" in README
     assert "v1" in README and "compatibility guarantee" in README

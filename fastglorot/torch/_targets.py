@@ -1,0 +1,188 @@
+"""Where a fill's values come from: which memory fastglorot writes, with which key, stream and block.
+
+A random fill of a torch tensor becomes one call of a fastglorot sampler on
+a plain CPU tensor (``Target.out``) with ``seed``, ``stream`` and, for part of
+a larger tensor, ``global_shape``/``global_offset`` (README "Sharding and
+blocks"), or it is left to torch (``None``), or skipped (:data:`SKIP`, a
+tied tensor filled by a module that does not own it, under ``init_module``).
+
+* A tensor :func:`supports` accepts is its own target.
+* A ``DTensor`` whose placements are ``Shard(d)``/``Replicate()`` and whose
+  local tensor is supported: the local tensor, as the block of the global
+  tensor it holds (offsets by torch's own rule for the mesh and placements).
+  Every rank computes its block alone, without communication, so
+  ``full_tensor()`` equals the single-process fill bit for bit.
+* The key and stream: by default a fresh key drawn from the torch generator
+  (:func:`draw_seed`) and stream 0; under ``init_module`` the given seed and
+  the stream named by the tensor's fully qualified name (an ``Addressing``
+  installed for the calling thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
+
+import torch
+
+if TYPE_CHECKING:
+    from torch import Generator, Tensor
+
+__all__ = ["Target", "SKIP", "Addressing", "supports", "draw_seed", "local_block", "resolve", "addressing",
+           "install_addressing"]
+
+_DTYPES = frozenset([torch.float32, torch.float64, torch.float16, torch.bfloat16])
+_TYPES = (torch.Tensor, torch.nn.Parameter)
+
+
+class Target(NamedTuple):
+    """One fastglorot fill: write ``out`` with ``seed``/``stream``, as a block of ``global_shape`` if given."""
+
+    out: Tensor
+    seed: int
+    stream: Union[int, str]
+    global_shape: Optional[Tuple[int, ...]]
+    global_offset: Optional[Tuple[int, ...]]
+
+
+class _Skip:
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP = _Skip()
+"""A fill that must not write (a tied tensor filled by a module that does not own it)."""
+
+
+def supports(tensor: object) -> bool:
+    """Whether fastglorot fills ``tensor`` itself (DTensors: see :func:`local_block`).
+
+    True for a plain ``torch.Tensor`` or ``torch.nn.Parameter`` on the CPU,
+    strided (not nested, sparse or quantized), of dtype float32, float64,
+    float16 or bfloat16, without conjugate or negative bits, with no zero
+    stride on an axis longer than 1 (elements that alias one another, which
+    torch refuses to fill), and not an inference tensor outside
+    ``torch.inference_mode()``.
+    """
+    if type(tensor) not in _TYPES:  # subclasses (DTensor, FakeTensor, ...) have their own semantics
+        return False
+    assert isinstance(tensor, torch.Tensor)
+    if (tensor.device.type != "cpu" or tensor.layout != torch.strided or tensor.is_nested
+            or tensor.dtype not in _DTYPES or tensor.is_conj() or tensor.is_neg()):
+        return False
+    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+        return False
+    return all(stride != 0 or size <= 1 for stride, size in zip(tensor.stride(), tensor.shape))
+
+
+def draw_seed(generator: Optional[Generator] = None) -> int:
+    """A 64-bit fastglorot key drawn from ``generator`` (default: torch's default CPU generator).
+
+    Two 32-bit words ``w0, w1`` from ``torch.randint(0, 2**32, (2,))``; the
+    key is ``w0 + 2**32 * w1``.  Drawing advances the generator, as any
+    torch sampling call does.
+    """
+    words = torch.randint(0, 2**32, (2,), dtype=torch.int64,
+                          generator=torch.default_generator if generator is None else generator)
+    low, high = (int(w) for w in words.tolist())
+    return low | (high << 32)
+
+
+def _dtensor_type() -> Any:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # pragma: no cover - torch built without distributed
+        return None
+    return DTensor
+
+
+def local_block(tensor: object) -> Optional[Tuple[Tensor, Tuple[int, ...], Tuple[int, ...]]]:
+    """``(local tensor, global shape, global offset)`` of a DTensor fastglorot can fill, else None.
+
+    Placements must be ``Shard(dim)`` or ``Replicate()`` on every mesh
+    dimension (``Partial`` holds addends, not values; strided shards are not
+    rectangular blocks), and the local tensor must be :func:`supports`-ed.
+    The offset is torch's ``compute_local_shape_and_global_offset`` for the
+    mesh and placements (uneven shards included); a rank holding nothing
+    gets an empty block.
+    """
+    dtensor = _dtensor_type()
+    if dtensor is None or not isinstance(tensor, dtensor):
+        return None
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    if not all(type(p) in (Shard, Replicate) for p in tensor.placements):
+        return None
+    local = tensor.to_local()
+    if not supports(local):
+        return None
+    shape = tuple(tensor.shape)
+    local_shape, offset = compute_local_shape_and_global_offset(shape, tensor.device_mesh, tensor.placements)
+    if tuple(local.shape) != tuple(local_shape):  # not the layout torch's rule describes: leave it to torch
+        return None
+    return local, shape, tuple(offset)
+
+
+class Addressing:
+    """Name-addressed keys for the fills of one thread (installed by ``init_module``).
+
+    :meth:`key` returns ``(seed, stream, global_shape, global_offset)`` for
+    ``tensor`` (``tensor`` is the memory being written; the block arguments
+    place it in a larger named tensor), :data:`SKIP`, or None to use the
+    default (generator-drawn) key.
+    """
+
+    def key(self, tensor: Tensor) -> Union[Tuple[int, str, Optional[Tuple[int, ...]], Optional[Tuple[int, ...]]],
+                                           _Skip, None]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def touched(self, tensor: object) -> None:  # pragma: no cover - overridden
+        """Note an in-place write of ``tensor`` (any torch op, not only random fills)."""
+        raise NotImplementedError
+
+
+_state = threading.local()
+
+
+def addressing() -> Optional[Addressing]:
+    """The calling thread's installed :class:`Addressing`, if any."""
+    current: Optional[Addressing] = getattr(_state, "addressing", None)
+    return current
+
+
+def install_addressing(new: Optional[Addressing]) -> Optional[Addressing]:
+    """Install ``new`` for the calling thread; returns the previous one (to restore)."""
+    previous = addressing()
+    _state.addressing = new
+    return previous
+
+
+def resolve(tensor: Tensor, generator: Optional[Generator]) -> Union[Target, _Skip, None]:
+    """The fill of ``tensor``: a :class:`Target`, :data:`SKIP`, or None for torch's own function.
+
+    Zero-element tensors go to torch (nothing to fill, so no key is drawn).
+    """
+    block = local_block(tensor)
+    if block is not None:
+        out, global_shape, offset = block
+        shape: Optional[Tuple[int, ...]] = global_shape
+        place: Optional[Tuple[int, ...]] = offset
+        if 0 in global_shape:
+            return None
+    elif supports(tensor) and tensor.numel():
+        out, shape, place = tensor, None, None
+    else:
+        return None
+    names = addressing()
+    if names is not None:
+        key = names.key(tensor)
+        if key is SKIP:
+            return SKIP
+        assert key is None or isinstance(key, tuple)
+        if key is not None:
+            seed, stream, named_shape, named_offset = key
+            if named_shape is not None:  # a view of a named tensor: its place in that tensor
+                shape, place = named_shape, named_offset
+            return Target(out, seed, stream, shape, place)
+    return Target(out, draw_seed(generator), 0, shape, place)

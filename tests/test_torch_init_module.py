@@ -1,0 +1,253 @@
+"""fastglorot.torch.init_module and materialize: name-addressed, order-independent model initialization."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import fastglorot
+
+torch = pytest.importorskip("torch")
+fi = pytest.importorskip("fastglorot.torch")
+nn = torch.nn
+
+SEED = 20261129
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()}
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+class Block(nn.Module):
+    """Two layers whose creation order is a constructor argument; names do not depend on it."""
+
+    def __init__(self, reverse=False):
+        super().__init__()
+        makers = [("attn", lambda: nn.Linear(32, 32)), ("norm", lambda: nn.LayerNorm(32)),
+                  ("mlp", lambda: nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 32))),
+                  ("embed", lambda: nn.Embedding(100, 32))]
+        for name, make in (reversed(makers) if reverse else makers):
+            setattr(self, name, make())
+
+
+def test_creation_order_does_not_matter():
+    torch.manual_seed(0)
+    first = Block()
+    torch.manual_seed(0)
+    second = Block(reverse=True)
+    assert not torch.equal(first.attn.weight, second.attn.weight)  # torch's own init depends on the order
+    fi.init_module(first, SEED)
+    fi.init_module(second, SEED)
+    assert_same_state(state(first), state(second))
+
+
+def test_adding_a_layer_leaves_the_others_unchanged():
+    small = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 8))
+    large = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 8), nn.Linear(8, 8))
+    fi.init_module(small, SEED)
+    fi.init_module(large, SEED)
+    for name, value in state(small).items():
+        assert torch.equal(value, state(large)[name]), name
+
+
+def test_values_are_fastglorot_streams_named_by_the_tensor():
+    # Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) -> U(+-1/sqrt(fan_in)); bias U(+-1/sqrt(fan_in)).
+    model = nn.Sequential(nn.Linear(24, 40))
+    fi.init_module(model, SEED, prefix="encoder.")
+    bound = 1 / math.sqrt(24)
+    gain = math.sqrt(2.0 / (1 + 5))
+    weight_bound = math.sqrt(3.0) * gain / math.sqrt(24)
+    expected_weight = fastglorot.uniform_(np.empty((40, 24), np.float32), -weight_bound, weight_bound, seed=SEED,
+                                          stream="encoder.0.weight")
+    expected_bias = fastglorot.uniform_(np.empty(40, np.float32), -bound, bound, seed=SEED, stream="encoder.0.bias")
+    np.testing.assert_array_equal(model[0].weight.detach().numpy(), expected_weight)
+    np.testing.assert_array_equal(model[0].bias.detach().numpy(), expected_bias)
+
+
+def test_prefix_initializes_a_submodule_as_the_whole_model_would():
+    whole = Block()
+    fi.init_module(whole, SEED)
+    alone = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 32))
+    fi.init_module(alone, SEED, prefix="mlp.")
+    for name, value in state(alone).items():
+        assert torch.equal(value, state(whole)["mlp." + name]), name
+
+
+def test_seed_changes_values_and_none_draws_one_that_replays():
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8)
+    fi.init_module(a, 1)
+    fi.init_module(b, 2)
+    assert not torch.equal(a.weight, b.weight)
+    report = fi.init_module(a)
+    fi.init_module(b, report.seed)
+    assert torch.equal(a.weight, b.weight)
+    with pytest.raises(ValueError):
+        fi.init_module(a, -1)
+    with pytest.raises(TypeError, match="prefix"):
+        fi.init_module(a, 1, prefix=3)
+
+
+def test_torch_generator_state_does_not_enter():
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8)
+    torch.manual_seed(1)
+    fi.init_module(a, SEED)
+    torch.manual_seed(2)
+    fi.init_module(b, SEED)
+    assert torch.equal(a.weight, b.weight)
+
+
+class Halves(nn.Module):
+    """Initializes its weight in two column blocks, and a buffer through torch's trunc_normal_."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(6, 10))
+        self.register_buffer("noise", torch.empty(50))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.init.uniform_(self.weight[:, :4], -1.0, 1.0)
+        nn.init.uniform_(self.weight.data[:, 4:], -1.0, 1.0)
+        torch.nn.init.trunc_normal_(self.noise, std=1.0, a=-0.5, b=0.5)  # rejection buffers: unnamed fills
+
+
+def test_blocks_of_a_named_tensor_are_filled_as_blocks_of_it():
+    model = Halves()
+    fi.init_module(model, SEED)
+    whole = fastglorot.uniform_(np.empty((6, 10), np.float32), -1.0, 1.0, seed=SEED, stream="weight")
+    np.testing.assert_array_equal(model.weight.detach().numpy(), whole)
+    assert model.noise.abs().max() <= 0.5
+    again = Halves()
+    fi.init_module(again, SEED)
+    assert torch.equal(model.noise, again.noise)  # temporaries are addressed too: reproducible
+
+
+class TiedLM(nn.Module):
+    def __init__(self, head_first):
+        super().__init__()
+        if head_first:
+            self.head = nn.Linear(16, 50, bias=False)
+            self.embed = nn.Embedding(50, 16)
+        else:
+            self.embed = nn.Embedding(50, 16)
+            self.head = nn.Linear(16, 50, bias=False)
+        self.head.weight = self.embed.weight
+
+
+@pytest.mark.parametrize("head_first", [False, True])
+def test_tied_weights_are_initialized_once_by_their_first_name(head_first):
+    model = TiedLM(head_first)
+    report = fi.init_module(model, SEED)
+    first = next(iter(dict(model.named_parameters())))
+    other = "embed.weight" if first == "head.weight" else "head.weight"
+    assert report.tied == {first: [other]}
+    # The owner's init alone: Embedding -> N(0, 1); Linear -> U(+-sqrt(3) * sqrt(1/3) / 4).
+    if first == "embed.weight":
+        expected = fastglorot.normal_(np.empty((50, 16), np.float32), 0.0, 1.0, seed=SEED, stream=first)
+    else:
+        bound = math.sqrt(3.0) * math.sqrt(2.0 / 6) / 4
+        expected = fastglorot.uniform_(np.empty((50, 16), np.float32), -bound, bound, seed=SEED, stream=first)
+    np.testing.assert_array_equal(model.embed.weight.detach().numpy(), expected)
+
+
+class Custom(nn.Module):
+    """A raw parameter and a computed non-persistent buffer, with no init method."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+        self.register_buffer("table", torch.arange(5.0), persistent=False)
+        self.proj = nn.Linear(4, 4)
+
+
+def test_tensors_no_init_writes_are_reported_by_name():
+    model = Custom()
+    with pytest.warns(UserWarning, match=r"no init wrote 2 tensor\(s\).*scale, table"):
+        report = fi.init_module(model, SEED)
+    assert report.untouched == ["scale", "table"]
+    assert report.modules_without_init == [""]
+    assert set(report.initialized) == {"proj.weight", "proj.bias"}
+
+
+def test_init_fn_replaces_reset_parameters():
+    def init_fn(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        if isinstance(module, Custom):
+            nn.init.ones_(module.scale)
+            module.table.copy_(torch.arange(5.0))
+
+    model = Custom()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = fi.init_module(model, SEED, init_fn=init_fn)
+    assert report.untouched == [] and report.modules_without_init == []
+    expected = fastglorot.normal_(np.empty((4, 4), np.float32), 0.0, 0.02, seed=SEED, stream="proj.weight")
+    np.testing.assert_array_equal(model.proj.weight.detach().numpy(), expected)
+
+
+def test_multihead_attention_and_transformer_modules():
+    def make():
+        layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64)
+        return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+    torch.manual_seed(0)
+    first = make()
+    torch.manual_seed(1)
+    second = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every tensor has an init (MultiheadAttention's _reset_parameters)
+        fi.init_module(first, SEED)
+        fi.init_module(second, SEED)
+    assert_same_state(state(first), state(second))
+    assert torch.count_nonzero(first.layers[0].self_attn.in_proj_bias) == 0
+
+
+def test_materialize_equals_cpu_build_plus_init_module():
+    with torch.device("meta"):
+        meta = Block()
+    assert meta.attn.weight.is_meta
+    assert fi.materialize(meta, SEED) is meta
+    cpu = Block()
+    fi.init_module(cpu, SEED)
+    assert_same_state(state(meta), state(cpu))
+
+
+def test_materialize_warns_about_computed_buffers_it_cannot_restore():
+    with torch.device("meta"):
+        meta = Custom()
+    with pytest.warns(UserWarning, match="table"):
+        fi.materialize(meta, SEED)
+
+
+def llama(device):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                                      tie_word_embeddings=True)
+    with torch.device(device):
+        return transformers.AutoModelForCausalLM.from_config(config)
+
+
+def test_hugging_face_llama_materialized_from_meta():
+    meta = llama("meta")
+    fi.materialize(meta, SEED, init_fn=meta._init_weights)
+    cpu = llama("cpu")
+    report = fi.init_module(cpu, SEED, init_fn=cpu._init_weights)
+    assert report.untouched == []
+    assert report.tied == {"model.embed_tokens.weight": ["lm_head.weight"]}
+    assert_same_state(state(meta), state(cpu))
+    assert meta.lm_head.weight is meta.model.embed_tokens.weight  # still tied after to_empty
+    inv_freq = cpu.model.rotary_emb.inv_freq  # recomputed by _init_weights, not left as to_empty garbage
+    assert torch.equal(meta.model.rotary_emb.inv_freq, inv_freq) and torch.isfinite(inv_freq).all()
+    expected = fastglorot.normal_(np.empty((256, 64), np.float32), 0.0, 0.02, seed=SEED,
+                                  stream="model.embed_tokens.weight")
+    np.testing.assert_array_equal(cpu.model.embed_tokens.weight.detach().numpy(), expected)
