@@ -9,6 +9,7 @@ load none of it.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from typing import Sequence
@@ -86,8 +87,36 @@ CI set-up steps: run it with the NUMBA_CACHE_DIR (and on the kind of CPU) the
 application will use. Prints the seconds each kernel took."""
 
 
-def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The parser and its ``bench`` subparser."""
+INIT_DESCRIPTION = """\
+Write a randomly initialized checkpoint straight to disk, tensor by tensor,
+in bounded memory (two 8 MiB slabs), at disk speed.
+
+OUT's extension picks the format: .safetensors (one file), .npy (one
+tensor), .zarr (a zarr group); with --max-shard-size, OUT is a directory
+that receives Hugging Face's sharded layout (model-00001-of-0000N.safetensors
+and model.safetensors.index.json).
+
+SPEC is a JSON object mapping tensor names to entries such as
+  {"shape": [4096, 4096], "dtype": "bfloat16", "init": "glorot_uniform", "gain": 1.0}
+where init is any fastglorot initializer (glorot_uniform, kaiming_normal,
+lecun_normal, variance_scaling, ...), uniform (low, high), normal (mean,
+std), trunc_normal (mean, std, a, b), zeros or ones; dtype is float32
+(default), float64, float16 or bfloat16. With --like, names, shapes and
+dtypes come from an existing .safetensors file or model.safetensors.index.json
+(headers only); 1-D tensors get ones (norm weights) or zeros (biases and the
+rest), others --like-init; SPEC, optional then, overrides entries by name or
+glob.
+
+Tensor NAME is filled with --seed and stream NAME: it equals
+fastglorot.<init>(shape, dtype=..., seed=SEED, stream=NAME, **kwargs) bit for
+bit. Files appear only when complete (written unnamed, fsynced, then
+linked); an existing output is replaced only with --force. A 7B example:
+  fastglorot init --example llama-7b --print-spec > llama-7b.json
+  fastglorot init llama-7b --example llama-7b --max-shard-size 5GB"""
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parser and its ``bench`` and ``init`` subparsers."""
     parser = argparse.ArgumentParser(prog="fastglorot", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastglorot {__version__}")
@@ -119,15 +148,98 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
                       choices=["uniform", "normal", "truncated_normal"], metavar="DIST",
                       help="uniform, normal, truncated_normal (default: all; every initializer uses one of them)")
     warm.add_argument("--processes", type=positive_int, help="parallel compiler processes (default: all cores)")
-    return parser, bench
+    init = commands.add_parser("init", help="write a randomly initialized checkpoint (.safetensors, sharded, "
+                                            ".npy, zarr) in bounded memory",
+                               description=INIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    init.add_argument("out", metavar="OUT", nargs="?", help="output file (.safetensors, .npy, .zarr) or, with "
+                                                            "--max-shard-size, directory")
+    init.add_argument("--spec", metavar="SPEC.json", help="tensor names -> shape, dtype, init and its arguments")
+    init.add_argument("--like", metavar="CHECKPOINT",
+                      help="take names, shapes and dtypes from this .safetensors file or model.safetensors.index.json")
+    init.add_argument("--like-init", default="glorot_uniform", metavar="INIT",
+                      help="with --like: the init of tensors with 2 or more dimensions (default glorot_uniform)")
+    init.add_argument("--example", choices=["llama-7b", "llama-tiny"],
+                      help="a built-in spec instead of SPEC.json: llama-7b (Llama-2-7B's shapes, bfloat16, 12.6 GiB), "
+                           "llama-tiny (a 2-layer toy)")
+    init.add_argument("--print-spec", action="store_true", help="with --example: print its spec as JSON and exit")
+    init.add_argument("--seed", type=int, help="Philox key in [0, 2**64) (default: from OS entropy, recorded "
+                                               "in the safetensors metadata and printed)")
+    init.add_argument("--dtype", choices=list(_ITEMSIZE), help="write every tensor in this dtype")
+    init.add_argument("--max-shard-size", type=parse_size, metavar="SIZE",
+                      help="shard into Hugging Face's layout, SIZE of tensor data per file (5GB = 5*10**9 bytes, "
+                           "5GiB = 5*2**30)")
+    init.add_argument("--force", action="store_true", help="replace existing output files")
+    shown = init.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    shown.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
+    return parser, bench, init
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that the writer removes what it started."""
+
+
+def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import signal
+    import time
+
+    from . import io
+
+    if args.example is not None:
+        if args.spec is not None or args.like is not None:
+            parser.error("--example is a spec of its own: not with --spec or --like")
+        spec = io.EXAMPLES[args.example]()
+        if args.print_spec:
+            print(json.dumps(spec, indent=1))
+            return 0
+    elif args.spec is None and args.like is None:
+        parser.error("give --spec SPEC.json, --like CHECKPOINT, --example NAME, or --spec with --like")
+    if args.out is None:
+        parser.error("the following arguments are required: OUT")
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    if hasattr(signal, "SIGXFSZ"):  # a file-size limit: fail the write (EFBIG) instead of killing the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    start = time.perf_counter()
+    try:
+        if args.example is not None:
+            specs = io.load_spec(spec, dtype=args.dtype)
+        elif args.like is not None:
+            overrides = io.read_spec(args.spec) if args.spec is not None else None
+            specs = io.spec_like(args.like, overrides, matrix_init=args.like_init, dtype=args.dtype)
+        else:
+            specs = io.load_spec(args.spec, dtype=args.dtype)
+        seed = args.seed if args.seed is not None else __import__("secrets").randbits(64)
+        written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
+                                      force=args.force, progress=False if args.quiet else (args.progress or None))
+    except KeyboardInterrupt:
+        print("fastglorot init: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("fastglorot init: terminated (SIGTERM); no output was written", file=sys.stderr)
+        return 143
+    except (OSError, ValueError) as error:
+        print(f"fastglorot init: error: {error}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        seconds = time.perf_counter() - start
+        nbytes = sum(s.nbytes for s in specs)
+        print(f"wrote {len(specs)} tensors, {nbytes / 2**30:.2f} GiB, in {seconds:.1f} s "
+              f"({nbytes / seconds / 1e9:.2f} GB/s), seed {seed}: {', '.join(str(p) for p in written)}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, bench_parser = _parser()
+    parser, bench_parser, init_parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "init":
+        return _init_command(args, init_parser)
     if args.command == "warmup":
         from ._warmup import warmup
 

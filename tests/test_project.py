@@ -48,6 +48,16 @@ def test_readme_sharded_initialization_example_runs():
     exec(compile(_code_blocks("Sharded and deferred initialization", "python")[0], "README.md", "exec"), {})
 
 
+def test_readme_checkpoint_example_runs(tmp_path, monkeypatch):
+    pytest.importorskip("safetensors")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_code_blocks("Writing checkpoints", "python")[0], "README.md", "exec"), {})
+    from safetensors import safe_open
+
+    with safe_open("model.safetensors", framework="numpy") as f:
+        assert sorted(f.keys()) == ["encoder.bias", "encoder.weight", "head.weight"]
+
+
 def test_readme_documents_stream_format():
     assert "## Stream format" in README
     assert "v1" in README and "compatibility guarantee" in README

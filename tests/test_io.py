@@ -1,0 +1,359 @@
+"""fastglorot.io and ``fastglorot init``: checkpoints written to disk, read back by their own libraries."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import fastglorot
+from fastglorot import io
+
+safetensors = pytest.importorskip("safetensors")
+from safetensors import safe_open  # noqa: E402
+
+SEED = 20261129
+SPEC = {
+    "embed.weight": {"shape": [50, 16], "dtype": "bfloat16", "init": "normal", "std": 0.02},
+    "layers.0.attn.weight": {"shape": [16, 16], "init": "glorot_uniform", "gain": 2.0},
+    "layers.0.conv.weight": {"shape": [8, 4, 3, 3], "dtype": "float64", "init": "kaiming_normal",
+                             "nonlinearity": "relu", "mode": "fan_out"},
+    "layers.0.mlp.weight": {"shape": [64, 16], "dtype": "float16", "init": "trunc_normal", "std": 0.5,
+                            "a": -0.4, "b": 0.6},
+    "layers.0.mlp.bias": {"shape": [64], "init": "zeros"},
+    "layers.0.norm.weight": {"shape": [16], "init": "ones"},
+    "head.weight": {"shape": [7, 16], "init": "uniform", "low": -0.1, "high": 0.3},
+    "scale": {"shape": [], "init": "normal"},
+    "empty": {"shape": [0, 4], "init": "lecun_normal"},
+    "jax.kernel": {"shape": [16, 8], "init": "he_uniform", "layout": "jax"},
+}
+
+
+def expected(name, entry, seed=SEED):
+    """``fastglorot.<init>(shape, dtype=..., seed=seed, stream=name, **kwargs)``: the reproducibility rule."""
+    kwargs = {k: v for k, v in entry.items() if k not in ("shape", "dtype", "init")}
+    dtype = entry.get("dtype", "float32")
+    numpy_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    if entry["init"] == "zeros":
+        return np.zeros(entry["shape"], numpy_dtype)
+    if entry["init"] == "ones":
+        return np.ones(entry["shape"], numpy_dtype)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")  # the "empty" tensor
+        return getattr(fastglorot, entry["init"])(tuple(entry["shape"]), dtype=dtype, seed=seed, stream=name,
+                                                  **kwargs)
+
+
+def assert_bits(actual, wanted, name):
+    actual = np.asarray(actual)
+    assert actual.shape == wanted.shape and actual.dtype.itemsize == wanted.dtype.itemsize, name
+    assert actual.tobytes() == wanted.tobytes(), name
+
+
+@pytest.fixture
+def small_slabs(monkeypatch):
+    monkeypatch.setattr(io, "SLAB_BYTES", 1000)  # many slabs per tensor, a partial last one
+
+
+def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_slabs):
+    path = tmp_path / "model.safetensors"
+    assert io.write_checkpoint(path, SPEC, seed=SEED) == [path]
+    torch = pytest.importorskip("torch")
+    with safe_open(str(path), framework="pt") as f:
+        assert list(f.keys()) == sorted(SPEC)  # the library lists names sorted
+        assert f.metadata()["fastglorot_seed"] == str(SEED)
+        for name, entry in SPEC.items():
+            tensor = f.get_tensor(name)
+            if tensor.dtype == torch.bfloat16:
+                tensor = tensor.view(torch.int16)
+            assert_bits(tensor.numpy(), expected(name, entry), name)
+    with safe_open(str(path), framework="numpy") as f:
+        for name, entry in SPEC.items():
+            if entry.get("dtype") != "bfloat16":
+                assert_bits(f.get_tensor(name), expected(name, entry), name)
+
+
+def test_slab_size_does_not_change_the_values(tmp_path, monkeypatch):
+    big = {"w": {"shape": [300, 70], "init": "glorot_normal"}}
+    io.write_checkpoint(tmp_path / "a.safetensors", big, seed=1)
+    monkeypatch.setattr(io, "SLAB_BYTES", 4 * 999)
+    io.write_checkpoint(tmp_path / "b.safetensors", big, seed=1)
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
+def test_sharded_layout_is_read_by_transformers(tmp_path, small_slabs):
+    out = tmp_path / "ckpt"
+    files = io.write_checkpoint(out, SPEC, seed=SEED, max_shard_size=2000)
+    index = out / "model.safetensors.index.json"
+    assert files[-1] == index and len(files) > 3
+    shards = len(files) - 1
+    assert [f.name for f in files[:-1]] == [f"model-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1)]
+    hub = pytest.importorskip("transformers.utils.hub")
+    shard_files, metadata = hub.get_checkpoint_shard_files(str(out), str(index))
+    assert sorted(map(os.path.basename, shard_files)) == [f.name for f in files[:-1]]
+    weight_map = json.loads(index.read_text())["weight_map"]
+    assert set(weight_map) == set(SPEC)
+    seen = set()
+    for shard in shard_files:
+        with safe_open(shard, framework="pt") as f:
+            for name in f.keys():
+                assert weight_map[name] == os.path.basename(shard)
+                tensor = f.get_tensor(name)
+                raw = tensor.view(__import__("torch").int16) if SPEC[name].get("dtype") == "bfloat16" else tensor
+                assert_bits(raw.numpy(), expected(name, SPEC[name]), name)
+                seen.add(name)
+    assert seen == set(SPEC)
+
+
+def test_one_shard_is_a_single_model_safetensors(tmp_path):
+    files = io.write_checkpoint(tmp_path / "ckpt", SPEC, seed=SEED, max_shard_size=10**9)
+    assert [f.name for f in files] == ["model.safetensors"]
+
+
+def test_npy_and_zarr(tmp_path, small_slabs):
+    entry = {"shape": [40, 30], "dtype": "float16", "init": "kaiming_uniform", "a": 0.1}
+    io.write_checkpoint(tmp_path / "w.npy", {"w": entry}, seed=SEED)
+    assert_bits(np.load(tmp_path / "w.npy", mmap_mode="r"), expected("w", entry), "w")
+    zarr = pytest.importorskip("zarr")
+    spec = {k: v for k, v in SPEC.items() if v.get("dtype") != "bfloat16"}
+    io.write_checkpoint(tmp_path / "m.zarr", spec, seed=SEED)
+    group = zarr.open_group(str(tmp_path / "m.zarr"), mode="r")
+    for name, entry in spec.items():
+        assert_bits(group[name][...], expected(name, entry), name)
+
+
+@pytest.mark.parametrize("path, spec, match", [
+    ("w.npy", SPEC, "one tensor"),
+    ("w.npy", {"w": {"shape": [4, 4], "dtype": "bfloat16", "init": "zeros"}}, "bfloat16"),
+    ("w.zarr", {"w": {"shape": [4, 4], "dtype": "bfloat16", "init": "zeros"}}, "bfloat16"),
+    ("w.zarr", {"../w": {"shape": [4, 4], "init": "zeros"}}, "zarr array path"),
+    ("w.bin", {"w": {"shape": [4, 4], "init": "zeros"}}, "extension"),
+])
+def test_format_limits_are_checked_before_writing(tmp_path, path, spec, match):
+    with pytest.raises(io.SpecError, match=match):
+        io.write_checkpoint(tmp_path / path, spec, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+BAD = {
+    "unknown init": ({"w": {"shape": [4, 4], "init": "glorious"}}, "w: unknown init 'glorious'"),
+    "bad shape": ({"w": {"shape": [4, -1], "init": "zeros"}}, "w: shape must be"),
+    "shape not a list": ({"w": {"shape": "4x4", "init": "zeros"}}, "w: shape must be"),
+    "unknown dtype": ({"w": {"shape": [4], "dtype": "int8", "init": "zeros"}}, "w: unknown dtype 'int8'"),
+    "bad argument value": ({"w": {"shape": [4, 4], "init": "glorot_uniform", "gain": -1.0}}, "w: gain must be"),
+    "unknown argument": ({"w": {"shape": [4, 4], "init": "normal", "sigma": 1.0}}, "w: .*sigma"),
+    "1-D glorot": ({"b": {"shape": [4], "init": "glorot_uniform"}}, "b: Fan in and fan out"),
+    "reserved name": ({"__metadata__": {"shape": [4], "init": "zeros"}}, "reserved"),
+    "reserved argument": ({"w": {"shape": [4], "init": "normal", "seed": 3}}, "w: 'seed' is set by the writer"),
+    "entry not an object": ({"w": [4, 4]}, "w: the spec entry must be an object"),
+    "arguments to zeros": ({"w": {"shape": [4], "init": "zeros", "value": 3}}, "w: zeros takes no arguments"),
+    "empty spec": ({}, "names no tensor"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_specs_are_rejected_before_anything_is_written(tmp_path, case):
+    spec, match = BAD[case]
+    with pytest.raises(io.SpecError, match=match):
+        io.write_checkpoint(tmp_path / "m.safetensors", spec, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_names_are_rejected(tmp_path):
+    specs = io.load_spec({"w": {"shape": [2], "init": "zeros"}}) * 2
+    with pytest.raises(io.SpecError, match="unique: w"):
+        io.write_checkpoint(tmp_path / "m.safetensors", specs, seed=1)
+
+
+def test_existing_output_needs_force(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="force"):
+        io.write_checkpoint(path, SPEC, seed=1)
+    assert path.read_bytes() == b"keep me"
+    io.write_checkpoint(path, SPEC, seed=1, force=True)
+    with safe_open(str(path), framework="numpy") as f:
+        assert "head.weight" in f.keys()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_seed_none_is_recorded_in_the_metadata(tmp_path):
+    path = tmp_path / "m.safetensors"
+    spec = {"w": {"shape": [8, 8], "init": "glorot_uniform"}}
+    io.write_checkpoint(path, spec)
+    with safe_open(str(path), framework="numpy") as f:
+        seed = int(f.metadata()["fastglorot_seed"])
+        assert_bits(f.get_tensor("w"), expected("w", spec["w"], seed), "w")
+
+
+# -- --like --------------------------------------------------------------------------------
+
+def test_like_takes_names_shapes_and_dtypes_with_the_default_rule(tmp_path):
+    from safetensors.numpy import save_file
+
+    source = tmp_path / "source.safetensors"
+    save_file({"blocks.0.ln_1.weight": np.ones(8, np.float16), "blocks.0.attn.bias": np.ones(8, np.float32),
+               "blocks.0.attn.weight": np.ones((8, 8), np.float32), "final_norm.weight": np.ones(8, np.float32),
+               "wte.weight": np.ones((20, 8), np.float64)}, str(source))
+    specs = {s.name: s for s in io.spec_like(source, {"wte.*": {"init": "normal", "std": 0.5}})}
+    assert {n: (s.init, s.shape, s.dtype) for n, s in specs.items()} == {
+        "blocks.0.ln_1.weight": ("ones", (8,), "float16"),
+        "blocks.0.attn.bias": ("zeros", (8,), "float32"),
+        "blocks.0.attn.weight": ("glorot_uniform", (8, 8), "float32"),
+        "final_norm.weight": ("ones", (8,), "float32"),
+        "wte.weight": ("normal", (20, 8), "float64"),
+    }
+    out = tmp_path / "out.safetensors"
+    io.write_checkpoint(out, list(specs.values()), seed=SEED)
+    with safe_open(str(out), framework="numpy") as f, safe_open(str(source), framework="numpy") as g:
+        for name in g.keys():
+            assert f.get_slice(name).get_shape() == g.get_slice(name).get_shape()
+            assert f.get_tensor(name).dtype == g.get_tensor(name).dtype
+        assert_bits(f.get_tensor("wte.weight"), expected("wte.weight", {"shape": [20, 8], "dtype": "float64",
+                                                                        "init": "normal", "std": 0.5}), "wte")
+
+
+def test_like_reads_a_sharded_index_and_rejects_unmatched_overrides(tmp_path):
+    io.write_checkpoint(tmp_path / "src", SPEC, seed=1, max_shard_size=2000)
+    specs = io.spec_like(tmp_path / "src" / "model.safetensors.index.json", dtype="float32")
+    assert {s.name for s in specs} == set(SPEC) and {s.dtype for s in specs} == {"float32"}
+    with pytest.raises(io.SpecError, match="match no tensor"):
+        io.spec_like(tmp_path / "src" / "model.safetensors.index.json", {"nothing.*": {"init": "zeros"}})
+    with pytest.raises(io.SpecError, match="shapes come from the checkpoint"):
+        io.spec_like(tmp_path / "src" / "model.safetensors.index.json", {"scale": {"shape": [2], "init": "ones"}})
+
+
+def test_like_rejects_a_broken_file(tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes((10**6).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ValueError, match="broken.safetensors"):
+        io.spec_like(broken)
+
+
+# -- the command line ----------------------------------------------------------------------
+
+def cli(*args, env=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "fastglorot", "init", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "FASTGLOROT_QUIET": "1", **(env or {})},
+                          **kwargs)
+
+
+def test_cli_writes_a_checkpoint_and_prints_one_line(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    result = cli(tmp_path / "m.safetensors", "--spec", spec, "--seed", SEED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {len(SPEC)} tensors") and f"seed {SEED}" in result.stdout
+    assert result.stderr == ""  # no bar: stderr is not a terminal
+    with safe_open(str(tmp_path / "m.safetensors"), framework="numpy") as f:
+        assert_bits(f.get_tensor("head.weight"), expected("head.weight", SPEC["head.weight"]), "head")
+
+
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w": {"shape": [3], "init": "glorot_uniform"}}))
+    result = cli(tmp_path / "m.safetensors", "--spec", spec)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("fastglorot init: error: w: Fan in")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
+    assert cli(tmp_path / "m.safetensors").returncode == 2  # no spec at all: usage error
+
+
+def test_cli_example_spec_and_progress(tmp_path):
+    printed = cli("--example", "llama-7b", "--print-spec")
+    spec = json.loads(printed.stdout)
+    assert sum(np.prod(e["shape"]) for e in spec.values()) == 6_738_415_616  # Llama-2-7B's parameter count
+    result = cli(tmp_path / "tiny", "--example", "llama-tiny", "--max-shard-size", "1MB", "--progress",
+                 "--seed", 3)
+    assert result.returncode == 0, result.stderr
+    assert "fastglorot init" in result.stderr and "B/s" in result.stderr  # the tqdm bar, forced
+    assert (tmp_path / "tiny" / "model.safetensors.index.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_write_leaves_nothing(tmp_path, sig, code):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w": {"shape": [1 << 30], "init": "normal"}}))  # 4 GiB: seconds to write
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "fastglorot", "init", str(out / "m.safetensors"), "--spec",
+                                str(spec), "--progress"], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "FASTGLOROT_QUIET": "1"})
+    assert process.stderr.read(16)  # the bar has started: the file is being written
+    time.sleep(0.3)
+    process.send_signal(sig)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == code, rest
+    assert "no output was written" in rest
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_file_size_limit_gives_a_clear_error_and_no_file(tmp_path):
+    import resource
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w": {"shape": [4 << 20], "init": "normal"}}))  # 16 MiB
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    result = cli(out / "m.safetensors", "--spec", spec, preexec_fn=limit)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("fastglorot init: error:") and "File too large" in result.stderr
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_whatever_the_checkpoint_size(tmp_path, python_runner):
+    # 1 GiB written; the process's peak RSS grows by two 8 MiB slabs and buffers, not by the checkpoint.
+    code = ("import resource, fastglorot.io as io\n"
+            f"io.write_checkpoint({str(tmp_path / 'warm.safetensors')!r}, "
+            "{'w': {'shape': [1 << 10, 1 << 10], 'init': 'glorot_uniform'}}, seed=1)\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"io.write_checkpoint({str(tmp_path / 'big.safetensors')!r}, "
+            "{'w': {'shape': [1 << 15, 1 << 13], 'init': 'glorot_uniform'}}, seed=1)\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    growth_mib = int(python_runner(code).stdout.strip())
+    assert growth_mib < 64
+
+
+def test_cli_like_with_overrides(tmp_path):
+    io.write_checkpoint(tmp_path / "src.safetensors", SPEC, seed=1)
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"layers.0.*.weight": {"init": "zeros"}}))
+    result = cli(tmp_path / "out.safetensors", "--like", tmp_path / "src.safetensors", "--spec", overrides,
+                 "--like-init", "lecun_uniform", "--seed", 9, "--quiet")
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    with safe_open(str(tmp_path / "out.safetensors"), framework="numpy") as f:
+        assert not f.get_tensor("layers.0.attn.weight").any()
+        head = {"shape": [7, 16], "init": "lecun_uniform"}
+        assert_bits(f.get_tensor("head.weight"), expected("head.weight", head, seed=9), "head")
+        assert (f.get_tensor("layers.0.mlp.bias") == 0).all()
+
+
+def test_not_enough_disk_space_is_an_error_before_writing(tmp_path, monkeypatch):
+    class Full:
+        f_bavail, f_frsize = 1, 512  # 512 bytes free: less than SPEC needs
+
+    monkeypatch.setattr(io.os, "statvfs", lambda path: Full())
+    with pytest.raises(OSError, match="GiB free; the checkpoint needs"):
+        io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_names_in_a_json_spec_are_rejected(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"w": {"shape": [2], "init": "zeros"}, "w": {"shape": [3], "init": "ones"}}')
+    with pytest.raises(io.SpecError, match="more than once: w"):
+        io.write_checkpoint(tmp_path / "m.safetensors", spec, seed=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
