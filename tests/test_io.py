@@ -283,9 +283,13 @@ def test_interrupted_write_leaves_nothing(tmp_path, sig, code):
     spec.write_text(json.dumps({"w": {"shape": [1 << 30], "init": "normal"}}))  # 4 GiB: seconds to write
     out = tmp_path / "out"
     out.mkdir()
+    # A child inherits an ignored SIGINT (jobs started in the background of a
+    # non-interactive shell, as CI may run us) and Python then keeps ignoring
+    # it: give the child the default disposition, as a terminal's would be.
     process = subprocess.Popen([sys.executable, "-m", "fastglorot", "init", str(out / "m.safetensors"), "--spec",
                                 str(spec), "--progress"], stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "FASTGLOROT_QUIET": "1"})
+                               env={**os.environ, "FASTGLOROT_QUIET": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stderr.read(16)  # the bar has started: the file is being written
     time.sleep(0.3)
     process.send_signal(sig)
