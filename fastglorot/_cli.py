@@ -89,7 +89,7 @@ application will use. Prints the seconds each kernel took."""
 
 INIT_DESCRIPTION = """\
 Write a randomly initialized checkpoint straight to disk, tensor by tensor,
-in bounded memory (two 8 MiB slabs), at disk speed.
+in bounded memory (two 8 MiB slabs), filling one slab while writing the other.
 
 OUT's extension picks the format: .safetensors (one file), .npy (one
 tensor), .zarr (a zarr group); with --max-shard-size, OUT is a directory
