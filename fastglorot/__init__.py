@@ -46,7 +46,7 @@ from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import stream_id
 from ._warmup import warmup
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 STREAM_FORMAT = 1
 """The stream format these values follow (README "Stream format"): a

@@ -52,7 +52,7 @@ def variance_scaling_(out: Out, scale: float = 1.0, mode: Mode = "fan_in",
         Positive variance scale (``gain**2`` in torch terms).
     mode : Mode, default "fan_in"
         ``n`` is ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2`` for ``"fan_in"``, ``"fan_out"``,
-        ``"fan_avg"``.
+        ``"fan_avg"``; ``sqrt(fan_in * fan_out)`` for ``"fan_geo_avg"`` (JAX's).
     distribution : Distribution, default "truncated_normal"
         ``"uniform"``: U(-L, L), ``L = sqrt(3 scale / n)``; ``"normal"`` (Keras: ``"untruncated_normal"``): N(0,
         scale / n); ``"truncated_normal"``: see Notes.

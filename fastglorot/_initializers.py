@@ -57,7 +57,8 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
         return target.result  # type: ignore[no-any-return]
     fans_in, fans_out = _fans(fan_shape(target.array.shape, global_shape), args["layout"], args["fan_in"],
                               args["fan_out"])
-    n = {"fan_in": fans_in, "fan_out": fans_out, "fan_avg": (fans_in + fans_out) / 2}[mode]
+    n = {"fan_in": fans_in, "fan_out": fans_out, "fan_avg": (fans_in + fans_out) / 2,
+         "fan_geo_avg": math.sqrt(fans_in * fans_out)}[mode]
     variance = scale / n
     seed, stream = args["seed"], args["stream"]
     if distribution == "uniform":

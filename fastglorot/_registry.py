@@ -93,7 +93,8 @@ ROWS = (
         parameters=(
             Parameter("scale", "float", "1.0", "Positive variance scale (``gain**2`` in torch terms).", False),
             Parameter("mode", "Mode", '"fan_in"', "``n`` is ``fan_in``, ``fan_out`` or "
-                      "``(fan_in + fan_out) / 2`` for ``\"fan_in\"``, ``\"fan_out\"``, ``\"fan_avg\"``.", False),
+                      "``(fan_in + fan_out) / 2`` for ``\"fan_in\"``, ``\"fan_out\"``, ``\"fan_avg\"``; "
+                      "``sqrt(fan_in * fan_out)`` for ``\"fan_geo_avg\"`` (JAX's).", False),
             Parameter("distribution", "Distribution", '"truncated_normal"',
                       "``\"uniform\"``: U(-L, L), ``L = sqrt(3 scale / n)``; ``\"normal\"`` (Keras: "
                       "``\"untruncated_normal\"``): N(0, scale / n); ``\"truncated_normal\"``: see Notes.", False),

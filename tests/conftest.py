@@ -28,6 +28,11 @@ if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
         sys.modules["numba"].config.reload_config()
 
 
+# Keras 3 picks its backend when first imported; the suite's Keras tests run on
+# jax (tests/test_keras.py runs the torch backend in a subprocess).
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+
 def run_python(code: str, *, env: dict | None = None, timeout: float = 240, check: bool = True,
                **kwargs) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter that imports this checkout."""

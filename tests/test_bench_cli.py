@@ -12,7 +12,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from fastglorot.benchmarks import harness, peers
+from fastglorot.benchmarks import harness, measure, peers
 
 IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng"}
 
@@ -75,6 +75,8 @@ def test_bench_quick_json_and_plot(python_runner, tmp_path):
         f"'--json', {str(report)!r}, '--plot', {str(png)!r}]))")
     data = json.loads(report.read_text())
     assert set(data) >= {"machine", "size_bytes", "dtype", "threads", "results"}
+    assert data["machine"]["isa"] == measure.vector_isa()
+    assert f"kernels compiled for {data['machine']['isa']['isa']} " in result.stdout
     assert data["size_bytes"] == 4 << 20 and data["dtype"] == "float32" and data["threads"] == 2
     assert {r["impl"] for r in data["results"]} <= IMPL_NAMES
     assert {"fastglorot", "memset", "numpy", "numpy-threads"} <= {r["impl"] for r in data["results"]}
@@ -111,3 +113,46 @@ def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):
 def test_bench_rejects_bad_thread_counts(python_runner):
     result = python_runner("from fastglorot._cli import main; main(['bench', '--threads', '999'])", check=False)
     assert result.returncode != 0 and "--threads must lie in" in result.stderr
+
+
+@pytest.mark.parametrize("cpu_name, features, isa", [
+    (None, "+64bit,+avx,+avx2,+avx512f,+avx512bw,+fma,+sse4.2", "AVX-512"),
+    (None, "+avx,+avx2,-avx512f,-avx512bw,+sse4.2", "AVX2"),
+    ("haswell", "+avx,-avx2,-avx512f,+sse4.2", "AVX"),
+    ("nehalem", "+sse4.2,-avx", "SSE4.2"),
+    ("generic", "", "SSE2"),
+    ("haswell", "", "AVX2"),
+    ("skylake-avx512", "", "AVX-512"),
+])
+def test_vector_isa_follows_numbas_target(monkeypatch, cpu_name, features, isa):
+    """The ISA comes from numba's JIT target: NUMBA_CPU_FEATURES (else the host's), NUMBA_CPU_NAME for empty ones."""
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CPU_NAME", cpu_name, raising=False)
+    monkeypatch.setattr(config, "CPU_FEATURES", features, raising=False)
+    found = measure.vector_isa()
+    assert found["isa"] == isa
+    assert found["cpu_name"] == (cpu_name or __import__("llvmlite.binding").binding.get_host_cpu_name())
+    assert "avx512f" not in found["features"] or isa == "AVX-512"
+
+
+def test_vector_isa_of_the_host_matches_cpuinfo():
+    """Without overrides, the host's own features: AVX-512 exactly when /proc/cpuinfo lists avx512f."""
+    from numba.core import config
+
+    if config.CPU_NAME is not None or config.CPU_FEATURES is not None:
+        pytest.skip("NUMBA_CPU_NAME / NUMBA_CPU_FEATURES set for this run")
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags")
+    expected = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    if expected is None:
+        pytest.skip("neither AVX2 nor AVX-512 host")
+    assert measure.vector_isa()["isa"] == expected
+
+
+def test_generic_target_reports_sse2(python_runner):
+    result = python_runner("from fastglorot.benchmarks.measure import vector_isa; print(vector_isa()['isa'])",
+                           env={"NUMBA_CPU_NAME": "generic"})
+    assert result.stdout.strip() == "SSE2"

@@ -64,7 +64,8 @@ def test_truncated_factor_keeps_the_variance():
 def test_variance_scaling_distributions(mode, distribution, layout):
     shape = (120, 80, 3, 3) if layout == "torch" else (3, 3, 80, 120)
     fan_in, fan_out = 80 * 9, 120 * 9
-    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+         "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
     scale = 2.5
     w = fg.variance_scaling(shape, scale, mode, distribution, seed=6, layout=layout).ravel()
     sigma = math.sqrt(scale / n)

@@ -1,6 +1,7 @@
 """The project's entry points: README Quickstart, README example, CLI."""
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,26 @@ def test_readme_checkpoint_example_runs(tmp_path, monkeypatch):
 
     with safe_open("model.safetensors", framework="numpy") as f:
         assert sorted(f.keys()) == ["encoder.bias", "encoder.weight", "head.weight"]
+
+
+def test_readme_jax_example_runs():
+    pytest.importorskip("flax", reason="the README's JAX example builds Flax layers")
+    namespace = {}
+    exec(compile(_code_blocks("JAX and Flax", "python")[0], "README.md", "exec"), namespace)
+    assert namespace["w"].shape == (3, 3, 64, 128) and str(namespace["w"].dtype) == "bfloat16"
+
+
+def test_readme_keras_example_runs(tmp_path, monkeypatch):
+    pytest.importorskip("keras")
+    monkeypatch.chdir(tmp_path)  # the example saves model.keras
+    with warnings.catch_warnings():
+        # Keras' own saving code (jax backend) trips a NumPy 2 deprecation, not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        exec(compile(_code_blocks("Keras", "python")[0], "README.md", "exec"), {})
+
+
+def test_readme_numba_example_runs():
+    exec(compile(_code_blocks("Numba", "python")[0], "README.md", "exec"), {})
 
 
 def test_readme_documents_stream_format():

@@ -54,7 +54,8 @@ def test_each_row_draws_its_declared_variance(row):
     expected = fastglorot.variance_scaling(shape, scale, mode, distribution, seed=4, stream="w")
     np.testing.assert_array_equal(got, expected)
     fan_in, fan_out = fastglorot.compute_fans(shape)
-    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+         "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
     assert math.isclose(float(np.var(got.astype(np.float64))), scale / n, rel_tol=0.05)
 
 

@@ -19,7 +19,7 @@ from .._jit import kernel
 from .._launch import flat_runs, run_fill
 
 __all__ = ["memset_", "memset_kernel", "interleaved_times", "median", "machine", "machine_line", "format_table",
-           "run_python"]
+           "run_python", "vector_isa"]
 
 
 @kernel
@@ -88,12 +88,69 @@ def _read(path: str) -> str:
         return "unknown"
 
 
+# The vector ISA an LLVM CPU model implies by itself, for targets given by name
+# only (NUMBA_CPU_NAME with an empty NUMBA_CPU_FEATURES, as "generic" is).
+_MODEL_ISA = {
+    "generic": "SSE2", "x86-64": "SSE2", "x86-64-v2": "SSE4.2", "x86-64-v3": "AVX2", "x86-64-v4": "AVX-512",
+    "sandybridge": "AVX", "ivybridge": "AVX", "haswell": "AVX2", "broadwell": "AVX2", "skylake": "AVX2",
+    "alderlake": "AVX2", "znver1": "AVX2", "znver2": "AVX2", "znver3": "AVX2", "skylake-avx512": "AVX-512",
+    "cascadelake": "AVX-512", "cooperlake": "AVX-512", "icelake-server": "AVX-512", "icelake-client": "AVX-512",
+    "tigerlake": "AVX-512", "sapphirerapids": "AVX-512", "emeraldrapids": "AVX-512", "graniterapids": "AVX-512",
+    "znver4": "AVX-512", "znver5": "AVX-512",
+}
+
+
+def vector_isa() -> Dict[str, str]:
+    """The x86 vector ISA numba compiles the kernels for, as numba's JIT target is configured.
+
+    numba's JIT targets CPU model ``NUMBA_CPU_NAME`` (default: the host's)
+    with feature string ``NUMBA_CPU_FEATURES`` (default: *the host's*
+    features, also when ``NUMBA_CPU_NAME`` is set; ``generic`` alone implies
+    an empty string).  So ``NUMBA_CPU_NAME=haswell`` on an AVX-512 host
+    still enables AVX-512 features; to compile for AVX2 only there, also set
+    ``NUMBA_CPU_FEATURES`` without ``+avx512f``.  The widest enabled feature
+    names the ISA: ``AVX-512`` (``avx512f``), ``AVX2``, ``AVX``, ``SSE4.2``,
+    else ``SSE2``; with an empty feature string, the CPU model's own
+    (``_MODEL_ISA``).
+
+    Returns
+    -------
+    dict
+        ``isa``, ``cpu_name`` (the LLVM CPU model) and ``features`` (the
+        enabled vector features, comma-separated).
+    """
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    # numba.config sets its settings through globals(), invisible to type checkers.
+    named: Optional[str] = getattr(config, "CPU_NAME")
+    given: Optional[str] = getattr(config, "CPU_FEATURES")
+    cpu_name: str = named or llvm.get_host_cpu_name()
+    features: str = given if given is not None else llvm.get_host_cpu_features().flatten()
+    enabled = [f[1:] for f in features.split(",") if f.startswith("+")]
+    vector = [f for f in enabled if f.startswith(("sse", "avx", "fma"))]
+    if not features:
+        isa = _MODEL_ISA.get(cpu_name, f"unknown (CPU model {cpu_name})")
+    elif "avx512f" in enabled:
+        isa = "AVX-512"
+    elif "avx2" in enabled:
+        isa = "AVX2"
+    elif "avx" in enabled:
+        isa = "AVX"
+    elif "sse4.2" in enabled:
+        isa = "SSE4.2"
+    else:
+        isa = "SSE2"
+    return {"isa": isa, "cpu_name": cpu_name, "features": ",".join(sorted(vector))}
+
+
 def machine() -> Dict[str, Any]:
-    """Versions and machine facts recorded with every result."""
+    """Versions and machine facts recorded with every result (``isa``: :func:`vector_isa`)."""
     import numba
 
     return {
         "cpu": _cpu_model(),
+        "isa": vector_isa(),
         "cpus": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
         "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None,
@@ -106,7 +163,9 @@ def machine() -> Dict[str, Any]:
 
 
 def machine_line(facts: Mapping[str, Any]) -> str:
-    return (f"# {facts['cpu']}, {facts['cpus']} CPUs, numba threads {facts['numba_threads']}; "
+    isa = facts["isa"]
+    return (f"# {facts['cpu']}, {facts['cpus']} CPUs, kernels compiled for {isa['isa']} "
+            f"(LLVM CPU {isa['cpu_name']}), numba threads {facts['numba_threads']}; "
             f"python {facts['python']}, numpy {facts['numpy']}, numba {facts['numba']}; "
             f"THP {facts['transparent_hugepage']}")
 
