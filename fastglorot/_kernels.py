@@ -209,14 +209,19 @@ def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_
             p = abs(signed[j])
             central = normal_quantile_central(p)
             z[j] = central if signed[j] > 0 else -central
+    # Gather the tail elements without a branch: every element is written at
+    # the next free slot, which only a tail element keeps.  ~11 % of the
+    # elements are in the tail, at random, so a branch mispredicts often: the
+    # branchy gather cost as much as the central quantile itself (measured,
+    # AVX2), the branch-free one about a third of that.
     tails = 0
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            if in_lower_tail(abs(signed[j])):
-                tail_at[tails] = j
-                tail_p[tails] = abs(signed[j])
-                tails += 1
+            p = abs(signed[j])
+            tail_at[tails] = j
+            tail_p[tails] = p
+            tails += np.int64(in_lower_tail(p))
     for i in range(tails):
         tail_p[i] = normal_quantile_tail(tail_p[i])
     for i in range(tails):
