@@ -21,8 +21,13 @@ The policy, as README "Arguments" states it:
 * ``layout``, ``mode``, ``distribution``, ``nonlinearity``: one of the
   listed strings, checked even where the value ends up unused (explicit
   fans, empty outputs).
-* ``gain``, ``scale``: positive finite reals; ``a`` (leaky ReLU slope): a
-  finite real; ``fan_in``, ``fan_out``: ``None`` or a positive integer.
+* ``gain``, ``scale``: positive finite reals; ``gain`` also with a
+  variance scale ``gain**2`` that neither overflows nor underflows to 0 in
+  float64 (about ``1.6e-162 < gain < 1.3e154``); ``a`` (leaky ReLU slope): a
+  finite real; ``fan_in``, ``fan_out``: ``None`` or an integer in
+  ``[1, 2**63 - 1]`` (:data:`FAN_LIMIT`).
+* A real too large for a float (``10**400``, a huge ``Fraction``) is a
+  ``ValueError`` ("must be finite"), never an ``OverflowError``.
 
 Wrong kinds of objects raise ``TypeError``, wrong values ``ValueError``;
 ``a`` and ``nonlinearity`` raise ``ValueError`` for both, as
@@ -38,11 +43,15 @@ from typing import Any, Callable, Dict, Literal, Mapping, Optional, Tuple, get_a
 import numpy as np
 
 from ._seeding import resolve_seed, resolve_stream
+from ._validate import as_float, describe
 
 __all__ = [
     "Layout", "Mode", "Distribution", "Nonlinearity", "LAYOUTS", "MODES", "DISTRIBUTIONS", "NONLINEARITIES",
-    "RULES", "checked", "choice", "nonlinearity", "positive", "finite", "slope", "fan",
+    "RULES", "FAN_LIMIT", "checked", "choice", "nonlinearity", "positive", "finite", "slope", "fan", "gain",
 ]
+
+FAN_LIMIT = 2**63 - 1
+"""The largest ``fan_in``/``fan_out`` override (the largest int64)."""
 
 Layout = Literal["torch", "jax", "keras"]
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -75,10 +84,7 @@ def nonlinearity(value: object) -> str:
 def _real(name: str, value: object) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {number}")
-    return number
+    return as_float(name, value)
 
 
 def finite(name: str, value: object) -> float:
@@ -108,9 +114,28 @@ def fan(name: str, value: object) -> Optional[int]:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a positive integer or None, got {type(value).__name__}")
-    if value <= 0:
+    number = int(value)
+    if number <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
-    return int(value)
+    if number > FAN_LIMIT:
+        raise ValueError(f"{name} must be at most 2**63 - 1, got {describe(value)}")
+    return number
+
+
+def gain(value: object) -> float:
+    """A positive finite real whose square (the variance scale ``gain ** 2``) is positive and finite."""
+    number = positive("gain", value)
+    try:
+        square = number**2
+    except OverflowError:  # float ** raises where float * would give inf
+        square = math.inf
+    if square == math.inf:
+        raise ValueError(f"gain={number!r} is too large: the variance scale gain**2 overflows float64; gain must "
+                         "be below 1.34e154")
+    if square == 0:
+        raise ValueError(f"gain={number!r} is too small: the variance scale gain**2 underflows to 0 in float64; "
+                         "gain must be at least 2.3e-162")
+    return number
 
 
 def _flag(name: str, value: object) -> bool:
@@ -126,7 +151,7 @@ RULES: Mapping[str, Callable[[Any], Any]] = {
     "mode": lambda v: choice("mode", v, MODES),
     "distribution": lambda v: choice("distribution", v, DISTRIBUTIONS),
     "nonlinearity": nonlinearity,
-    "gain": lambda v: positive("gain", v),
+    "gain": gain,
     "scale": lambda v: positive("scale", v),
     "a": lambda v: slope("a", v),
     "fan_in": lambda v: fan("fan_in", v),

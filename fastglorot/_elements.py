@@ -71,6 +71,7 @@ from ._elementary import (
 )
 from ._jit import IntrinsicTyping, float64_from_bits, float_bits, ieee_sqrt, inline, intrinsic_as
 from ._philox import philox4x32_10 as _philox_block
+from ._sampling import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
 
 if TYPE_CHECKING:
     from numba.core.base import BaseContext
@@ -105,6 +106,8 @@ _LOW32 = U64(0xFFFFFFFF)
 _F32_MAX = F64(np.finfo(np.float32).max)
 _F64_MAX = F64(np.finfo(np.float64).max)
 _NAN32 = F32(np.nan)
+_Z_BOUND_F32 = F64(NORMAL_Z_BOUND_F32)
+_Z_BOUND_F64 = F64(NORMAL_Z_BOUND_F64)
 _NAN64 = F64(np.nan)
 
 
@@ -287,7 +290,8 @@ def _uniform_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.f
 @element
 def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
                     ) -> np.float32:
-    valid = _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0)
+    valid = _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0) and (
+        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)  # _sampling.normal_fits
     words = _block(seed, stream, _word_block(i))
     # Lanes 2p (radius) and 2p + 1 (angle), p = j // 2, form one Box-Muller
     # pair; the even lane j receives the cosine, the odd one the sine.
@@ -304,7 +308,8 @@ def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
 @element
 def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
                     ) -> np.float64:
-    valid = _in_range(mean, _F64_MAX) and _in_range(std, _F64_MAX) and std >= F64(0.0)
+    valid = _in_range(mean, _F64_MAX) and _in_range(std, _F64_MAX) and std >= F64(0.0) and (
+        abs(mean) + _Z_BOUND_F64 * std <= _F64_MAX)  # _sampling.normal_fits
     words = _block(seed, stream, _pair_block(i))
     # Lanes 0, 1: radius; lanes 2, 3: angle; h = 0 receives the cosine, h = 1 the sine.
     sine = ((i >> U64(7)) & U64(1)) == U64(1)

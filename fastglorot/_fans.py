@@ -9,6 +9,7 @@ from typing import Optional, Sequence, Tuple
 
 from ._arguments import LAYOUTS, Layout, Nonlinearity, choice
 from ._arguments import nonlinearity as check_nonlinearity
+from ._validate import describe
 
 __all__ = ["compute_fans", "calculate_gain", "LAYOUTS"]
 
@@ -78,7 +79,10 @@ def calculate_gain(nonlinearity: Nonlinearity, param: Optional[float] = None) ->
     ------
     ValueError
         For an unknown nonlinearity (non-strings included), or a leaky_relu
-        slope that is not a real number (bools included).
+        slope that is not a real number (bools included) or whose square
+        overflows float64 (``|param| >= 1.34e154``, where torch raises
+        ``OverflowError``).  Non-finite slopes are torch's: ``inf`` gives 0.0,
+        ``nan`` gives nan.
     """
     nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
     if nonlinearity in _LINEAR:
@@ -91,8 +95,16 @@ def calculate_gain(nonlinearity: Nonlinearity, param: Optional[float] = None) ->
         if param is None:
             slope = 0.01
         elif isinstance(param, numbers.Real) and not isinstance(param, bool):
-            slope = float(param)
+            try:
+                slope = float(param)
+            except OverflowError:
+                raise ValueError(f"negative_slope {describe(param)} is too large for a float") from None
         else:
             raise ValueError(f"negative_slope {param!r} not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+        try:
+            square = slope**2
+        except OverflowError:  # torch's calculate_gain lets this OverflowError through
+            raise ValueError(f"negative_slope {slope!r} is too large: negative_slope**2 overflows float64; "
+                             "|negative_slope| (kaiming's a) must be below 1.34e154") from None
+        return math.sqrt(2.0 / (1 + square))
     return 3.0 / 4  # selu

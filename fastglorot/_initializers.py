@@ -23,7 +23,8 @@ from ._arguments import positive
 from ._blocks import Shape, fan_shape, resolve_position
 from ._buffers import as_output
 from ._fans import compute_fans
-from ._sampling import fill_normal, fill_truncated_normal, fill_uniform
+from ._sampling import fill_normal, fill_truncated_normal, fill_uniform, normal_fits, normal_limit, normal_z_max
+from ._validate import dtype_max
 
 __all__ = ["variance_scaling_core", "TRUNCATED_STD"]
 
@@ -61,12 +62,54 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
          "fan_geo_avg": math.sqrt(fans_in * fans_out)}[mode]
     variance = scale / n
     seed, stream = args["seed"], args["stream"]
+    fmt = target.format
     if distribution == "uniform":
-        limit = math.sqrt(3.0 * variance)
+        limit = math.sqrt(3.0 * variance)  # inf when 3 * variance overflows
+        if not limit <= dtype_max(fmt):
+            raise ValueError(f"{_variance(scale, n, variance)}: the uniform bound sqrt(3 * scale / n) = "
+                             f"{_value(limit)} is outside the {fmt} range (largest finite value "
+                             f"{dtype_max(fmt):.8g}); {_scale_bound(dtype_max(fmt) * dtype_max(fmt) / 3, n, fmt)}")
         return cast(Out, fill_uniform(target, -limit, limit, seed, stream, offset, global_shape, global_offset))
     if distribution in ("normal", "untruncated_normal"):
-        return cast(Out, fill_normal(target, 0.0, math.sqrt(variance), seed, stream, offset, global_shape,
-                                     global_offset))
+        std = math.sqrt(variance)
+        if not normal_fits(fmt, 0.0, std):
+            largest = normal_limit(fmt) / (normal_z_max(fmt) * (1 + 2.0**-20))
+            raise ValueError(f"{_variance(scale, n, variance)}: the normal std sqrt(scale / n) = {std:.6g} "
+                             f"would give samples up to {normal_z_max(fmt):.4f} * std = "
+                             f"{normal_z_max(fmt) * std:.6g}, beyond the {fmt} range (largest finite value "
+                             f"{dtype_max(fmt):.8g}); {_scale_bound(largest * largest, n, fmt)}")
+        return cast(Out, fill_normal(target, 0.0, std, seed, stream, offset, global_shape, global_offset))
     std = math.sqrt(variance) / TRUNCATED_STD
+    if not std > 0:
+        raise ValueError(f"{_variance(scale, n, variance)}: the variance underflows to 0 in float64, so the "
+                         "truncated normal has no standard deviation; scale / n must be at least 5e-324 "
+                         "(use a larger scale, or the uniform or normal distribution, which fill zeros)")
+    if not 2.0 * std <= dtype_max(fmt):
+        largest = dtype_max(fmt) / 2 * TRUNCATED_STD
+        raise ValueError(f"{_variance(scale, n, variance)}: the truncated normal's bound 2 * sqrt(scale / n) / "
+                         f"{TRUNCATED_STD} = {_value(2.0 * std)} is outside the {fmt} range (largest finite value "
+                         f"{dtype_max(fmt):.8g}); {_scale_bound(largest * largest, n, fmt)}")
     return cast(Out, fill_truncated_normal(target, 0.0, std, -2.0 * std, 2.0 * std, seed, stream, offset,
                                            global_shape, global_offset))
+
+
+_FLOAT64_MAX = 1.7976931348623157e308
+
+
+def _value(x: float) -> str:
+    return f"{x:.6g}" if math.isfinite(x) else "inf (overflows float64)"
+
+
+def _variance(scale: float, n: float, variance: float) -> str:
+    """The start of a message about the variance ``scale / n`` (the only numbers the core sees)."""
+    return (f"variance scale / n = {scale!r} / {n!r} = {variance!r} (scale is gain**2 for glorot_*, "
+            f"calculate_gain(nonlinearity, a)**2 for kaiming_*)")
+
+
+def _scale_bound(largest: float, n: float, fmt: str) -> str:
+    """What to do: the largest variance (and scale, for this ``n``) that fits ``fmt``."""
+    largest = min(largest, _FLOAT64_MAX / 3) * (1 - 1e-6)
+    text = f"scale / n must be at most about {largest:.4g} for a {fmt} output"
+    if math.isfinite(largest * n):
+        text += f" (scale at most {largest * n:.4g} for n = {n!r})"
+    return text

@@ -221,7 +221,7 @@ def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_
             p = abs(signed[j])
             tail_at[tails] = j
             tail_p[tails] = p
-            tails += np.int64(in_lower_tail(p))
+            tails += int(in_lower_tail(p))
     for i in range(tails):
         tail_p[i] = normal_quantile_tail(tail_p[i])
     for i in range(tails):

@@ -7,6 +7,7 @@ format; README "Stream format" defines it exactly, as part of the API.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
 
 import numpy as np
@@ -18,10 +19,11 @@ from ._jit import announce_compile
 from ._launch import flat_runs, run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
-from ._validate import as_count, as_finite, as_offset, key_stream_words
+from ._validate import as_count, as_finite, as_offset, dtype_max, key_stream_words
 
 __all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_",
-           "fill_uniform", "fill_normal", "fill_truncated_normal"]
+           "fill_uniform", "fill_normal", "fill_truncated_normal", "normal_z_max", "normal_limit", "normal_fits",
+           "NORMAL_Z_BOUND_F32", "NORMAL_Z_BOUND_F64"]
 
 Out = TypeVar("Out")
 """The caller's buffer type: in-place fills return the object they were given."""
@@ -46,6 +48,63 @@ normal float64 tail probability; farther out the mass is zero in float64."""
 def _draw_dtype(fmt: str) -> type:
     """The dtype samples are computed in: float16/bfloat16 round a float32 draw."""
     return np.float64 if fmt == "float64" else np.float32
+
+
+def normal_z_max(fmt: str) -> float:
+    """The largest ``|z|`` of a standard normal draw for ``fmt``: sqrt(-2 ln u1) at the smallest ``u1``.
+
+    README "Stream format": ``u1 >= 2**-33`` (float32 draws, also for float16
+    and bfloat16) or ``2**-53`` (float64), so ``|z| <= sqrt(66 ln 2) ~ 6.7637``
+    or ``sqrt(106 ln 2) ~ 8.5717``.
+    """
+    return math.sqrt((106 if fmt == "float64" else 66) * math.log(2.0))
+
+
+_NORMAL_LIMITS = {
+    "float64": float(np.finfo(np.float64).max),
+    "float32": float(np.finfo(np.float32).max),
+    # 16-bit outputs round a float32 draw: every float32 value up to the one
+    # below the rounding midpoint to inf (65520 for float16; bfloat16's max
+    # plus half its ulp, a tie that rounds to the even inf) stays finite.
+    "float16": float(np.nextafter(np.float32(65520.0), np.float32(0.0))),
+    "bfloat16": float(np.uint32(0x7F7F7FFF).view(np.float32)),
+}
+_Z_MARGIN = 1.0 + 2.0**-20
+"""Covers the draw's own rounding: the float32 radius is within 2e-8 of
+sqrt(66 ln 2) and each float32 product adds half an ulp (6e-8)."""
+NORMAL_Z_BOUND_F32 = normal_z_max("float32") * _Z_MARGIN
+NORMAL_Z_BOUND_F64 = normal_z_max("float64") * _Z_MARGIN
+"""``|z|`` bounds with the margin: :func:`normal_fits` and the element API's validity test use these."""
+
+
+def normal_limit(fmt: str) -> float:
+    """The largest ``|mean + std * z|`` (exact) that ``normal_`` writes to ``fmt`` as a finite value."""
+    return _NORMAL_LIMITS[fmt]
+
+
+def normal_fits(fmt: str, mean: float, std: float) -> bool:
+    """Whether every sample ``mean + std * z`` of a ``fmt`` normal fill is finite.
+
+    ``mean`` and ``std`` are rounded to the draw dtype first, as the kernels
+    see them.  The test ``|mean| + z_max * std <= limit`` (with a relative
+    margin of 2**-20 on ``z_max``) is exact up to that margin: rounding is
+    monotone, so no sample can exceed the bound, and ``std = 0`` fills with
+    ``mean``, which is in range.
+    """
+    ftype = _draw_dtype(fmt)
+    with np.errstate(over="ignore"):
+        mean_d, std_d = abs(float(ftype(mean))), float(ftype(std))
+    bound = mean_d + (NORMAL_Z_BOUND_F64 if fmt == "float64" else NORMAL_Z_BOUND_F32) * std_d
+    return bool(bound <= normal_limit(fmt))
+
+
+def normal_range_error(fmt: str, mean: float, std: float) -> str:
+    """The tail of a message for a normal fill that would overflow ``fmt``: the limit and what to do."""
+    z_max = normal_z_max(fmt)
+    room = max(normal_limit(fmt) - abs(mean), 0.0) / (z_max * _Z_MARGIN)
+    return (f"samples mean + std*z with |z| up to {z_max:.4f} reach {abs(mean) + z_max * std:.6g}, beyond the "
+            f"{fmt} range (largest finite value {dtype_max(fmt):.8g}), and would be written as inf; "
+            f"std must be at most {room * (1 - 1e-6):.6g} for |mean| = {abs(mean):.6g}")
 
 
 def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: Seed, stream: Stream,
@@ -74,7 +133,8 @@ def _at_least(x: float, ftype: Any, strict: bool) -> Any:
     """The smallest ``ftype`` value >= x (> x when ``strict``)."""
     value = ftype(x)
     if float(value) < x or (strict and float(value) == x):
-        value = np.nextafter(value, ftype(np.inf))
+        with np.errstate(over="ignore"):  # past the largest value: inf, which the caller then rejects
+            value = np.nextafter(value, ftype(np.inf))
     return value
 
 
@@ -82,7 +142,8 @@ def _at_most(x: float, ftype: Any, strict: bool) -> Any:
     """The largest ``ftype`` value <= x (< x when ``strict``)."""
     value = ftype(x)
     if float(value) > x or (strict and float(value) == x):
-        value = np.nextafter(value, ftype(-np.inf))
+        with np.errstate(over="ignore"):  # past the largest value: inf, which the caller then rejects
+            value = np.nextafter(value, ftype(-np.inf))
     return value
 
 
@@ -242,7 +303,9 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     mean : float, default 0.0
         Finite mean.
     std : float, default 1.0
-        Finite standard deviation, ``std >= 0``.
+        Finite standard deviation, ``std >= 0``, with every sample in range:
+        ``|mean| + 6.7637 * std`` (``8.5717 * std`` for float64) at most the
+        output dtype's largest finite value (see Notes).
     seed, stream, offset, global_shape, global_offset
         As for :func:`uniform_`.
 
@@ -262,8 +325,10 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     are polynomials after exact range reduction (no libm), so results are
     identical on every x86-64 CPU.  float32 results lie within 4 float32 ulps
     of the float64 Box–Muller of the same uniforms (1e-6 absolute near 0);
-    ``|z|`` reaches 6.76 (float32) and 8.57 (float64); never inf or NaN
-    (float16 overflows to inf beyond 65504, as its rounding rule implies).
+    ``|z|`` reaches 6.76 (float32, also for float16 and bfloat16) and 8.57
+    (float64); never inf or NaN: arguments for which ``|mean| + |z|max * std``
+    could round past the output dtype's largest finite value (65504 for
+    float16) raise ``ValueError`` before anything is written.
 
     Compatibility guarantee: the values are stream format
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
@@ -279,6 +344,8 @@ def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Str
     std = as_finite("std", std, target.format)
     if std < 0:
         raise ValueError(f"std must be non-negative, got {std}")
+    if not normal_fits(target.format, mean, std):
+        raise ValueError(f"normal_ with mean={mean!r}, std={std!r}: {normal_range_error(target.format, mean, std)}")
     ftype = _draw_dtype(target.format)
     params: np.ndarray[Any, Any] = np.array([mean, std, 0, 0], dtype=ftype)
     return _run(target, "normal", params, seed, stream, offset, global_shape, global_offset)

@@ -20,6 +20,9 @@ __all__ = [
     "as_offset",
     "as_count",
     "as_finite",
+    "as_float",
+    "describe",
+    "dtype_max",
     "key_stream_words",
 ]
 
@@ -42,7 +45,7 @@ def as_uint64(name: str, value: object) -> int:
     """An integer in [0, 2**64)."""
     number = _as_int(name, value)
     if not 0 <= number < UINT64_LIMIT:
-        raise ValueError(f"{name} must lie in [0, 2**64), got {number}")
+        raise ValueError(f"{name} must lie in [0, 2**64), got {describe(number)}")
     return number
 
 
@@ -50,7 +53,7 @@ def as_count(name: str, value: object) -> int:
     """A non-negative integer not above 2**62."""
     number = _as_int(name, value)
     if not 0 <= number <= INDEX_LIMIT:
-        raise ValueError(f"{name} must lie in [0, 2**62], got {number}")
+        raise ValueError(f"{name} must lie in [0, 2**62], got {describe(number)}")
     return number
 
 
@@ -58,9 +61,9 @@ def as_offset(offset: object, size: int) -> int:
     """The global index of the first element: ``offset + size <= 2**62``."""
     number = _as_int("offset", offset)
     if number < 0:
-        raise ValueError(f"offset must be non-negative, got {number}")
+        raise ValueError(f"offset must be non-negative, got {describe(number)}")
     if number + size > INDEX_LIMIT:
-        raise ValueError(f"offset + size must not exceed 2**62, got {number} + {size}")
+        raise ValueError(f"offset + size must not exceed 2**62, got {describe(number)} + {size}")
     return number
 
 
@@ -70,12 +73,34 @@ def as_finite(name: str, value: object, dtype: str) -> float:
         raise TypeError(f"{name} must be a real number, not a bool")
     if not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
+    number = as_float(name, value)
+    largest = dtype_max(dtype)
+    if abs(number) > largest:
+        raise ValueError(f"{name}={number} is outside the {np.dtype(dtype).name} range (largest finite value "
+                         f"{largest:.8g})")
+    return number
+
+
+def describe(value: object) -> str:
+    """``repr(value)``, shortened for integers of hundreds of digits."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+
+
+def as_float(name: str, value: numbers.Real) -> float:
+    """``float(value)``, finite: a number too large for a float (``10**400``) is a ``ValueError`` too."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got {describe(value)}, which overflows float64") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
-    if abs(number) > float(ml_dtypes.finfo(dtype).max):  # type: ignore[no-untyped-call]
-        raise ValueError(f"{name}={number} is outside the {np.dtype(dtype).name} range")
     return number
+
+
+def dtype_max(dtype: str) -> float:
+    """The largest finite value of ``dtype`` (a name works too; bfloat16 through ml_dtypes)."""
+    return float(ml_dtypes.finfo(dtype).max)  # type: ignore[no-untyped-call]
 
 
 def key_stream_words(seed: int, stream: int) -> np.ndarray:

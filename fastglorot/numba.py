@@ -69,8 +69,10 @@ low, high, mean, std
     float32 or float64 scalars (used as float64, exactly as the fills take
     Python floats).  Arguments the fills reject (not finite, outside the
     dtype's range, ``low > high``, ``std < 0``, no dtype value in
-    ``[low, high]``) give NaN instead of an exception, so a ``prange`` loop
-    stays branch-free.
+    ``[low, high]``, a normal whose samples could overflow the dtype:
+    ``|mean| + 6.7637 * std`` above float32's maximum, ``8.5717 * std`` for
+    float64) give NaN instead of an exception, so a ``prange`` loop stays
+    branch-free.
 
 Element definitions (README "Stream format", v1)
 ------------------------------------------------

@@ -14,6 +14,8 @@ import torch
 import fastglorot
 from fastglorot import Nonlinearity
 
+from .._sampling import normal_fits
+from .._validate import dtype_max
 from ._targets import Target, addressing, draw_seed, local_block, resolve, supports
 
 if TYPE_CHECKING:
@@ -83,10 +85,24 @@ def _fill_uniform(tensor: Tensor, a: float, b: float, generator: Optional[Genera
                  float(a), float(b))
 
 
+_FORMATS = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+
+
+def _overflows(dtype: torch.dtype, mean: float, std: float) -> bool:
+    """Whether samples of N(mean, std**2) could round to inf in ``dtype`` (fastglorot's normal_ refuses those)."""
+    fmt = _FORMATS.get(dtype)
+    if fmt is None:
+        return False
+    largest = dtype_max(fmt)
+    return abs(mean) <= largest and 0 <= std <= largest and not normal_fits(fmt, mean, std)
+
+
 def _fill_normal(tensor: Tensor, mean: float, std: float, generator: Optional[Generator]) -> Tensor:
     if _fills(tensor):
         torch.empty(0, dtype=tensor.dtype).normal_(mean, std)
-        if not _finite(mean, std):  # torch fills with inf/nan; fastglorot samples finite values only
+        # torch fills with inf/nan; fastglorot samples finite values only (and refuses arguments whose
+        # samples could overflow the dtype), so those calls keep torch's behaviour.
+        if not _finite(mean, std) or _overflows(tensor.dtype, float(mean), float(std)):
             with torch.no_grad():
                 return tensor.normal_(mean, std, generator=generator)
     return _fill(tensor, generator, fastglorot.normal_, lambda: tensor.normal_(mean, std, generator=generator),
