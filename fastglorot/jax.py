@@ -225,8 +225,9 @@ def _resolve_sharding(out_sharding: Any, sharding: Any) -> Any:
     if given is None or isinstance(given, jax.sharding.Sharding):
         return given
     if isinstance(given, jax.sharding.PartitionSpec):
-        mesh = jax.sharding.get_mesh()
-        if mesh.empty:
+        get_mesh = getattr(jax.sharding, "get_mesh", None)  # JAX >= 0.7: the mesh of jax.set_mesh
+        mesh = get_mesh() if get_mesh is not None else None
+        if mesh is None or mesh.empty:
             raise ValueError(f"out_sharding={given} is a PartitionSpec, which needs a mesh: call it under "
                              f"jax.set_mesh(mesh), or pass a jax.sharding.NamedSharding")
         return jax.sharding.NamedSharding(mesh, given)

@@ -371,3 +371,9 @@ def test_sharded_blocks_are_filled_as_blocks(monkeypatch):
         mesh, jax.sharding.PartitionSpec("x")))
     assert calls == [((32, 16), (32, 16), (0, 0))]
     np.testing.assert_array_equal(np.asarray(got), fastglorot.glorot_uniform((32, 16), seed=1, layout="jax"))
+
+
+def test_import_fastglorot_does_not_import_jax(python_runner):
+    result = python_runner("import sys, fastglorot\n"
+                           "print(sorted(m for m in ('jax', 'jaxlib', 'flax', 'fastglorot.jax') if m in sys.modules))")
+    assert result.stdout.strip() == "[]"
