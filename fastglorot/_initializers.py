@@ -66,9 +66,8 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
     if distribution == "uniform":
         limit = math.sqrt(3.0 * variance)  # inf when 3 * variance overflows
         if not limit <= dtype_max(fmt):
-            raise ValueError(f"{_variance(scale, n, variance)}: the uniform bound sqrt(3 * scale / n) = "
-                             f"{_value(limit)} is outside the {fmt} range (largest finite value "
-                             f"{dtype_max(fmt):.8g}); {_scale_bound(dtype_max(fmt) * dtype_max(fmt) / 3, n, fmt)}")
+            raise ValueError(_bound_error(scale, n, variance, "the uniform bound sqrt(3 * scale / n)", limit, fmt,
+                                          dtype_max(fmt) * dtype_max(fmt) / 3))
         return cast(Out, fill_uniform(target, -limit, limit, seed, stream, offset, global_shape, global_offset))
     if distribution in ("normal", "untruncated_normal"):
         std = math.sqrt(variance)
@@ -86,18 +85,18 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
                          "(use a larger scale, or the uniform or normal distribution, which fill zeros)")
     if not 2.0 * std <= dtype_max(fmt):
         largest = dtype_max(fmt) / 2 * TRUNCATED_STD
-        raise ValueError(f"{_variance(scale, n, variance)}: the truncated normal's bound 2 * sqrt(scale / n) / "
-                         f"{TRUNCATED_STD} = {_value(2.0 * std)} is outside the {fmt} range (largest finite value "
-                         f"{dtype_max(fmt):.8g}); {_scale_bound(largest * largest, n, fmt)}")
+        raise ValueError(_bound_error(scale, n, variance, f"the truncated normal's bound 2 * sqrt(scale / n) / "
+                                      f"{TRUNCATED_STD}", 2.0 * std, fmt, largest * largest))
     return cast(Out, fill_truncated_normal(target, 0.0, std, -2.0 * std, 2.0 * std, seed, stream, offset,
                                            global_shape, global_offset))
 
 
-_FLOAT64_MAX = 1.7976931348623157e308
-
-
-def _value(x: float) -> str:
-    return f"{x:.6g}" if math.isfinite(x) else "inf (overflows float64)"
+def _bound_error(scale: float, n: float, variance: float, what: str, bound: float, fmt: str,
+                 largest_variance: float) -> str:
+    """The message for a computed bound outside ``fmt``'s range, with the largest variance that fits."""
+    value = f"{bound:.6g}" if math.isfinite(bound) else "inf (overflows float64)"
+    return (f"{_variance(scale, n, variance)}: {what} = {value} is outside the {fmt} range (largest finite value "
+            f"{dtype_max(fmt):.8g}); {_scale_bound(largest_variance, n, fmt)}")
 
 
 def _variance(scale: float, n: float, variance: float) -> str:
@@ -108,7 +107,7 @@ def _variance(scale: float, n: float, variance: float) -> str:
 
 def _scale_bound(largest: float, n: float, fmt: str) -> str:
     """What to do: the largest variance (and scale, for this ``n``) that fits ``fmt``."""
-    largest = min(largest, _FLOAT64_MAX / 3) * (1 - 1e-6)
+    largest = min(largest, dtype_max("float64") / 3) * (1 - 1e-6)
     text = f"scale / n must be at most about {largest:.4g} for a {fmt} output"
     if math.isfinite(largest * n):
         text += f" (scale at most {largest * n:.4g} for n = {n!r})"
