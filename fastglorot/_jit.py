@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from numba.core.typing.templates import Signature
 
 __all__ = ["kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float64_from_bits",
-           "announce_compile"]
+           "announce_compile", "cached_on_disk"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FloatT = TypeVar("_FloatT", bound=Union[float, np.floating[Any]])
@@ -157,7 +157,7 @@ def float64_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTypin
     return types.float64(x), codegen
 
 
-def _cached_on_disk(dispatcher: Any) -> bool:
+def cached_on_disk(dispatcher: Any) -> bool:
     """Whether numba's disk cache has an index for ``dispatcher`` (it will load, not compile)."""
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     index = getattr(cache_file, "_index_path", None)
@@ -173,7 +173,7 @@ def announce_compile(dispatcher: Any, what: str) -> None:
     """
     if dispatcher.signatures or os.environ.get("FASTGLOROT_QUIET", "") not in ("", "0"):
         return
-    if _cached_on_disk(dispatcher):
+    if cached_on_disk(dispatcher):
         return
     print(f"fastglorot: compiling the {what} kernel (first use on this machine, a few seconds; cached on disk "
           "afterwards). 'fastglorot warmup' compiles all kernels ahead of time; FASTGLOROT_QUIET=1 hides this.",

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Callable, Tuple, TypeVar
 
 import numpy as np
 
+from ._constants import TERMS_F64, TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from ._convert import (
     bits52,
     bits53,
@@ -48,7 +49,6 @@ from ._convert import (
     uniform_f64,
 )
 from ._elementary import (
-    TERMS_F64,
     in_lower_tail,
     minus_two_log,
     normal_quantile_central,
@@ -91,18 +91,10 @@ __all__ = [
     "tile_elements",
 ]
 
-TILE_COUNTERS = 128
-WORDS_PER_TILE = 4 * TILE_COUNTERS
-
 _L = TILE_COUNTERS
 _GROUP = 32
 """Counters computed together in a tile cut by the end of a row."""
 _LOW32 = np.uint64(0xFFFFFFFF)
-
-
-def tile_elements(itemsize: int) -> int:
-    """Outputs per tile: one word per output of up to 4 bytes, two per 8-byte output."""
-    return WORDS_PER_TILE // 2 if itemsize == 8 else WORDS_PER_TILE
 
 
 @inline

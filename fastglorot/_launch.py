@@ -15,7 +15,6 @@ the number of threads never change a result.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import math
 import os
@@ -24,7 +23,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Sequence, Tuple, TypeVar, Union
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -58,6 +56,8 @@ huge_pages = os.environ.get("FASTGLOROT_HUGE_PAGES", "") not in ("", "0")
 def _load_madvise() -> Any:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         madvise = libc.madvise
@@ -68,7 +68,8 @@ def _load_madvise() -> Any:
     return madvise
 
 
-_madvise = _load_madvise()
+_madvise: Any = None
+"""libc's ``madvise``, loaded at the first advice (ctypes is not imported before it is needed)."""
 
 
 def advise_huge_pages(out: NDArray[Any]) -> None:
@@ -90,9 +91,12 @@ def advise_huge_pages(out: NDArray[Any]) -> None:
     they are.  Advice is a hint: errors (file-backed memory, no THP support)
     are ignored, and values never depend on it.
     """
-    if not huge_pages:
+    global _madvise
+    if not huge_pages or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:
         return
-    if _madvise is None or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:
+    if _madvise is None:
+        _madvise = _load_madvise() or False  # False: looked, not available
+    if not _madvise:
         return
     address = out.ctypes.data
     start = -(-address // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
@@ -106,7 +110,13 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def thread_count() -> int:
-    """Threads a fill may use: ``numba.get_num_threads()`` of the calling thread."""
+    """Threads a fill may use: ``numba.get_num_threads()`` of the calling thread.
+
+    numba is imported here, not at module import: only a fill that runs a
+    numba kernel on several threads asks (and has loaded numba anyway).
+    """
+    import numba
+
     return max(1, int(numba.get_num_threads()))
 
 
@@ -115,6 +125,8 @@ def _helper_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
+            import numba
+
             # numba.config sets its options as module attributes at import: invisible to mypy.
             helpers = max(1, int(getattr(numba.config, "NUMBA_NUM_THREADS")) - 1)
             _pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="fastglorot")
@@ -293,7 +305,8 @@ def _run_tasks(tasks: Sequence[_T], work: Callable[[_T, Dict[str, Any]], None], 
         raise errors[0]
 
 
-def run_fill(kernel: Callable[..., None], out: NDArray[Any], runs: Runs, tile: int, args: Tuple[object, ...]) -> None:
+def run_fill(kernel: Callable[..., None], out: NDArray[Any], runs: Runs, tile: int, args: Tuple[object, ...],
+             parallel: bool = True) -> None:
     """Fill ``out`` (any layout) by ``kernel(rows, firsts, *args)``.
 
     ``kernel`` fills a 2-D C-contiguous array whose row ``r`` holds the
@@ -303,11 +316,13 @@ def run_fill(kernel: Callable[..., None], out: NDArray[Any], runs: Runs, tile: i
     aligned and in native byte order are filled slab by slab through a native
     buffer.  ``tile`` is the kernel's tile length: long rows are cut on tile
     boundaries so that only the ends of a row hold partial tiles.
+    ``parallel=False`` keeps the whole fill on the calling thread (the NumPy
+    kernels, which hold the GIL between their short array operations).
     """
     if out.size == 0:
         return
     advise_huge_pages(out)
-    threads = 1 if out.nbytes < PARALLEL_MIN_BYTES else thread_count()
+    threads = thread_count() if parallel and out.nbytes >= PARALLEL_MIN_BYTES else 1
     chunk = _chunk_elements(out.nbytes, out.itemsize, tile, threads)
     shape = out.shape
     native = out.dtype.newbyteorder("=")

@@ -14,9 +14,11 @@ between rounds.  Philox4x32-10 applies ten rounds.
 One definition of the rounds, :func:`_philox_rounds`, serves both entry
 points: :func:`philox4x32`, the public NumPy reference (for tests and for
 anyone re-deriving a stream), runs it as plain Python on uint32 arrays, any
-round count; :func:`philox4x32_10`, the scalar jitted form that kernels
+round count; ``philox4x32_10``, the scalar jitted form that kernels
 inline and LLVM vectorizes (``vpmuludq`` on AVX-512/AVX2), runs the same
-source compiled by numba on uint32 scalars with R = 10.  The round is written
+source compiled by numba on uint32 scalars with R = 10.  The jitted form is
+built on first access (module ``__getattr__``), so importing the reference,
+and the NumPy fills built on it, loads no numba.  The round is written
 with NumPy scalar-type casts (``np.uint64(x)``, ``np.uint32(x)``), which
 convert arrays element-wise in NumPy and are scalar casts in numba, and with
 modular uint32 key additions, which NumPy arrays and numba both wrap.
@@ -24,11 +26,11 @@ modular uint32 key additions, which NumPy arrays and numba both wrap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Tuple, Union, overload
 
 import numpy as np
 
-from ._jit import inline
+import threading
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     """uint32 words as :func:`_philox_rounds`' body sees them: the stubs type a
     mixed scalar/array ``^`` as an array of unspecified unsigned width."""
 
-__all__ = ["philox4x32", "philox4x32_10", "MAX_ROUNDS"]
+__all__ = ["philox4x32", "MAX_ROUNDS", "PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1"]
 
 PHILOX_M0 = 0xD2511F53
 PHILOX_M1 = 0xCD9E8D57
@@ -144,11 +146,32 @@ def philox4x32(counter: ArrayLike, key: ArrayLike, rounds: int = 10) -> NDArray[
     return np.stack(words, axis=-1).reshape(shape + (4,))
 
 
-_jitted_rounds = inline(_philox_rounds)  # the same source, compiled for kernels
+_jitted_rounds: Callable[..., Tuple[np.uint32, np.uint32, np.uint32, np.uint32]]
+"""numba's compiled :func:`_philox_rounds`, set with ``philox4x32_10`` by ``__getattr__``."""
 
 
-@inline
-def philox4x32_10(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32
-                  ) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]:
+def _philox4x32_10(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32
+                   ) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]:
     """Jitted Philox4x32-10 on uint32 scalars; returns four uint32 words."""
-    return _jitted_rounds(c0, c1, c2, c3, k0, k1, 10)
+    return _jitted_rounds(c0, c1, c2, c3, k0, k1, 10)  # noqa: F821 (declared above, bound by __getattr__)
+
+
+if TYPE_CHECKING:
+    philox4x32_10 = _philox4x32_10
+
+_jit_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    """``philox4x32_10``: numba's compiled form of the rounds, made (and numba imported) on first access."""
+    if name != "philox4x32_10":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _jit_lock:
+        namespace = globals()
+        if "philox4x32_10" not in namespace:
+            from ._jit import inline
+
+            # The same source, compiled for kernels; _philox4x32_10 reads it as a global.
+            namespace["_jitted_rounds"] = inline(_philox_rounds)
+            namespace["philox4x32_10"] = inline(_philox4x32_10)
+        return namespace["philox4x32_10"]

@@ -8,14 +8,14 @@ format; README "Stream format" defines it exactly, as part of the API.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
+from typing import Any, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
-from . import _kernels
 from ._blocks import Shape, resolve_position
 from ._buffers import Output, as_output
-from ._jit import announce_compile
+from ._constants import WORDS_PER_TILE, tile_elements
+from ._engines import kernel_name, select
 from ._launch import flat_runs, run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
@@ -29,17 +29,6 @@ Out = TypeVar("Out")
 """The caller's buffer type: in-place fills return the object they were given."""
 
 _HALF_FORMATS = ("float16", "bfloat16")
-_KERNELS: Dict[Tuple[str, str], Callable[..., None]] = {
-    ("uniform", "float32"): _kernels.fill_uniform_float32,
-    ("uniform", "float64"): _kernels.fill_uniform_float64,
-    ("uniform", "half"): _kernels.fill_uniform_half,
-    ("normal", "float32"): _kernels.fill_normal_float32,
-    ("normal", "float64"): _kernels.fill_normal_float64,
-    ("normal", "half"): _kernels.fill_normal_half,
-    ("truncated_normal", "float32"): _kernels.fill_truncated_normal_float32,
-    ("truncated_normal", "float64"): _kernels.fill_truncated_normal_float64,
-    ("truncated_normal", "half"): _kernels.fill_truncated_normal_half,
-}
 _TRUNCATION_LIMIT = 37.5
 """Standardized bounds are clipped to +-37.5: Phi(-37.5) ~ 5e-308 is the last
 normal float64 tail probability; farther out the mass is zero in float64."""
@@ -119,12 +108,9 @@ def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: 
     fmt = target.format
     args: Tuple[Any, ...] = (key_stream_words(seed, stream), params)
     if fmt in _HALF_FORMATS:
-        kernel = _KERNELS[distribution, "half"]
         args += (fmt == "bfloat16",)
-    else:
-        kernel = _KERNELS[distribution, fmt]
-    announce_compile(kernel, f"{distribution.replace('_', ' ')} {fmt}")
-    run_fill(kernel, array, runs, _kernels.tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args)
+    fill, parallel = select(kernel_name(distribution, fmt), array.nbytes, f"{distribution.replace('_', ' ')} {fmt}")
+    run_fill(fill, array, runs, tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args, parallel)
     target.finish()
     return target.result
 
@@ -214,8 +200,8 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
     args = (key_stream_words(seed, stream), np.zeros(1, np.uint32))
-    announce_compile(_kernels.fill_bits, "raw bits")
-    run_fill(_kernels.fill_bits, out, flat_runs(first), _kernels.WORDS_PER_TILE, args)
+    fill, parallel = select(kernel_name("bits", "uint32"), out.nbytes, "raw bits")
+    run_fill(fill, out, flat_runs(first), WORDS_PER_TILE, args, parallel)
     return out
 
 

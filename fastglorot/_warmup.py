@@ -15,10 +15,8 @@ when that is not writable).  Warm the cache with the same
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, Optional, Sequence, Tuple
 
 __all__ = ["warmup", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
@@ -40,31 +38,16 @@ def _jobs(distributions: Sequence[str], dtypes: Sequence[str]) -> Tuple[Tuple[st
 
 
 def _compile(job: Tuple[str, str]) -> float:
-    """Seconds for the first fill of ``job`` in this process (compile or cache load).
+    """Seconds to load ``job``'s kernel in this process (compiling it when the disk cache has none).
 
     Runs in the compiler processes, and in the caller (which then loads from
-    the cache), where it leaves ``FASTGLOROT_QUIET`` as it found it.
+    the cache).  No notice is printed: warmup reports the times itself.
     """
-    import fastglorot
-    from fastglorot._buffers import allocate
+    from ._engines import kernel_name, load
 
     distribution, dtype = job
-    out = allocate(8, dtype)
-    quiet = os.environ.get("FASTGLOROT_QUIET")
-    os.environ["FASTGLOROT_QUIET"] = "1"  # warmup reports the times itself; no per-kernel notices
     start = time.perf_counter()
-    try:
-        if distribution == "uniform":
-            fastglorot.uniform_(out, seed=0)
-        elif distribution == "normal":
-            fastglorot.normal_(out, seed=0)
-        else:
-            fastglorot.trunc_normal_(out, seed=0)
-    finally:
-        if quiet is None:
-            del os.environ["FASTGLOROT_QUIET"]
-        else:
-            os.environ["FASTGLOROT_QUIET"] = quiet
+    load(kernel_name(distribution, dtype))
     return time.perf_counter() - start
 
 
@@ -118,6 +101,9 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     if workers > 1:
         # Fresh interpreters (spawn) compile in parallel and write the disk
         # cache; this process then loads each kernel from it.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             seconds = dict(zip(jobs, pool.map(_compile, jobs)))
         for job in jobs:

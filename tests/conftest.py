@@ -28,6 +28,13 @@ if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
         sys.modules["numba"].config.reload_config()
 
 
+# Small fills use the NumPy twins of the kernels until a process has filled
+# FASTGLOROT_NUMPY_MAX_BYTES through them (fastglorot._engines).  The suite's
+# many small fills are there to test the kernels, so it runs with the budget 0
+# (kernels only; subprocesses inherit it); tests/test_numpy_path.py sets it
+# where it tests the NumPy path and the switch between the two.
+os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
+
 # Keras 3 picks its backend when first imported; the suite's Keras tests run on
 # jax (tests/test_keras.py runs the torch backend in a subprocess).
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -49,3 +56,12 @@ def run_python(code: str, *, env: dict | None = None, timeout: float = 240, chec
 @pytest.fixture(scope="session")
 def python_runner():
     return run_python
+
+
+@pytest.fixture(params=["kernels", "numpy"])
+def fill_engine(request):
+    """Run the test's fills on the numba kernels, then again on their NumPy twins (``fastglorot._engines``)."""
+    from fill_engines import engine
+
+    with engine(request.param):
+        yield request.param

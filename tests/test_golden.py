@@ -7,6 +7,9 @@ Random123's known-answer vector (word 0 of seed 0 is 0x6627e8d5) and whose
 conversions are checked against an independent NumPy derivation in
 test_stream_format.py.  Changing any value here is a breaking change that
 needs a new stream-format version and a README entry.
+
+Every test runs twice: on the numba kernels and on their NumPy twins (the
+path small fills take before the kernels are loaded).
 """
 
 import hashlib
@@ -16,6 +19,8 @@ import numpy as np
 import pytest
 
 import fastglorot
+
+pytestmark = pytest.mark.usefixtures("fill_engine")
 
 GOLDEN = {
     (0, 0, 0): {

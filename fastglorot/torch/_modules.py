@@ -300,7 +300,7 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
                 init_fn: Optional[Callable[[torch.nn.Module], Any]] = None, prefix: str = "") -> torch.nn.Module:
     """Give a model built on the ``meta`` device real storage, then :func:`init_module` values.
 
-    ``module.to_empty(device=device)`` allocates every parameter and buffer
+    Like ``module.to_empty(device=device)``, allocates every parameter and buffer
     (each once: peak memory is the model's size plus a small constant),
     then :func:`init_module` fills them in place.  The result equals,
     tensor by tensor, building the model on ``device`` and calling
@@ -320,7 +320,7 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
         ``module`` itself.
     """
     ties = _ties(module)
-    module.to_empty(device=device)
+    _to_empty(module, torch.device(device))
     # to_empty gives each name its own new tensor when the device changes
     # (meta storage cannot be swapped in place), which unties shared weights:
     # tie them again, as they were, before anything is filled.
@@ -331,6 +331,26 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
             getattr(module.get_submodule(owner), kind)[local_name] = tensor
     init_module(module, seed, init_fn=init_fn, prefix=prefix)
     return module
+
+
+def _to_empty(module: torch.nn.Module, device: torch.device) -> None:
+    """``module.to_empty(device=device)``, without torch's meta-tensor reference path for plain tensors.
+
+    ``to_empty`` calls ``torch.empty_like`` on each meta tensor, which runs
+    torch's Python reference implementation and imports sympy the first time
+    (about 0.35 s per process, more than filling a small model).  Plain
+    tensors and parameters get ``torch.empty_strided`` with their own sizes
+    and strides instead, which allocates directly; any other tensor type
+    (DTensor shards of FSDP2, subclasses) keeps ``empty_like``.
+    """
+    plain = (torch.Tensor, torch.nn.Parameter)
+
+    def allocate(tensor: Tensor) -> Tensor:
+        if type(tensor) in plain:
+            return torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device=device)
+        return torch.empty_like(tensor, device=device)
+
+    module._apply(allocate)
 
 
 def _registered(module: torch.nn.Module, name: str) -> Tuple[str, Tensor]:

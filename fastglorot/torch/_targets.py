@@ -20,6 +20,7 @@ tied tensor filled by a module that does not own it, under ``init_module``).
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
 
@@ -89,11 +90,14 @@ def draw_seed(generator: Optional[Generator] = None) -> int:
 
 
 def _dtensor_type() -> Any:
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:  # pragma: no cover - torch built without distributed
-        return None
-    return DTensor
+    """The DTensor class, if ``torch.distributed.tensor`` is loaded.
+
+    Not imported here: a DTensor can only exist once its module is loaded,
+    and importing it costs about half a second, which every process that
+    never uses DTensors would pay at its first fill.
+    """
+    module = sys.modules.get("torch.distributed.tensor")
+    return getattr(module, "DTensor", None)
 
 
 def local_block(tensor: object) -> Optional[Tuple[Tensor, Tuple[int, ...], Tuple[int, ...]]]:

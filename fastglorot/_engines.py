@@ -1,0 +1,124 @@
+"""Which implementation runs a fill: a numba kernel, or its NumPy twin.
+
+Both give the same bits (``_numpy_kernels``).  The kernels are several times
+faster, but a process pays for them once: importing numba and loading each
+kernel from numba's disk cache (a few tenths of a second), or compiling it
+when the cache has no entry (seconds).  So a fill uses
+
+1. the kernel, if this process has already loaded it;
+2. else the NumPy twin, while the bytes this process has filled through
+   NumPy, this fill included, stay within :func:`numpy_max_bytes`
+   (``FASTGLOROT_NUMPY_MAX_BYTES``, default :data:`NUMPY_MAX_BYTES`);
+3. else the kernel, loading (or compiling) it now.
+
+A small fill therefore never waits for numba, and a process that fills a lot
+pays the load once, as soon as the NumPy path has cost about as much as the
+load would have (a per-process budget rather than a per-fill size, so a model
+of a thousand mid-size layers does not fill them all at NumPy speed).  The
+default budget is about what the NumPy path fills in the time of a warm
+kernel load (README "Performance", ``python bench/bench_startup.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Tuple
+
+__all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "kernel_name", "select", "kernel",
+           "is_loaded", "load"]
+
+NUMPY_MAX_BYTES = 32 << 20
+"""Bytes a process fills through the NumPy path before it loads the kernels."""
+
+ENVIRONMENT_VARIABLE = "FASTGLOROT_NUMPY_MAX_BYTES"
+
+_numpy_bytes = 0
+"""Bytes this process has filled through the NumPy path."""
+
+Fill = Callable[..., None]
+
+
+def numpy_max_bytes() -> int:
+    """The NumPy path's budget: ``FASTGLOROT_NUMPY_MAX_BYTES`` (bytes; 0 = kernels only) or the default.
+
+    Raises
+    ------
+    ValueError
+        The variable is set to something other than a non-negative integer.
+    """
+    text = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if not text:
+        return NUMPY_MAX_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{ENVIRONMENT_VARIABLE}={text!r}: expected a non-negative number of bytes "
+                         f"(0 uses the numba kernels for every fill; default {NUMPY_MAX_BYTES})")
+    return value
+
+
+def kernel_name(distribution: str, fmt: str) -> str:
+    """The name a fill's kernel has in ``_kernels`` and ``_numpy_kernels`` (``"bits"`` for raw words)."""
+    if distribution == "bits":
+        return "fill_bits"
+    if fmt in ("float16", "bfloat16"):
+        return f"fill_{distribution}_half"
+    return f"fill_{distribution}_{fmt}"
+
+
+def kernel(name: str) -> Fill:
+    """The numba kernel ``name`` (importing numba and the kernels on first use)."""
+    from . import _kernels
+
+    fill: Fill = getattr(_kernels, name)
+    return fill
+
+
+def is_loaded(name: str) -> bool:
+    """Whether this process has a compiled (or cache-loaded) numba kernel ``name``."""
+    kernels = sys.modules.get(f"{__package__}._kernels")
+    return kernels is not None and bool(getattr(kernels, name).signatures)
+
+
+def select(name: str, nbytes: int, what: str) -> Tuple[Fill, bool]:
+    """``(fill, parallel)`` for an output of ``nbytes``: see the module docstring.
+
+    ``what`` names the kernel in the one-line notice printed before a
+    compile (``_jit.announce_compile``).
+    """
+    global _numpy_bytes
+    budget = numpy_max_bytes()
+    if budget and not is_loaded(name) and _numpy_bytes + nbytes <= budget:
+        from . import _numpy_kernels
+
+        _numpy_bytes += nbytes  # unlocked: a race only moves the switch to the kernels by one fill
+        twin: Fill = getattr(_numpy_kernels, name)
+        return twin, False
+    fill = kernel(name)
+    from ._jit import announce_compile
+
+    announce_compile(fill, what)
+    return fill, True
+
+
+def load(name: str) -> None:
+    """Load (or compile) the numba kernel ``name`` for its one signature, without filling anything."""
+    import numpy as np
+
+    fill = kernel(name)
+    if fill.signatures:  # type: ignore[attr-defined]
+        return
+    # The argument types every fill passes: 2-D C-contiguous out, int64 firsts, uint32 key/stream words,
+    # the parameter array of the draw dtype (float64 for truncated normals), and bfloat16 for 16-bit kernels.
+    half = name.endswith("_half")
+    if name == "fill_bits":
+        out, params = np.empty((1, 0), np.uint32), np.zeros(1, np.uint32)
+    else:
+        dtype = np.uint16 if half else np.float64 if name.endswith("float64") else np.float32
+        out = np.empty((1, 0), dtype)
+        params = np.zeros(7, np.float64 if "truncated" in name or dtype == np.float64 else np.float32)
+    args: Tuple[Any, ...] = (out, np.zeros(1, np.int64), np.zeros(4, np.uint32), params)
+    fill(*(args + ((False,) if half else ())))
