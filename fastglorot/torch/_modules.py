@@ -350,7 +350,7 @@ def _to_empty(module: torch.nn.Module, device: torch.device) -> None:
             return torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device=device)
         return torch.empty_like(tensor, device=device)
 
-    module._apply(allocate)
+    module._apply(allocate)  # type: ignore[no-untyped-call]  # what to_empty itself calls
 
 
 def _registered(module: torch.nn.Module, name: str) -> Tuple[str, Tensor]:
