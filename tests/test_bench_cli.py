@@ -108,6 +108,8 @@ def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):
     assert memory["peak"] >= memory["before"] + memory["output"]
     assert f"Peak memory of glorot_uniform({tuple(data['shape'])}, dtype='bfloat16')" in result.stdout
     assert data["cold_start"]["cold"]["first uniform"] > data["cold_start"]["warm"]["first uniform"]
+    # by default a 256x256 fill takes the NumPy path: no compile, no kernel load
+    assert data["cold_start"]["numpy_path"]["first uniform"] < data["cold_start"]["cold"]["first uniform"]
 
 
 def test_bench_rejects_bad_thread_counts(python_runner):

@@ -16,6 +16,7 @@ perfect square, else whole rows of ``peers.LAYER_COLUMNS`` elements.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,8 @@ _PEAK_MEMORY_CODE = """
 # run with "shape, dtype = ..." prepended (see _peak_memory)
 import json, resource
 import fastglorot
-fastglorot.glorot_uniform((64, 64), dtype=dtype, seed=0)  # load or compile the kernel first
+from fastglorot import _engines
+_engines.load(_engines.kernel_name("uniform", dtype))  # load or compile the kernel first: not part of the peak
 
 def rss(field):
     with open("/proc/self/status") as status:
@@ -130,10 +132,20 @@ def _peak_memory(shape: Sequence[int], dtype: str) -> Dict[str, Any]:
 
 
 def _cold_start() -> Dict[str, Any]:
+    """First fills in fresh processes: on the kernels (empty, then warm numba cache), and by default.
+
+    The kernel runs set ``FASTGLOROT_NUMPY_MAX_BYTES=0``, so that the small
+    fill compiles or loads its kernel; the default run takes the NumPy path
+    that small fills use before numba is loaded.
+    """
     with tempfile.TemporaryDirectory(prefix="fastglorot-bench-cache-") as cache:
-        cold, cold_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache})
-        warm, warm_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache})
-    return {"cold": dict(cold, process=cold_wall), "warm": dict(warm, process=warm_wall)}
+        kernels = {"NUMBA_CACHE_DIR": cache, "FASTGLOROT_NUMPY_MAX_BYTES": "0"}
+        cold, cold_wall = run_python(_COLD_START_CODE, env=kernels)
+        warm, warm_wall = run_python(_COLD_START_CODE, env=kernels)
+        numpy_path, numpy_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache,
+                                                                   "FASTGLOROT_NUMPY_MAX_BYTES": ""})
+    return {"cold": dict(cold, process=cold_wall), "warm": dict(warm, process=warm_wall),
+            "numpy_path": dict(numpy_path, process=numpy_wall)}
 
 
 def _report(results: List[Dict[str, Any]], dists: Sequence[str]) -> str:
@@ -197,6 +209,9 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
               repeats: int = 5, json_path: Optional[str] = None, plot_path: Optional[str] = None,
               quick: bool = False) -> int:
     """Run the benchmark, print the report, write JSON/plot; return the exit status."""
+    # Kernels throughout, whatever the size: the NumPy path serves only a process's first small fills
+    # (bench/bench_numpy_path.py measures it), and would otherwise time the first fills of a small --size.
+    os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
     if threads is not None:
         # numba.config sets its settings through globals(), invisible to type checkers.
         max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
@@ -236,7 +251,8 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         print(f"\nCold start (fresh processes, a 256x256 float32 fill): "
               f"first-ever compile {cold['cold']['first uniform']:.2f} s (uniform), "
               f"{cold['cold']['first normal']:.2f} s (normal); warm cache: import {cold['warm']['import']:.2f} s "
-              f"+ first fill {cold['warm']['first uniform']:.2f} s")
+              f"+ first fill {cold['warm']['first uniform']:.2f} s; by default (NumPy path, no numba): import "
+              f"{cold['numpy_path']['import']:.2f} s + first fill {cold['numpy_path']['first uniform']:.3f} s")
         report.update(thread_scaling=scaling, peak_memory=memory, cold_start=cold)
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
