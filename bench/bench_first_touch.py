@@ -2,7 +2,7 @@
 
 A new buffer's pages are faulted in by the fill itself, one fault per 4 KiB
 page.  With ``FASTGLOROT_HUGE_PAGES=1`` fastglorot asks Linux for 2 MiB pages
-on outputs of 4 MiB or more (``_launch.advise_huge_pages``,
+on outputs of 4 MiB or more (``_memory.advise_huge_pages``,
 ``madvise(MADV_HUGEPAGE)``), as NumPy does for its own allocations; it is off
 by default because of what the second table shows.  This script times,
 interleaved:
@@ -32,7 +32,7 @@ import _common
 import numpy as np
 
 import fastglorot
-from fastglorot import _launch
+from fastglorot import _memory
 from fastglorot.benchmarks.measure import median, memset_
 
 
@@ -50,24 +50,24 @@ def main() -> int:
     env = _common.environment()
     n = args.size_mib * _common.MiB // 4
     rows = n // 4096
-    default = _launch.huge_pages
+    default = _memory.huge_pages
 
     def run(allocate, advised):
         def action():
-            _launch.huge_pages = advised
+            _memory.huge_pages = advised
             try:
                 out = allocate()
                 start = time.perf_counter()
                 fastglorot.glorot_uniform_(out, seed=1)
                 return time.perf_counter() - start
             finally:
-                _launch.huge_pages = default
+                _memory.huge_pages = default
         return action
 
     def run_sequence(advised):
         """``--tensors`` fresh buffers of the same size in a row, kept alive (a model's weights): total."""
         def action():
-            _launch.huge_pages = advised
+            _memory.huge_pages = advised
             kept = []
             try:
                 start = time.perf_counter()
@@ -78,7 +78,7 @@ def main() -> int:
                     kept.append(out)
                 return time.perf_counter() - start
             finally:
-                _launch.huge_pages = default
+                _memory.huge_pages = default
                 del kept
         return action
 

@@ -6,7 +6,7 @@ float64 (a degree-7/7 rational for every element; for the ~11 % of elements
 with tail probability < 0.075, a logarithm and two more rationals), then
 ``mean + std * z`` rounded to float32.  This script rebuilds that pipeline
 from the library's own jitted pieces (``_philox``, ``_convert``,
-``_elementary``), stopping after each stage, single-threaded, on a
+``_mathfuncs``), stopping after each stage, single-threaded, on a
 pre-touched buffer of ``--mib`` MiB (default 128), so each stage's cost is
 the difference to the previous row:
 
@@ -46,7 +46,7 @@ import fastglorot
 from fastglorot import _kernels
 from fastglorot._constants import F32, F64
 from fastglorot._convert import truncated_probability
-from fastglorot._elementary import TERMS_F32, in_lower_tail, minus_two_log, normal_quantile_central, \
+from fastglorot._mathfuncs import TERMS_F32, in_lower_tail, minus_two_log, normal_quantile_central, \
     normal_quantile_tail
 from fastglorot._jit import ieee_sqrt
 from fastglorot._sampling import _truncated_params

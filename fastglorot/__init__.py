@@ -12,7 +12,7 @@ same bits in every future version.
 
 from ._arguments import DISTRIBUTIONS, LAYOUTS, MODES, NONLINEARITIES, Distribution, Layout, Mode, Nonlinearity
 from ._fans import calculate_gain, compute_fans
-from ._generated import (
+from ._generated_api import (
     glorot_normal,
     glorot_normal_,
     glorot_uniform,

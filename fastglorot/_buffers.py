@@ -15,13 +15,13 @@ only be a torch tensor or an ml_dtypes array if its module is already loaded.
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ._blocks import as_shape
+from ._memory import aligned_empty
+from ._position import as_shape
 
 __all__ = ["FORMATS", "Output", "as_output", "format_of", "allocate"]
 
@@ -377,21 +377,3 @@ def allocate(shape: Any, dtype: object) -> np.ndarray[Any, Any]:
                         f"pass a NumPy dtype (e.g. {format_of(dtype)!r}), or fill a tensor in place: "
                         f"glorot_uniform_(torch.empty(shape, dtype={dtype}))")
     return aligned_empty(as_shape("shape", shape), _numpy_dtype(format_of(dtype)))
-
-
-ALIGNMENT = 64
-"""Byte alignment of allocated arrays: what XLA needs to alias a host buffer
-(``jax.device_put(..., may_alias=True)`` and DLPack import copy anything less
-aligned), and a whole cache line for the kernels' first tile."""
-
-
-def aligned_empty(shape: Tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
-    """``np.empty(shape, dtype)`` whose data starts on an :data:`ALIGNMENT`-byte boundary.
-
-    NumPy's allocator aligns to 16 bytes only; over-allocating one alignment
-    unit and slicing costs 64 bytes and no copy.
-    """
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % ALIGNMENT
-    return raw[start:start + nbytes].view(dtype).reshape(shape)

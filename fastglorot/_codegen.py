@@ -1,4 +1,4 @@
-"""Generate ``fastglorot/_generated.py`` from the registry rows (``_registry.py``).
+"""Generate ``fastglorot/_generated_api.py`` from the registry rows (``_registry.py``).
 
 Run ``python -m fastglorot._codegen`` after editing a row or a sampler's
 signature; ``tests/test_registry.py`` fails while the file is stale.  The
@@ -45,10 +45,10 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from ._arguments import Distribution, Layout, Mode, Nonlinearity, checked
-from ._blocks import Shape
+from ._position import Shape
 from ._buffers import allocate
 from ._fans import calculate_gain
-from ._initializers import variance_scaling_core
+from ._variance_scaling import variance_scaling_core
 from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import Seed, Stream
 
@@ -232,7 +232,7 @@ def _functions() -> List[Tuple[str, List[Tuple[str, str, str, bool]], bool]]:
 
 
 def generate() -> str:
-    """The source of ``fastglorot/_generated.py``."""
+    """The source of ``fastglorot/_generated_api.py``."""
     parts: List[str] = []
     names: List[str] = []
     for row in ROWS:
@@ -314,14 +314,14 @@ def readme_table() -> str:
     return "\n".join([*lines, *_SAMPLER_ROWS])
 
 
-GENERATED = Path(__file__).with_name("_generated.py")
+GENERATED = Path(__file__).with_name("_generated_api.py")
 README = Path(__file__).resolve().parents[1] / "README.md"
 _TABLE_START = "| fastglorot | distribution | torch.nn.init |"
 _TABLE_END = "\n\nFan conventions:"
 
 
 def main() -> None:
-    """Rewrite ``_generated.py`` and, in a source checkout, README's initializer table."""
+    """Rewrite ``_generated_api.py`` and, in a source checkout, README's initializer table."""
     GENERATED.write_text(generate())
     print(f"wrote {GENERATED}")
     if README.is_file():

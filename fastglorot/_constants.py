@@ -1,7 +1,7 @@
 """Constants of the stream format, each defined once, free of numba.
 
 Two implementations compute every stream: the jitted kernels (``_kernels``,
-built from ``_elementary`` and ``_convert``) and their NumPy twins
+built from ``_mathfuncs`` and ``_convert``) and their NumPy twins
 (``_numpy_kernels``), which small fills use without loading numba.  Both read
 the tile layout, the series and rational coefficients and the bit constants
 from here, so they cannot drift apart.
@@ -34,7 +34,7 @@ I64 = np.int64
 # either would change pinned bits.
 LN2_HI = 6.93147180369123816490e-01  # fdlibm's ln2_hi, 0x1.62e42feep-1
 LN2_LO = 1.90821492927058770002e-10  # fdlibm's ln2_lo: the next 53 bits of ln 2 (_normal_cdf)
-LN2_F64_LO = math.log(2) - LN2_HI  # exact: LN2_HI + LN2_F64_LO == float64(ln 2), 21 bits (_elementary)
+LN2_F64_LO = math.log(2) - LN2_HI  # exact: LN2_HI + LN2_F64_LO == float64(ln 2), 21 bits (_mathfuncs)
 
 # Tile layout (README "Stream format"): tiles of TILE_COUNTERS consecutive
 # counters; lane j of counter t*TILE_COUNTERS + m is word

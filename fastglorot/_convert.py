@@ -1,7 +1,7 @@
 """Scalar conversions from Philox words to floats, inlined into the kernels.
 
 Everything here is written so LLVM can vectorize it: no libm calls (see
-``_elementary``), no data-dependent branches (only selects), and no fused
+``_mathfuncs``), no data-dependent branches (only selects), and no fused
 multiply-adds (numba emits none without ``fastmath``), so the results are the
 same bits on every x86-64 CPU, ``NUMBA_CPU_NAME=generic`` included.
 
@@ -34,7 +34,7 @@ from typing import Union
 import numpy as np
 
 from ._constants import F32, F64, I64, U32, U64
-from ._elementary import TERMS_F32, minus_two_log
+from ._mathfuncs import TERMS_F32, minus_two_log
 from ._jit import float_bits, ieee_sqrt, inline
 
 __all__ = [

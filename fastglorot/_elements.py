@@ -2,7 +2,7 @@
 
 Each function returns element ``index`` of the corresponding bulk fill (README
 "Stream format"), computed from the same jitted pieces the fill kernels
-inline (``_philox``, ``_convert``, ``_elementary``), so the bits are the same
+inline (``_philox``, ``_convert``, ``_mathfuncs``), so the bits are the same
 by construction: only the index -> (block, lane) arithmetic and the parameter
 set-up that the launcher does in Python are restated here, in jitted code.
 
@@ -18,17 +18,16 @@ Seeds, streams and indices are taken as uint64 (int64 and uint64 arguments
 both convert modulo 2**64), so a seed >= 2**63 passed as a uint64 and the
 same bits passed as a negative int64 give the same key.
 
-Compilation.  Every function here is a plain dispatcher (not numba's
-``inline="always"``, which re-types the whole body at every call site of
-every caller), compiled once per argument types and cached on disk, with
-``forceinline=True``: numba marks it ``alwaysinline``, so LLVM inlines it
-into the caller's loop, which then vectorizes like the bulk kernels.
-Without it, LLVM's inliner keeps Philox's ten rounds out of line and a
-``prange`` loop runs scalar: 20x (normal) to 29x (uniform) the bulk fill's
-time instead of 2.5x to 3.2x (float32, 64 Mi elements, AMD EPYC, AVX2).
-``fastmath=False`` is explicit because numba lets a callee inherit an unset
-``fastmath`` from a fastmath caller, which changes the bits (measured:
-a quarter of the float32 normals differed).  The heavy definitions take
+Compilation.  The public functions and the heavy definitions behind them
+(``@element``) are plain dispatchers, compiled once per argument types and
+cached on disk, with ``forceinline=True``: numba marks them
+``alwaysinline``, so LLVM inlines them into the caller's loop, which then
+vectorizes like the bulk kernels (without it LLVM keeps Philox out of line
+and the loop runs scalar; ``bench/bench_numba_elements.py`` measures both).
+Only the small index and parameter helpers are ``inline="always"`` (typed
+again at each call site, which is cheap for them).  ``fastmath=False`` is
+explicit because numba lets a callee inherit an unset ``fastmath`` from a
+fastmath caller, which changes the bits.  The heavy definitions take
 canonical types (uint64 seed, stream and index, float64 parameters), so a
 caller passing int64 seeds or float32 parameters compiles only the thin
 public wrapper again.
@@ -44,10 +43,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Sequence, Tuple, TypeVar, Union, cast
 
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
 
 from ._constants import F32, F64, I64, U32, U64
 from ._convert import (
@@ -60,7 +56,8 @@ from ._convert import (
     uniform_f32,
     uniform_f64,
 )
-from ._elementary import (
+from ._jit import float32_from_bits, float64_from_bits, float_bits, ieee_sqrt, inline, njit_cached
+from ._mathfuncs import (
     TERMS_F64,
     in_lower_tail,
     minus_two_log,
@@ -69,14 +66,10 @@ from ._elementary import (
     sincos_turn_f32,
     sincos_turn_f64,
 )
-from ._jit import IntrinsicTyping, float64_from_bits, float_bits, ieee_sqrt, inline, intrinsic_as
 from ._philox import philox4x32_10 as _philox_block
 from ._sampling import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
 
 if TYPE_CHECKING:
-    from numba.core.base import BaseContext
-    from numba.core.typing.context import BaseContext as TypingContext
-    from numba.core.typing.templates import Signature
     from numpy.typing import NDArray
 
 __all__ = [
@@ -117,33 +110,9 @@ _ELEMENT_OPTIONS: Dict[str, Any] = {"nogil": True, "error_model": "numpy", "fast
 def element(py_func: F) -> F:
     """Decorate an element function: cached where possible, inlined by LLVM, never fastmath.
 
-    Typed as ``py_func`` itself (callable from Python and jitted code).  Like
-    ``_jit.kernel``, it falls back to an in-memory compile when numba finds
-    no writable cache location (a read-only install).
+    Typed as ``py_func`` itself (callable from Python and jitted code).
     """
-    try:
-        return cast(F, numba.njit(cache=True, **_ELEMENT_OPTIONS)(py_func))
-    except RuntimeError:
-        return cast(F, numba.njit(cache=False, **_ELEMENT_OPTIONS)(py_func))
-
-
-def _int32_to_float32(x: np.int32, /) -> np.float32:
-    """Signature of :func:`_float32_from_bits`."""
-    raise NotImplementedError("an intrinsic is only callable from jitted code")
-
-
-@intrinsic_as(_int32_to_float32)
-def _float32_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
-    """Reinterpret an int32 as float32 (``_jit`` has the float64 one only)."""
-    # numba sets Integer.bitwidth in __init__; its type stubs leave it out.
-    if not (isinstance(x, types.Integer) and x.bitwidth == 32):  # type: ignore[attr-defined]
-        return None
-
-    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
-                args: Tuple[ir.Value, ...]) -> ir.Value:
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(x), codegen
+    return cast(F, njit_cached(**_ELEMENT_OPTIONS)(py_func))
 
 
 # Parameter set-up.  ``_sampling._uniform_params`` computes the clamp bounds
@@ -162,7 +131,7 @@ def _next_f32(v: np.float32, up: bool) -> np.float32:
     # (numba widens int32 arithmetic to int64: cast back before the bit cast)
     stepped = np.int32(bits + np.int32(1)) if away else np.int32(bits - np.int32(1))
     tiny = np.int32(1) if up else np.int32(-0x7FFFFFFF)  # bits of +-2**-149
-    return _float32_from_bits(tiny if v == F32(0.0) else stepped)
+    return float32_from_bits(tiny if v == F32(0.0) else stepped)
 
 
 @inline

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
-from ._generated import GeneratorMethods
+from ._generated_api import GeneratorMethods
 from ._seeding import Seed, Stream, resolve_seed
 
 __all__ = ["Generator"]

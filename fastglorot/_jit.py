@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from numba.core.typing.context import BaseContext as TypingContext
     from numba.core.typing.templates import Signature
 
-__all__ = ["kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float64_from_bits",
-           "announce_compile", "cached_on_disk"]
+__all__ = ["njit_cached", "kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float32_from_bits",
+           "float64_from_bits", "announce_compile", "cached_on_disk"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FloatT = TypeVar("_FloatT", bound=Union[float, np.floating[Any]])
@@ -51,18 +51,30 @@ class _KernelOptions(TypedDict):
 _KERNEL_OPTIONS: _KernelOptions = {"nogil": True, "error_model": "numpy"}
 
 
+def njit_cached(**options: Any) -> Callable[[F], Dispatcher[F]]:
+    """``numba.njit(cache=True, **options)``, or without the cache where numba cannot write one.
+
+    numba raises ``RuntimeError("cannot cache function ...")`` at decoration
+    when no locator can write; a read-only install must still work, so such
+    functions compile in memory instead.
+    """
+
+    def decorate(py_func: F) -> Dispatcher[F]:
+        try:
+            return cast("Dispatcher[F]", numba.njit(cache=True, **options)(py_func))
+        except RuntimeError:
+            return cast("Dispatcher[F]", numba.njit(cache=False, **options)(py_func))
+
+    return decorate
+
+
 def kernel(py_func: F) -> Dispatcher[F]:
     """Decorate a kernel called from Python: lazy, GIL-free, disk-cached.
 
     ``error_model="numpy"`` keeps division branch-free (no ZeroDivisionError
     checks), which loop vectorization needs.
     """
-    try:
-        return numba.njit(cache=True, **_KERNEL_OPTIONS)(py_func)
-    except RuntimeError:
-        # numba raises RuntimeError("cannot cache function ...") when no
-        # locator can write; a read-only install must still work.
-        return numba.njit(cache=False, **_KERNEL_OPTIONS)(py_func)
+    return njit_cached(**_KERNEL_OPTIONS)(py_func)
 
 
 def inline(py_func: F) -> F:
@@ -155,6 +167,25 @@ def float64_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTypin
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(x), codegen
+
+
+def _float32_from_int32(x: Union[int, np.int32], /) -> np.float32:
+    """Signature of :func:`float32_from_bits`."""
+    raise NotImplementedError("an intrinsic is only callable from jitted code")
+
+
+@intrinsic_as(_float32_from_int32)
+def float32_from_bits(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
+    """Reinterpret an int32 as float32."""
+    # numba sets Integer.bitwidth in __init__; its type stubs leave it out.
+    if not (isinstance(x, types.Integer) and x.bitwidth == 32):  # type: ignore[attr-defined]
+        return None
+
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: Tuple[ir.Value, ...]) -> ir.Value:
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(x), codegen
 
 
 def cached_on_disk(dispatcher: Any) -> bool:

@@ -48,7 +48,7 @@ from ._convert import (
     uniform_f32,
     uniform_f64,
 )
-from ._elementary import (
+from ._mathfuncs import (
     in_lower_tail,
     minus_two_log,
     normal_quantile_central,

@@ -18,16 +18,17 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["run_fill", "advise_huge_pages", "Runs", "flat_runs", "block_runs", "thread_count", "CHUNK_BYTES",
-           "PARALLEL_MIN_BYTES"]
+from ._memory import advise_huge_pages
+from ._position import Runs
+
+__all__ = ["run_fill", "thread_count", "CHUNK_BYTES", "PARALLEL_MIN_BYTES"]
 
 _T = TypeVar("_T")
 
@@ -41,69 +42,6 @@ MIN_CHUNK_BYTES = 512 << 10
 PARALLEL_MIN_BYTES = 2 << 20
 """Outputs smaller than this run on the calling thread alone: handing work to a
 helper thread costs ~100 us (measured: 2 threads lose to 1 at 1 MiB)."""
-
-HUGE_PAGE_BYTES = 2 << 20
-HUGE_PAGE_MIN_BYTES = 4 << 20
-"""Outputs of at least this size get ``madvise(MADV_HUGEPAGE)`` (NumPy uses the
-same threshold for its own allocations)."""
-
-_MADV_HUGEPAGE = 14
-
-huge_pages = os.environ.get("FASTGLOROT_HUGE_PAGES", "") not in ("", "0")
-"""Whether :func:`advise_huge_pages` advises at all: opt-in (``FASTGLOROT_HUGE_PAGES=1``)."""
-
-
-def _load_madvise() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        madvise = libc.madvise
-    except (OSError, AttributeError):
-        return None
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    madvise.restype = ctypes.c_int
-    return madvise
-
-
-_madvise: Any = None
-"""libc's ``madvise``, loaded at the first advice (ctypes is not imported before it is needed)."""
-
-
-def advise_huge_pages(out: NDArray[Any]) -> None:
-    """Ask Linux to back the untouched pages of a large contiguous ``out`` with 2 MiB pages (opt-in).
-
-    A fresh buffer (``torch.empty``, a new checkpoint slab) takes one page
-    fault per 4 KiB page on first touch.  With ``FASTGLOROT_HUGE_PAGES=1``
-    outputs of 4 MiB or more get ``madvise(MADV_HUGEPAGE)``, one fault per
-    2 MiB.  Off by default because it cuts both ways (measured on this
-    project's 2-core AMD EPYC VM, THP in ``madvise`` mode,
-    ``python bench/bench_first_touch.py``, medians of 5): one fresh 1 GiB
-    ``torch.empty`` + ``glorot_uniform_`` took 566 ms without and 193 ms
-    with the advice, but 16 fresh 256 MiB tensors in a row (a 4 GiB model's
-    weights) took 2.39 s without and 4.17 s with it: once the kernel has to
-    find new huge pages, each 256 MiB fill took 0.5-0.7 s instead of
-    0.12-0.15 s, and a whole 4 GiB ``fast_init`` model build was 1.7-2x
-    slower.  Only whole huge pages inside ``out`` are advised,
-    so memory around it is never affected; pages already touched stay as
-    they are.  Advice is a hint: errors (file-backed memory, no THP support)
-    are ignored, and values never depend on it.
-    """
-    global _madvise
-    if not huge_pages or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:
-        return
-    if _madvise is None:
-        _madvise = _load_madvise() or False  # False: looked, not available
-    if not _madvise:
-        return
-    address = out.ctypes.data
-    start = -(-address // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
-    end = (address + out.nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
-    if end > start:
-        _madvise(start, end - start, _MADV_HUGEPAGE)
-
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -148,44 +86,6 @@ def _chunk_elements(nbytes: int, itemsize: int, tile: int, threads: int) -> int:
     target = CHUNK_BYTES if threads == 1 else nbytes // (4 * threads)
     elements = min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, target)) // itemsize
     return max(tile, elements - elements % tile)
-
-
-class Runs(NamedTuple):
-    """Where an output's elements sit in the global index space of a stream.
-
-    The output's leading ``len(outer_strides)`` axes step the global index
-    by ``outer_strides``; its remaining (inner) axes hold consecutive global
-    indices in C order.  So element ``(p..., q...)`` (outer, inner) has the
-    global index ``base + sum(p * outer_strides) + C-order index of q``.
-    A flat ``offset`` is ``Runs(offset, ())``; a block of a larger tensor has
-    one outer axis per axis before its run (see :func:`block_runs`).
-    """
-
-    base: int
-    outer_strides: Tuple[int, ...]
-
-
-def flat_runs(first: int) -> Runs:
-    """Logical C-order element ``i`` at global index ``first + i``."""
-    return Runs(first, ())
-
-
-def block_runs(global_shape: Sequence[int], global_offset: Sequence[int], shape: Sequence[int]) -> Runs:
-    """The block of ``shape`` at ``global_offset`` of a C-order tensor of ``global_shape``.
-
-    Trailing axes the block spans whole merge with the axis before them into
-    one run, so a block of full rows is one contiguous run.  Arguments are
-    assumed checked (``_blocks.resolve_position``).
-    """
-    ndim = len(shape)
-    strides = [1] * ndim
-    for k in range(ndim - 2, -1, -1):
-        strides[k] = strides[k + 1] * global_shape[k + 1]
-    base = sum(o * g for o, g in zip(global_offset, strides))
-    split = ndim - 1
-    while split > 0 and shape[split] == global_shape[split]:
-        split -= 1
-    return Runs(base, tuple(strides[:max(split, 0)]))
 
 
 def _slab_runs(runs: Runs, shape: Tuple[int, ...], start: int, keep_axis: bool) -> Runs:

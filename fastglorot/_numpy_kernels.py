@@ -10,7 +10,7 @@ its namesake in ``_kernels`` (``out``, a 2-D C-contiguous array whose row
 stream words, the distribution's parameters) and writes the same bits.
 
 Each operation below mirrors one operation of ``_philox``, ``_convert`` and
-``_elementary`` in the same order and the same dtype; constants come from
+``_mathfuncs`` in the same order and the same dtype; constants come from
 ``_constants``, shared with the kernels.  NumPy adds no fused multiply-adds,
 and ``np.sqrt`` is IEEE's correctly rounded square root, as ``llvm.sqrt``.
 
@@ -124,7 +124,7 @@ def _philox(counters: NDArray[np.uint64], key_stream: NDArray[np.uint32]) -> Wor
     return c0, c1, c2, c3
 
 
-# -- elementary functions (twins of _elementary) ------------------------------
+# -- elementary functions (twins of _mathfuncs) ------------------------------
 
 def _horner(coefficients: Tuple[Any, ...], z: NDArray[np.float64], count: int) -> NDArray[np.float64]:
     """``c[0] + z*(c[1] + ... + z*c[count-1])``; the innermost step ``c + z*0`` is ``c`` exactly."""
@@ -136,7 +136,7 @@ def _horner(coefficients: Tuple[Any, ...], z: NDArray[np.float64], count: int) -
 
 
 def _minus_two_log(x: NDArray[np.float64], scale_exponent: int, terms: int) -> NDArray[np.float64]:
-    """``-2 ln(x * 2**-scale_exponent)`` as ``_elementary.minus_two_log`` (``x`` normal, positive)."""
+    """``-2 ln(x * 2**-scale_exponent)`` as ``_mathfuncs.minus_two_log`` (``x`` normal, positive)."""
     bits = x.view(np.int64)
     exponent = (bits >> 52) - 1023
     exponent += (bits & MANTISSA_MASK) > SQRT2_MANTISSA

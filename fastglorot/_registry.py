@@ -5,12 +5,12 @@ row: its own parameters, the variance scale, fan mode and distribution it
 hands to the variance-scaling core, the formula and paper for its docstring,
 and the names of its torch, JAX and Keras counterparts.  From the rows (and
 the signatures of the samplers in ``_sampling``) ``_codegen`` generates
-``fastglorot/_generated.py``: the in-place initializers, the allocating
+``fastglorot/_generated_api.py``: the in-place initializers, the allocating
 twin of every sampler and initializer, and the ``Generator`` methods, as
 plain typed Python that type checkers and ``help()`` read like hand-written
 code.  Adding an initializer is one row here, then::
 
-    python -m fastglorot._codegen        # rewrites fastglorot/_generated.py
+    python -m fastglorot._codegen        # rewrites fastglorot/_generated_api.py
 
 ``tests/test_registry.py`` fails when the generated file is stale, and checks
 README's "Initializers" table against the rows.  Adapters (torch, Dask,

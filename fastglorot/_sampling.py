@@ -12,11 +12,11 @@ from typing import Any, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
-from ._blocks import Shape, resolve_position
+from ._position import Shape, flat_runs, resolve_position
 from ._buffers import Output, as_output
 from ._constants import WORDS_PER_TILE, tile_elements
 from ._engines import kernel_name, select
-from ._launch import flat_runs, run_fill
+from ._launch import run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
 from ._validate import as_count, as_finite, as_offset, dtype_max, key_stream_words

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from dask.array import Array
     from numpy.typing import DTypeLike, NDArray
 
-    from ._blocks import Shape
+    from ._position import Shape
 
 __all__ = [
     "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",

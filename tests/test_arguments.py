@@ -95,9 +95,9 @@ def test_layout_is_checked_even_when_fans_are_given(name):
 # -- declared once ---------------------------------------------------------------------
 
 CHECKED_ELSEWHERE = {
-    "out": "_buffers.as_output", "shape": "_blocks.as_shape (via allocate)", "dtype": "_buffers.format_of",
-    "offset": "_blocks.resolve_position", "global_shape": "_blocks.resolve_position",
-    "global_offset": "_blocks.resolve_position", "n": "_validate.as_count",
+    "out": "_buffers.as_output", "shape": "_position.as_shape (via allocate)", "dtype": "_buffers.format_of",
+    "offset": "_position.resolve_position", "global_shape": "_position.resolve_position",
+    "global_offset": "_position.resolve_position", "n": "_validate.as_count",
     "low": "_validate.as_finite (dtype range)", "high": "_validate.as_finite (dtype range)",
     "mean": "_validate.as_finite (dtype range)", "std": "_validate.as_finite (dtype range)",
     "b": "_validate.as_finite (dtype range)",

@@ -88,20 +88,20 @@ def test_the_suite_removes_its_numba_cache_directory(python_runner, tmp_path):
 def test_huge_page_advice_covers_only_whole_huge_pages_inside_large_outputs(monkeypatch):
     import numpy as np
 
-    from fastglorot import _launch
+    from fastglorot import _memory
 
     calls = []
-    monkeypatch.setattr(_launch, "_madvise", lambda start, length, advice: calls.append((start, length, advice)))
-    fastglorot.uniform_(np.empty(3 * _launch.HUGE_PAGE_BYTES, np.float32), seed=1)
+    monkeypatch.setattr(_memory, "_madvise", lambda start, length, advice: calls.append((start, length, advice)))
+    fastglorot.uniform_(np.empty(3 * _memory.HUGE_PAGE_BYTES, np.float32), seed=1)
     assert calls == []  # opt-in (FASTGLOROT_HUGE_PAGES=1): off by default
-    monkeypatch.setattr(_launch, "huge_pages", True)
-    big = np.empty(3 * _launch.HUGE_PAGE_BYTES + 12345, np.uint8)[4:]  # not 2 MiB aligned
+    monkeypatch.setattr(_memory, "huge_pages", True)
+    big = np.empty(3 * _memory.HUGE_PAGE_BYTES + 12345, np.uint8)[4:]  # not 2 MiB aligned
     fastglorot.uniform_(big[: big.size // 4 * 4].view(np.float32), seed=1)
     assert len(calls) == 1
     start, length, advice = calls[0]
     address, end = big.ctypes.data, big.ctypes.data + big.size
-    assert advice == 14 and start % _launch.HUGE_PAGE_BYTES == 0 and length % _launch.HUGE_PAGE_BYTES == 0
-    assert address <= start and start + length <= end and length >= _launch.HUGE_PAGE_BYTES
+    assert advice == 14 and start % _memory.HUGE_PAGE_BYTES == 0 and length % _memory.HUGE_PAGE_BYTES == 0
+    assert address <= start and start + length <= end and length >= _memory.HUGE_PAGE_BYTES
     fastglorot.uniform_(np.empty(1000, np.float32), seed=1)  # small outputs: no advice
     fastglorot.uniform_(np.empty((4096, 1024), np.float32).T, seed=1)  # not contiguous: no advice
     assert len(calls) == 1

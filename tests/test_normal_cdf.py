@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from fastglorot import _constants, _elementary, _normal_cdf
+from fastglorot import _constants, _mathfuncs, _normal_cdf
 from fastglorot._normal_cdf import _exp, normal_cdf
 
 mpmath = pytest.importorskip("mpmath")
@@ -43,8 +43,8 @@ def test_shared_ln2_splits_keep_their_bits():
     """The ln 2 splits now come from ``_constants``; the values each user had before, exactly."""
     assert _normal_cdf._LN2_HI.hex() == "0x1.62e42fee00000p-1"  # 6.93147180369123816490e-01
     assert _normal_cdf._LN2_LO.hex() == "0x1.a39ef35793c76p-33"  # 1.90821492927058770002e-10
-    assert _elementary._LN2_HI.dtype == np.float64 and _elementary._LN2_LO.dtype == np.float64
-    assert float(_elementary._LN2_HI).hex() == "0x1.62e42fee00000p-1"
-    assert float(_elementary._LN2_LO).hex() == "0x1.a39ef00000000p-33"  # float64(ln 2) - hi, exact
-    assert float(_elementary._LN2_LO) == math.log(2) - 6.93147180369123816490e-01
+    assert _mathfuncs._LN2_HI.dtype == np.float64 and _mathfuncs._LN2_LO.dtype == np.float64
+    assert float(_mathfuncs._LN2_HI).hex() == "0x1.62e42fee00000p-1"
+    assert float(_mathfuncs._LN2_LO).hex() == "0x1.a39ef00000000p-33"  # float64(ln 2) - hi, exact
+    assert float(_mathfuncs._LN2_LO) == math.log(2) - 6.93147180369123816490e-01
     assert _constants.LN2_HI + _constants.LN2_F64_LO == math.log(2)

@@ -86,7 +86,7 @@ def test_tail_gathering_matches_the_scalar_form(a, b):
     from numba import njit
 
     from fastglorot._convert import truncated_probability
-    from fastglorot._elementary import in_lower_tail, normal_quantile_central, normal_quantile_tail
+    from fastglorot._mathfuncs import in_lower_tail, normal_quantile_central, normal_quantile_tail
     from fastglorot._normal_cdf import normal_cdf
 
     @njit

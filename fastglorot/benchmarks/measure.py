@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._jit import kernel
-from .._launch import flat_runs, run_fill
+from .._launch import run_fill
+from .._position import flat_runs
 
 __all__ = ["memset_", "memset_kernel", "interleaved_times", "median", "machine", "machine_line", "format_table",
            "run_python", "vector_isa"]

@@ -1,7 +1,7 @@
 """The variance-scaling core behind every initializer.
 
 The public initializers (``glorot_uniform_``, ``kaiming_normal_``, ...) are
-generated from the registry rows in ``_registry.py`` into ``_generated.py``:
+generated from the registry rows in ``_registry.py`` into ``_generated_api.py``:
 each checks its arguments (``_arguments``), computes its variance scale, fan
 mode and distribution from its row, and calls :func:`variance_scaling_core`,
 which draws with variance ``scale / n``:
@@ -20,7 +20,7 @@ import warnings
 from typing import Any, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
 from ._arguments import positive
-from ._blocks import Shape, fan_shape, resolve_position
+from ._position import Shape, fan_shape, resolve_position
 from ._buffers import as_output
 from ._fans import compute_fans
 from ._sampling import fill_normal, fill_truncated_normal, fill_uniform, normal_fits, normal_limit, normal_z_max

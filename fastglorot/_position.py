@@ -4,7 +4,7 @@ Every sampler and initializer takes ``offset=`` (the global index of the
 output's first element, C order) or ``global_shape=`` / ``global_offset=``
 (the output is the rectangular block ``[o0:o0+b0, o1:o1+b1, ...]`` of a
 C-order tensor of ``global_shape``).  Both resolve here, before anything is
-written, into the launcher's :class:`~fastglorot._launch.Runs`.
+written, into :class:`Runs`, which the launcher reads.
 
 The two forms are exclusive: a block already says where every element is, and
 a flat offset on top of it would have no meaning that a bigger
@@ -15,16 +15,53 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Iterable, Optional, Sequence, SupportsIndex, Tuple, TypeGuard, Union, cast
+from typing import Any, Iterable, NamedTuple, Optional, Sequence, SupportsIndex, Tuple, TypeGuard, Union, cast
 
 import numpy as np
 
-from ._launch import Runs, block_runs, flat_runs
 from ._validate import INDEX_LIMIT, as_offset
 
-__all__ = ["Shape", "resolve_position", "as_shape", "fan_shape"]
+__all__ = ["Shape", "Runs", "flat_runs", "block_runs", "resolve_position", "as_shape", "fan_shape"]
 
 Shape = Union[int, Sequence[int]]
+
+
+class Runs(NamedTuple):
+    """Where an output's elements sit in the global index space of a stream.
+
+    The output's leading ``len(outer_strides)`` axes step the global index
+    by ``outer_strides``; its remaining (inner) axes hold consecutive global
+    indices in C order.  So element ``(p..., q...)`` (outer, inner) has the
+    global index ``base + sum(p * outer_strides) + C-order index of q``.
+    A flat ``offset`` is ``Runs(offset, ())``; a block of a larger tensor has
+    one outer axis per axis before its run (see :func:`block_runs`).
+    """
+
+    base: int
+    outer_strides: Tuple[int, ...]
+
+
+def flat_runs(first: int) -> Runs:
+    """Logical C-order element ``i`` at global index ``first + i``."""
+    return Runs(first, ())
+
+
+def block_runs(global_shape: Sequence[int], global_offset: Sequence[int], shape: Sequence[int]) -> Runs:
+    """The block of ``shape`` at ``global_offset`` of a C-order tensor of ``global_shape``.
+
+    Trailing axes the block spans whole merge with the axis before them into
+    one run, so a block of full rows is one contiguous run.  Arguments are
+    assumed checked (:func:`resolve_position`).
+    """
+    ndim = len(shape)
+    strides = [1] * ndim
+    for k in range(ndim - 2, -1, -1):
+        strides[k] = strides[k + 1] * global_shape[k + 1]
+    base = sum(o * g for o, g in zip(global_offset, strides))
+    split = ndim - 1
+    while split > 0 and shape[split] == global_shape[split]:
+        split -= 1
+    return Runs(base, tuple(strides[:max(split, 0)]))
 
 
 def as_shape(name: str, value: Shape) -> Tuple[int, ...]:

@@ -12,10 +12,10 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from ._arguments import Distribution, Layout, Mode, Nonlinearity, checked
-from ._blocks import Shape
+from ._position import Shape
 from ._buffers import allocate
 from ._fans import calculate_gain
-from ._initializers import variance_scaling_core
+from ._variance_scaling import variance_scaling_core
 from ._sampling import normal_, random_bits, trunc_normal_, uniform_
 from ._seeding import Seed, Stream
 
