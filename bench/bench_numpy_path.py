@@ -49,9 +49,9 @@ from fastglorot import _engines
 t0 = time.perf_counter()
 import numba
 t1 = time.perf_counter()
-_engines.load("fill_uniform_float32")
+_engines.load("uniform", "float32")
 t2 = time.perf_counter()
-_engines.load("fill_normal_float32")
+_engines.load("normal", "float32")
 t3 = time.perf_counter()
 print(json.dumps({"import numba": t1 - t0, "first kernel": t2 - t1, "second kernel": t3 - t2}))
 """

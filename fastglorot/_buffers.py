@@ -16,18 +16,15 @@ only be a torch tensor or an ml_dtypes array if its module is already loaded.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ._formats import FORMATS, SUPPORTED, format_of, numpy_format, torch_formats
 from ._memory import aligned_empty
 from ._position import as_shape
 
-__all__ = ["FORMATS", "Output", "as_output", "format_of", "allocate"]
-
-FORMATS = ("float32", "float64", "float16", "bfloat16")
-
-_SUPPORTED = "float32, float64, float16 or bfloat16"
+__all__ = ["Output", "as_output", "allocate"]
 
 # DLPack device types whose memory the CPU can write directly: kDLCPU,
 # kDLCUDAHost (pinned) and kDLROCMHost (pinned).
@@ -50,7 +47,7 @@ class Output(NamedTuple):
         caller's shape and strides.  float32 or float64 (either byte order)
         for those formats; uint16 holding the bits for float16 and bfloat16.
     format : str
-        One of :data:`FORMATS`.
+        One of ``_formats.NAMES``.
     result : object
         What the public function returns: the caller's own object.
     finish : callable
@@ -69,22 +66,15 @@ def _nothing() -> None:
     pass
 
 
-def _is_bfloat16(dtype: np.dtype[Any]) -> bool:
-    ml_dtypes = sys.modules.get("ml_dtypes")
-    return ml_dtypes is not None and dtype.type is ml_dtypes.bfloat16
-
-
 def _typed_view(array: np.ndarray[Any, Any]) -> Tuple[np.ndarray[Any, Any], str]:
     """``(view, format)``: float arrays as they are, 16-bit floats as their bits."""
     dtype = array.dtype
-    if dtype.kind == "f" and dtype.itemsize in (4, 8):
-        return array, f"float{8 * dtype.itemsize}"
-    if dtype.kind == "f" and dtype.itemsize == 2:
-        # Keep the byte order, so that each uint16 value is the float16's bits.
-        return array.view(np.dtype(np.uint16).newbyteorder(dtype.byteorder)), "float16"
-    if _is_bfloat16(dtype):
-        return array.view(np.uint16), "bfloat16"
-    raise TypeError(f"out must have dtype {_SUPPORTED}, got {dtype}")
+    name = numpy_format(dtype)
+    if name is None:
+        raise TypeError(f"out must have dtype {SUPPORTED}, got {dtype}")
+    # 16-bit formats as their bits, in the array's byte order (each uint16 value is a float's bits).
+    bits = FORMATS[name].bits_dtype
+    return (array if bits.kind == "f" else array.view(bits.newbyteorder(dtype.byteorder))), name
 
 
 def _check_no_self_overlap(array: np.ndarray[Any, Any]) -> None:
@@ -135,11 +125,6 @@ def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], 
 
 # -- torch --------------------------------------------------------------------
 
-def _torch_formats(torch: Any) -> Dict[Any, str]:
-    return {torch.float32: "float32", torch.float64: "float64",
-            torch.float16: "float16", torch.bfloat16: "bfloat16"}
-
-
 def _torch_output(out: Any, torch: Any) -> Output:
     if out.device.type != "cpu":
         raise ValueError(f"out is a torch tensor on device {out.device}; only CPU tensors can be filled in place "
@@ -148,9 +133,9 @@ def _torch_output(out: Any, torch: Any) -> Output:
         raise TypeError(f"out must be a dense (strided) tensor, got layout {out.layout}")
     if out.is_quantized:
         raise TypeError(f"out must not be a quantized tensor, got dtype {out.dtype}")
-    format_ = _torch_formats(torch).get(out.dtype)
+    format_ = torch_formats(torch).get(out.dtype)
     if format_ is None:
-        raise TypeError(f"out must have dtype {_SUPPORTED}, got {out.dtype}")
+        raise TypeError(f"out must have dtype {SUPPORTED}, got {out.dtype}")
     if out.is_conj() or out.is_neg():
         # Writes through the raw memory would come out conjugated or negated.
         raise ValueError("out has its conjugate or negative bit set; call resolve_conj()/resolve_neg() first")
@@ -160,16 +145,15 @@ def _torch_output(out: Any, torch: Any) -> Output:
         raise ValueError("out is an inference tensor, which cannot be updated in place outside "
                          "torch.inference_mode()")
     tensor = out.detach()  # so that tensors requiring grad can be viewed
-    if format_ == "bfloat16":
-        tensor = tensor.view(torch.int16)  # NumPy has no bfloat16; same-size views keep strides
+    as_bits = FORMATS[format_].bits_dtype.kind != "f"
+    if as_bits:  # 16-bit formats as their bits (NumPy has no bfloat16); same-size views keep strides
+        tensor = tensor.view(torch.int16)
     try:
         array = tensor.numpy()
     except (RuntimeError, TypeError) as error:  # e.g. tensor subclasses without storage
         raise TypeError(f"out cannot be viewed as a NumPy array: {error}") from None
-    if format_ == "bfloat16":
+    if as_bits:
         array = array.view(np.uint16)
-    else:
-        array, format_ = _typed_view(array)
 
     def finish() -> None:
         increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
@@ -297,56 +281,6 @@ def as_output(out: object) -> Output:
 
 # -- allocation ---------------------------------------------------------------
 
-def format_of(dtype: object) -> str:
-    """The format (one of :data:`FORMATS`) named by a dtype-like object.
-
-    Parameters
-    ----------
-    dtype : dtype-like or torch.dtype
-        Anything ``numpy.dtype`` accepts that means a supported float type
-        (``np.float32``, ``"float16"``, ``ml_dtypes.bfloat16``, ...), the
-        string ``"bfloat16"``, or a torch dtype.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    TypeError
-        For any other type, including None.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
-        torch_format: Optional[str] = _torch_formats(torch).get(dtype)
-        if torch_format is None:
-            raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype}")
-        return torch_format
-    if isinstance(dtype, str) and dtype == "bfloat16":  # also without ml_dtypes loaded
-        return "bfloat16"
-    if dtype is None:  # numpy.dtype(None) would mean float64
-        raise TypeError(f"dtype must be {_SUPPORTED}, got None")
-    try:
-        numpy_dtype = np.dtype(dtype)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise TypeError(f"dtype must be {_SUPPORTED}, got {dtype!r}") from None
-    if numpy_dtype.kind == "f" and numpy_dtype.itemsize in (2, 4, 8):
-        return f"float{8 * numpy_dtype.itemsize}"
-    if _is_bfloat16(numpy_dtype):
-        return "bfloat16"
-    raise TypeError(f"dtype must be {_SUPPORTED}, got {numpy_dtype}")
-
-
-def _numpy_dtype(format_: str) -> np.dtype[Any]:
-    if format_ == "bfloat16":
-        try:
-            import ml_dtypes
-        except ImportError:
-            raise ImportError("bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)") from None
-        return np.dtype(ml_dtypes.bfloat16)  # type: ignore[no-any-return]
-    return np.dtype(format_)
-
-
 def allocate(shape: Any, dtype: object) -> np.ndarray[Any, Any]:
     """An uninitialized native-order array of ``shape`` and ``dtype``.
 
@@ -376,4 +310,4 @@ def allocate(shape: Any, dtype: object) -> np.ndarray[Any, Any]:
         raise TypeError(f"dtype={dtype} is a torch dtype, but the allocating functions return NumPy arrays; "
                         f"pass a NumPy dtype (e.g. {format_of(dtype)!r}), or fill a tensor in place: "
                         f"glorot_uniform_(torch.empty(shape, dtype={dtype}))")
-    return aligned_empty(as_shape("shape", shape), _numpy_dtype(format_of(dtype)))
+    return aligned_empty(as_shape("shape", shape), FORMATS[format_of(dtype)].numpy_dtype())

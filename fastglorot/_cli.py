@@ -15,10 +15,11 @@ import sys
 from typing import Sequence
 
 from . import __version__
+from ._formats import FORMATS
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(i)?B?|B?)\s*$", re.IGNORECASE)
 _POWERS = {"K": 1, "M": 2, "G": 3, "T": 4}
-_ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8}
+_ITEMSIZE = {name: fmt.itemsize for name, fmt in FORMATS.items()}
 
 LAYER_ROW = 4096
 """Elements in one row of a benchmark layer (``benchmarks.peers.LAYER_COLUMNS``; a test keeps them equal)."""

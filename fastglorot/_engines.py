@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Tuple
+from typing import Callable, Tuple
 
 __all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "kernel_name", "select", "kernel",
            "is_loaded", "load"]
@@ -64,9 +64,9 @@ def kernel_name(distribution: str, fmt: str) -> str:
     """The name a fill's kernel has in ``_kernels`` and ``_numpy_kernels`` (``"bits"`` for raw words)."""
     if distribution == "bits":
         return "fill_bits"
-    if fmt in ("float16", "bfloat16"):
-        return f"fill_{distribution}_half"
-    return f"fill_{distribution}_{fmt}"
+    from ._formats import FORMATS
+
+    return f"fill_{distribution}_{FORMATS[fmt].family}"
 
 
 def kernel(name: str) -> Fill:
@@ -104,21 +104,22 @@ def select(name: str, nbytes: int, what: str) -> Tuple[Fill, bool]:
     return fill, True
 
 
-def load(name: str) -> None:
-    """Load (or compile) the numba kernel ``name`` for its one signature, without filling anything."""
+def load(distribution: str, fmt: str) -> None:
+    """Load (or compile) the numba kernel of ``distribution`` x ``fmt`` (``"bits"``, ``"uint32"`` for raw
+    words) for the one signature fills call it with, without filling anything."""
     import numpy as np
 
-    fill = kernel(name)
+    from ._formats import FORMATS
+
+    fill = kernel(kernel_name(distribution, fmt))
     if fill.signatures:  # type: ignore[attr-defined]
         return
-    # The argument types every fill passes: 2-D C-contiguous out, int64 firsts, uint32 key/stream words,
-    # the parameter array of the draw dtype (float64 for truncated normals), and bfloat16 for 16-bit kernels.
-    half = name.endswith("_half")
-    if name == "fill_bits":
-        out, params = np.empty((1, 0), np.uint32), np.zeros(1, np.uint32)
+    # What every fill passes: a 2-D C-contiguous out, int64 firsts, the uint32 key/stream words, the
+    # parameters (the draw dtype's, float64 for truncated normals; uint32 for raw words), kernel_args.
+    if distribution == "bits":
+        out, params, extra = np.empty((1, 0), np.uint32), np.zeros(1, np.uint32), ()
     else:
-        dtype = np.uint16 if half else np.float64 if name.endswith("float64") else np.float32
-        out = np.empty((1, 0), dtype)
-        params = np.zeros(7, np.float64 if "truncated" in name or dtype == np.float64 else np.float32)
-    args: Tuple[Any, ...] = (out, np.zeros(1, np.int64), np.zeros(4, np.uint32), params)
-    fill(*(args + ((False,) if half else ())))
+        spec = FORMATS[fmt]
+        out, extra = np.empty((1, 0), spec.bits_dtype), spec.kernel_args
+        params = np.zeros(7, np.float64 if distribution == "truncated_normal" else spec.draw_dtype)
+    fill(out, np.zeros(1, np.int64), np.zeros(4, np.uint32), params, *extra)

@@ -43,6 +43,8 @@ import reprlib
 import struct
 from typing import Any, BinaryIO, Dict, List, Mapping, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
 
+from ._formats import FORMATS
+
 __all__ = [
     "DTYPE_CODES",
     "BITSIZE",
@@ -59,12 +61,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: fastglorot format names -> safetensors dtype codes.
-DTYPE_CODES: Dict[str, str] = {
-    "float32": "F32",
-    "float64": "F64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-}
+DTYPE_CODES: Dict[str, str] = {name: fmt.safetensors for name, fmt in FORMATS.items()}
 
 #: Bits per element of every dtype code safetensors 0.8 defines (the ``Dtype``
 #: enum in ``safetensors/src/tensor.rs``).  Bits, not bytes, because of the

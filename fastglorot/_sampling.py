@@ -16,6 +16,7 @@ from ._position import Shape, flat_runs, resolve_position
 from ._buffers import Output, as_output
 from ._constants import WORDS_PER_TILE, tile_elements
 from ._engines import kernel_name, select
+from ._formats import FORMATS
 from ._launch import run_fill
 from ._normal_cdf import normal_cdf
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
@@ -28,7 +29,6 @@ __all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_",
 Out = TypeVar("Out")
 """The caller's buffer type: in-place fills return the object they were given."""
 
-_HALF_FORMATS = ("float16", "bfloat16")
 _TRUNCATION_LIMIT = 37.5
 """Standardized bounds are clipped to +-37.5: Phi(-37.5) ~ 5e-308 is the last
 normal float64 tail probability; farther out the mass is zero in float64."""
@@ -36,7 +36,7 @@ normal float64 tail probability; farther out the mass is zero in float64."""
 
 def _draw_dtype(fmt: str) -> type:
     """The dtype samples are computed in: float16/bfloat16 round a float32 draw."""
-    return np.float64 if fmt == "float64" else np.float32
+    return FORMATS[fmt].draw_dtype
 
 
 def normal_z_max(fmt: str) -> float:
@@ -46,18 +46,9 @@ def normal_z_max(fmt: str) -> float:
     and bfloat16) or ``2**-53`` (float64), so ``|z| <= sqrt(66 ln 2) ~ 6.7637``
     or ``sqrt(106 ln 2) ~ 8.5717``.
     """
-    return math.sqrt((106 if fmt == "float64" else 66) * math.log(2.0))
+    return math.sqrt((106 if FORMATS[fmt].draw == "float64" else 66) * math.log(2.0))
 
 
-_NORMAL_LIMITS = {
-    "float64": float(np.finfo(np.float64).max),
-    "float32": float(np.finfo(np.float32).max),
-    # 16-bit outputs round a float32 draw: every float32 value up to the one
-    # below the rounding midpoint to inf (65520 for float16; bfloat16's max
-    # plus half its ulp, a tie that rounds to the even inf) stays finite.
-    "float16": float(np.nextafter(np.float32(65520.0), np.float32(0.0))),
-    "bfloat16": float(np.uint32(0x7F7F7FFF).view(np.float32)),
-}
 _Z_MARGIN = 1.0 + 2.0**-20
 """Covers the draw's own rounding: the float32 radius is within 2e-8 of
 sqrt(66 ln 2) and each float32 product adds half an ulp (6e-8)."""
@@ -68,7 +59,7 @@ NORMAL_Z_BOUND_F64 = normal_z_max("float64") * _Z_MARGIN
 
 def normal_limit(fmt: str) -> float:
     """The largest ``|mean + std * z|`` (exact) that ``normal_`` writes to ``fmt`` as a finite value."""
-    return _NORMAL_LIMITS[fmt]
+    return FORMATS[fmt].normal_limit
 
 
 def normal_fits(fmt: str, mean: float, std: float) -> bool:
@@ -83,7 +74,7 @@ def normal_fits(fmt: str, mean: float, std: float) -> bool:
     ftype = _draw_dtype(fmt)
     with np.errstate(over="ignore"):
         mean_d, std_d = abs(float(ftype(mean))), float(ftype(std))
-    bound = mean_d + (NORMAL_Z_BOUND_F64 if fmt == "float64" else NORMAL_Z_BOUND_F32) * std_d
+    bound = mean_d + (NORMAL_Z_BOUND_F64 if FORMATS[fmt].draw == "float64" else NORMAL_Z_BOUND_F32) * std_d
     return bool(bound <= normal_limit(fmt))
 
 
@@ -106,11 +97,9 @@ def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: 
     if array.size == 0:
         return target.result
     fmt = target.format
-    args: Tuple[Any, ...] = (key_stream_words(seed, stream), params)
-    if fmt in _HALF_FORMATS:
-        args += (fmt == "bfloat16",)
+    args: Tuple[Any, ...] = (key_stream_words(seed, stream), params) + FORMATS[fmt].kernel_args
     fill, parallel = select(kernel_name(distribution, fmt), array.nbytes, f"{distribution.replace('_', ' ')} {fmt}")
-    run_fill(fill, array, runs, tile_elements(np.dtype(_draw_dtype(fmt)).itemsize), args, parallel)
+    run_fill(fill, array, runs, tile_elements(np.dtype(FORMATS[fmt].draw).itemsize), args, parallel)
     target.finish()
     return target.result
 

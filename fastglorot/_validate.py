@@ -97,18 +97,11 @@ def as_float(name: str, value: numbers.Real) -> float:
     return number
 
 
-_DTYPE_MAX = {
-    "float64": float(np.finfo(np.float64).max),
-    "float32": float(np.finfo(np.float32).max),
-    "float16": float(np.finfo(np.float16).max),
-    # bfloat16 is float32's top half: its largest finite value has bits 0x7F7F.
-    "bfloat16": float(np.uint32(0x7F7F0000).view(np.float32)),
-}
-
-
 def dtype_max(dtype: str) -> float:
-    """The largest finite value of the format named ``dtype`` (no ml_dtypes needed for bfloat16)."""
-    return _DTYPE_MAX[dtype]
+    """The largest finite value of the format named ``dtype``."""
+    from ._formats import FORMATS
+
+    return FORMATS[dtype].max
 
 
 def key_stream_words(seed: int, stream: int) -> np.ndarray:

@@ -19,9 +19,11 @@ import os
 import time
 from typing import Dict, Optional, Sequence, Tuple
 
+from ._formats import FORMATS, NAMES
+
 __all__ = ["warmup", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
 
-WARMUP_DTYPES = ("float32", "float64", "float16", "bfloat16")
+WARMUP_DTYPES = NAMES
 WARMUP_DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
 
 
@@ -30,7 +32,7 @@ def _jobs(distributions: Sequence[str], dtypes: Sequence[str]) -> Tuple[Tuple[st
     seen, jobs = set(), []
     for distribution in distributions:
         for dtype in dtypes:
-            kernel = (distribution, "half" if dtype in ("float16", "bfloat16") else dtype)
+            kernel = (distribution, FORMATS[dtype].family)
             if kernel not in seen:
                 seen.add(kernel)
                 jobs.append((distribution, dtype))
@@ -43,16 +45,18 @@ def _compile(job: Tuple[str, str]) -> float:
     Runs in the compiler processes, and in the caller (which then loads from
     the cache).  No notice is printed: warmup reports the times itself.
     """
-    from ._engines import kernel_name, load
+    from ._engines import load
 
     distribution, dtype = job
     start = time.perf_counter()
-    load(kernel_name(distribution, dtype))
+    load(distribution, dtype)
     return time.perf_counter() - start
 
 
 def _label(dtype: str) -> str:
-    return "float16/bfloat16" if dtype in ("float16", "bfloat16") else dtype
+    """The dtypes sharing ``dtype``'s kernel: ``"float16/bfloat16"`` for the 16-bit kernels."""
+    family = FORMATS[dtype].family
+    return "/".join(name for name, fmt in FORMATS.items() if fmt.family == family)
 
 
 def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] = WARMUP_DISTRIBUTIONS,

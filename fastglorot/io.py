@@ -62,6 +62,7 @@ import numpy as np
 import fastglorot
 
 from . import _safetensors
+from ._formats import FORMATS, NAMES
 
 __all__ = ["TensorSpec", "SpecError", "SLAB_BYTES", "INITS", "DTYPES", "EXAMPLES", "read_spec", "load_spec",
            "llama_spec", "spec_like", "write_checkpoint", "like_default_init"]
@@ -69,7 +70,7 @@ __all__ = ["TensorSpec", "SpecError", "SLAB_BYTES", "INITS", "DTYPES", "EXAMPLES
 SLAB_BYTES = 8 << 20
 """Bytes filled and written at a time (two slabs are in memory at once)."""
 
-DTYPES = ("float32", "float64", "float16", "bfloat16")
+DTYPES = NAMES
 SAMPLERS = {"uniform": {"low": 0.0, "high": 1.0}, "normal": {"mean": 0.0, "std": 1.0},
             "trunc_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}}
 CONSTANTS = {"zeros": 0.0, "ones": 1.0}
@@ -99,15 +100,11 @@ class TensorSpec:
 
     @property
     def nbytes(self) -> int:
-        return self.size * int(np.dtype(_numpy_dtype(self.dtype)).itemsize)
+        return self.size * FORMATS[self.dtype].itemsize
 
 
 def _numpy_dtype(dtype: str) -> Any:
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return ml_dtypes.bfloat16
-    return np.dtype(dtype)
+    return FORMATS[dtype].numpy_dtype()
 
 
 # -- specs -------------------------------------------------------------------------------
@@ -613,7 +610,7 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     if suffix == ".npy":
         if len(specs) != 1:
             raise SpecError(f"{target}: a .npy file holds one tensor, the spec has {len(specs)}")
-        if specs[0].dtype == "bfloat16":
+        if not FORMATS[specs[0].dtype].numpy_native:
             raise SpecError(f"{specs[0].name}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
     _refuse_existing([target], force)
     _check_free_space(target.parent, sum(s.nbytes for s in specs))
@@ -687,7 +684,7 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
     import zarr
 
     for spec in specs:
-        if spec.dtype == "bfloat16":
+        if not FORMATS[spec.dtype].numpy_native:
             raise SpecError(f"{spec.name}: zarr has no bfloat16 data type; use .safetensors")
         parts = spec.name.split("/")
         if any(p in ("", ".", "..") for p in parts) or spec.name.startswith("__"):

@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 import fastglorot
+from fastglorot._formats import NAMES
 
 try:
     import jax
@@ -92,7 +93,7 @@ Axes = Union[int, Sequence[int]]
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype=..., out_sharding=None, *, sharding=None) -> jax.Array``."""
 
-_DRAWN = ("float32", "float64", "float16", "bfloat16")
+_DRAWN = NAMES
 _KEY_PERSONAL = b"fastglorot jax key:"
 _MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")

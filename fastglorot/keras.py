@@ -125,6 +125,7 @@ except ImportError:  # pragma: no cover - exercised only without keras
     raise ImportError('fastglorot.keras needs Keras 3: pip install "fastglorot[keras]"') from None
 
 import fastglorot
+from fastglorot._formats import NAMES
 
 __all__ = [
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
@@ -133,7 +134,7 @@ __all__ = [
 
 # The dtypes fastglorot draws (Keras' standardized names); fastglorot's
 # allocating functions accept these strings, and torch has dtypes of the same names.
-_DRAWN_DTYPES = ("float32", "float64", "float16", "bfloat16")
+_DRAWN_DTYPES = NAMES
 
 _TRUNCATED_STD = 0.87962566103423978
 """Standard deviation of N(0, 1) truncated to [-2, 2] (Keras' constant)."""

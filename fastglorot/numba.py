@@ -135,7 +135,7 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from ._buffers import format_of
+from ._formats import format_of
 from ._elements import (
     bfloat16_bits,
     float16_bits,

@@ -95,7 +95,7 @@ def test_layout_is_checked_even_when_fans_are_given(name):
 # -- declared once ---------------------------------------------------------------------
 
 CHECKED_ELSEWHERE = {
-    "out": "_buffers.as_output", "shape": "_position.as_shape (via allocate)", "dtype": "_buffers.format_of",
+    "out": "_buffers.as_output", "shape": "_position.as_shape (via allocate)", "dtype": "_formats.format_of",
     "offset": "_position.resolve_position", "global_shape": "_position.resolve_position",
     "global_offset": "_position.resolve_position", "n": "_validate.as_count",
     "low": "_validate.as_finite (dtype range)", "high": "_validate.as_finite (dtype range)",

@@ -234,7 +234,7 @@ def test_budget_zero_means_kernels_only(fresh_budget):
 
 def test_a_loaded_kernel_is_used_for_every_size(monkeypatch):
     monkeypatch.setenv(_engines.ENVIRONMENT_VARIABLE, str(1 << 40))
-    _engines.load("fill_uniform_float64")
+    _engines.load("uniform", "float64")
     assert _engines.is_loaded("fill_uniform_float64")
     assert _engines.select("fill_uniform_float64", 8, "uniform float64")[0] is _engines.kernel("fill_uniform_float64")
 

@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 import numba
 import numpy as np
 
-from .._buffers import allocate, format_of
+from .._buffers import allocate
+from .._formats import format_of
 from .measure import format_table, interleaved_times, machine, machine_line, median, memset_, run_python
 from .peers import DISTS, PEERS, glorot_scale, layer_shape
 
@@ -38,7 +39,7 @@ _PEAK_MEMORY_CODE = """
 import json, resource
 import fastglorot
 from fastglorot import _engines
-_engines.load(_engines.kernel_name("uniform", dtype))  # load or compile the kernel first: not part of the peak
+_engines.load("uniform", dtype)  # load or compile the kernel first: not part of the peak
 
 def rss(field):
     with open("/proc/self/status") as status:

@@ -15,6 +15,7 @@ import fastglorot
 from fastglorot import Nonlinearity
 
 from .._sampling import normal_fits
+from .._formats import torch_formats
 from .._validate import dtype_max
 from ._targets import Target, addressing, draw_seed, local_block, resolve, supports
 
@@ -85,7 +86,7 @@ def _fill_uniform(tensor: Tensor, a: float, b: float, generator: Optional[Genera
                  float(a), float(b))
 
 
-_FORMATS = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+_FORMATS = torch_formats(torch)
 
 
 def _overflows(dtype: torch.dtype, mean: float, std: float) -> bool:

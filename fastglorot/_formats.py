@@ -1,0 +1,167 @@
+"""The output formats: one record per supported element type, and the dtype -> format lookup.
+
+Everything the package knows about float32, float64, float16 and bfloat16
+lives in :data:`FORMATS`: sizes, the dtype samples are drawn in, the kernel
+family, the NumPy dtype (ml_dtypes' bfloat16 loaded lazily), the safetensors
+code, the torch name, the largest finite value and the largest normal sample
+written as a finite value.  Adding a format means adding one row (and, for a
+new draw dtype, its kernels).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["Format", "FORMATS", "NAMES", "SUPPORTED", "format_of", "torch_formats"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format.
+
+    Attributes
+    ----------
+    name : str
+        The format's name, also its NumPy/torch dtype name.
+    itemsize : int
+        Bytes per element.
+    draw : str
+        The dtype samples are computed in: float16 and bfloat16 round a
+        float32 draw (README "Stream format").
+    family : str
+        The kernel family filling it: ``"float32"``, ``"float64"`` or
+        ``"half"`` (16-bit bits from a float32 draw).
+    kernel_args : tuple
+        Extra arguments of the family's kernels (``bfloat16`` for ``half``).
+    safetensors : str
+        The safetensors dtype code.
+    numpy_native : bool
+        Whether NumPy itself has the dtype (bfloat16 comes from ml_dtypes,
+        which ``.npy`` readers and zarr do not know).
+    max : float
+        The largest finite value.
+    normal_limit : float
+        The largest ``|mean + std * z|`` (exact) that a fill writes as a
+        finite value: ``max`` for float32/float64; for the 16-bit formats the
+        largest float32 below the rounding midpoint to inf.
+    """
+
+    name: str
+    itemsize: int
+    draw: str
+    family: str
+    kernel_args: Tuple[Any, ...]
+    safetensors: str
+    numpy_native: bool
+    max: float
+    normal_limit: float
+
+    @property
+    def torch_name(self) -> str:
+        """The ``torch`` attribute naming this dtype."""
+        return self.name
+
+    @property
+    def draw_dtype(self) -> type:
+        """The NumPy scalar type samples are computed in."""
+        return np.float64 if self.draw == "float64" else np.float32
+
+    @property
+    def bits_dtype(self) -> np.dtype[Any]:
+        """The dtype the kernels write (the 16-bit formats as their uint16 bits)."""
+        return np.dtype(np.uint16) if self.family == "half" else np.dtype(self.name)
+
+    def numpy_dtype(self) -> np.dtype[Any]:
+        """The NumPy dtype of allocated arrays (bfloat16 from ml_dtypes, imported here)."""
+        if self.numpy_native:
+            return np.dtype(self.name)
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise ImportError("bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)") from None
+        return np.dtype(ml_dtypes.bfloat16)  # type: ignore[no-any-return]
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_F64_MAX = float(np.finfo(np.float64).max)
+
+FORMATS: Dict[str, Format] = {fmt.name: fmt for fmt in (
+    Format("float32", 4, "float32", "float32", (), "F32", True, _F32_MAX, _F32_MAX),
+    Format("float64", 8, "float64", "float64", (), "F64", True, _F64_MAX, _F64_MAX),
+    # float16's largest finite value is 65504; float32 values up to the one below 65520 round to it.
+    Format("float16", 2, "float32", "half", (False,), "F16", True, float(np.finfo(np.float16).max),
+           float(np.nextafter(np.float32(65520.0), np.float32(0.0)))),
+    # bfloat16 is float32's top half: largest finite bits 0x7F7F; float32 values below 0x7F7F8000
+    # (the tie with inf, which rounds to even: inf) stay finite.
+    Format("bfloat16", 2, "float32", "half", (True,), "BF16", False, float(np.uint32(0x7F7F0000).view(np.float32)),
+           float(np.uint32(0x7F7F7FFF).view(np.float32))),
+)}
+
+NAMES: Tuple[str, ...] = tuple(FORMATS)
+"""The format names, in the package's order."""
+
+SUPPORTED = ", ".join(NAMES[:-1]) + " or " + NAMES[-1]
+"""The names as a message lists them."""
+
+
+def _is_bfloat16(dtype: np.dtype[Any]) -> bool:
+    """ml_dtypes' bfloat16 (only if ml_dtypes is already loaded: an array of it implies it is)."""
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    return ml_dtypes is not None and dtype.type is ml_dtypes.bfloat16
+
+
+def numpy_format(dtype: np.dtype[Any]) -> Optional[str]:
+    """The format of a NumPy dtype (either byte order), or None."""
+    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        return f"float{8 * dtype.itemsize}"
+    return "bfloat16" if _is_bfloat16(dtype) else None
+
+
+def torch_formats(torch: Any) -> Dict[Any, str]:
+    """torch dtype -> format name (``torch`` is the caller's module: never imported here)."""
+    return {getattr(torch, fmt.torch_name): fmt.name for fmt in FORMATS.values()}
+
+
+def format_of(dtype: object) -> str:
+    """The format named by a dtype-like object.
+
+    Parameters
+    ----------
+    dtype : dtype-like or torch.dtype
+        Anything ``numpy.dtype`` accepts that means a supported float type
+        (``np.float32``, ``"float16"``, ``ml_dtypes.bfloat16``, ...), the
+        string ``"bfloat16"`` (also without ml_dtypes loaded), or a torch
+        dtype.
+
+    Returns
+    -------
+    str
+        One of :data:`NAMES`.
+
+    Raises
+    ------
+    TypeError
+        For any other type, including None.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
+        torch_format = torch_formats(torch).get(dtype)
+        if torch_format is None:
+            raise TypeError(f"dtype must be {SUPPORTED}, got {dtype}")
+        return torch_format
+    if isinstance(dtype, str) and dtype in FORMATS:  # "bfloat16" also without ml_dtypes loaded
+        return dtype
+    if dtype is None:  # numpy.dtype(None) would mean float64
+        raise TypeError(f"dtype must be {SUPPORTED}, got None")
+    try:
+        numpy_dtype = np.dtype(dtype)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be {SUPPORTED}, got {dtype!r}") from None
+    name = numpy_format(numpy_dtype)
+    if name is None:
+        raise TypeError(f"dtype must be {SUPPORTED}, got {numpy_dtype}")
+    return name

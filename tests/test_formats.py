@@ -1,0 +1,65 @@
+"""The format table (``fastglorot._formats``) against the libraries that define each format.
+
+Every field of every row is checked against its authority: ml_dtypes' finfo
+for the largest value, NumPy/ml_dtypes rounding for the largest normal sample
+written finite, torch for the torch dtype, safetensors' own dtype table for the
+code.  And the knowledge stays in one place: no other module names a 16-bit
+format in code.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from fastglorot._formats import FORMATS, NAMES, format_of, torch_formats
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fastglorot"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_row_agrees_with_the_libraries(name):
+    fmt = FORMATS[name]
+    dtype = fmt.numpy_dtype()
+    assert dtype == np.dtype(ml_dtypes.bfloat16 if name == "bfloat16" else name)
+    assert fmt.itemsize == dtype.itemsize and format_of(dtype) == name
+    assert fmt.max == float(ml_dtypes.finfo(dtype).max)
+    # normal_limit: the largest draw-dtype value that rounds to a finite value of the format
+    draw = fmt.draw_dtype
+    limit = draw(fmt.normal_limit)
+    assert float(limit) == fmt.normal_limit
+    with np.errstate(over="ignore"):
+        assert np.isfinite(limit.astype(dtype))
+        assert not np.isfinite(np.nextafter(limit, draw(np.inf)).astype(dtype))
+    assert fmt.bits_dtype.itemsize == fmt.itemsize
+    assert fmt.numpy_native == (name in ("float32", "float64", "float16"))
+
+
+def test_torch_and_safetensors_names():
+    torch = pytest.importorskip("torch")
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    mapping = torch_formats(torch)
+    assert sorted(mapping.values()) == sorted(NAMES)
+    for torch_dtype, name in mapping.items():
+        assert torch_dtype.itemsize == FORMATS[name].itemsize and format_of(torch_dtype) == name
+        # safetensors' own torch -> code table (what save_file writes)
+        assert safetensors_torch._TYPES[FORMATS[name].safetensors] == torch_dtype
+
+
+def test_sixteen_bit_format_names_are_code_in_at_most_two_modules():
+    """The 16-bit format names appear as code (not docstrings or messages) only in the table and at most
+    one other module (io's example spec default), so adding a format is one row."""
+    modules = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        if any(isinstance(node, ast.Constant) and node.value in ("float16", "bfloat16")
+               and id(node) not in docstrings for node in ast.walk(tree)):
+            modules.add(path.relative_to(PACKAGE).as_posix())
+    assert "_formats.py" in modules and len(modules) <= 2, sorted(modules)
