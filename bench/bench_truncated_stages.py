@@ -49,7 +49,7 @@ from fastglorot._convert import truncated_probability
 from fastglorot._mathfuncs import TERMS_F32, in_lower_tail, minus_two_log, normal_quantile_central, \
     normal_quantile_tail
 from fastglorot._jit import ieee_sqrt
-from fastglorot._sampling import _truncated_params
+from fastglorot._params import truncated_params
 from fastglorot._validate import key_stream_words
 
 _L = _kernels.TILE_COUNTERS
@@ -172,7 +172,7 @@ def main() -> None:
     reference = np.zeros(n, np.float32)
     seed = 11
     key_stream = key_stream_words(seed, 0)
-    params = _truncated_params(0.0, 1.0, -2.0, 2.0, np.float32)
+    params = truncated_params(0.0, 1.0, -2.0, 2.0, "float32")
     fastglorot.trunc_normal_(reference, 0.0, 1.0, -2.0, 2.0, seed=seed)
     v1_stages(out, key_stream, params, 4)
     assert np.array_equal(out.view(np.uint32), reference.view(np.uint32)), "stage rebuild differs from v1"

@@ -67,7 +67,7 @@ from ._mathfuncs import (
     sincos_turn_f64,
 )
 from ._philox import philox4x32_10 as _philox_block
-from ._sampling import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
+from ._params import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -115,7 +115,7 @@ def element(py_func: F) -> F:
     return cast(F, njit_cached(**_ELEMENT_OPTIONS)(py_func))
 
 
-# Parameter set-up.  ``_sampling._uniform_params`` computes the clamp bounds
+# Parameter set-up.  ``_params.uniform_params`` computes the clamp bounds
 # in Python with np.nextafter; here the neighbours come from the bit pattern
 # (an exact integer step, the same IEEE result), because a libm call in the
 # middle of the caller's loop could be neither hoisted nor vectorized.
@@ -146,27 +146,27 @@ def _next_f64(v: np.float64, up: bool) -> np.float64:
 
 @inline
 def _at_least_f32(x: np.float64, strict: bool) -> np.float32:
-    """The smallest float32 >= x (> x when ``strict``): ``_sampling._at_least``."""
+    """The smallest float32 >= x (> x when ``strict``): ``_params._at_least``."""
     value = F32(x)
     return _next_f32(value, True) if F64(value) < x or (strict and F64(value) == x) else value
 
 
 @inline
 def _at_most_f32(x: np.float64, strict: bool) -> np.float32:
-    """The largest float32 <= x (< x when ``strict``): ``_sampling._at_most``."""
+    """The largest float32 <= x (< x when ``strict``): ``_params._at_most``."""
     value = F32(x)
     return _next_f32(value, False) if F64(value) > x or (strict and F64(value) == x) else value
 
 
 @inline
 def _at_least_f64(x: np.float64, strict: bool) -> np.float64:
-    """``_sampling._at_least`` for float64, where ``x`` itself is exact."""
+    """``_params._at_least`` for float64, where ``x`` itself is exact."""
     return _next_f64(x, True) if strict else x
 
 
 @inline
 def _at_most_f64(x: np.float64, strict: bool) -> np.float64:
-    """``_sampling._at_most`` for float64, where ``x`` itself is exact."""
+    """``_params._at_most`` for float64, where ``x`` itself is exact."""
     return _next_f64(x, False) if strict else x
 
 
@@ -260,7 +260,7 @@ def _uniform_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.f
 def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
                     ) -> np.float32:
     valid = _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0) and (
-        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)  # _sampling.normal_fits
+        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)  # _params.normal_fits
     words = _block(seed, stream, _word_block(i))
     # Lanes 2p (radius) and 2p + 1 (angle), p = j // 2, form one Box-Muller
     # pair; the even lane j receives the cosine, the odd one the sine.
@@ -278,7 +278,7 @@ def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
 def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
                     ) -> np.float64:
     valid = _in_range(mean, _F64_MAX) and _in_range(std, _F64_MAX) and std >= F64(0.0) and (
-        abs(mean) + _Z_BOUND_F64 * std <= _F64_MAX)  # _sampling.normal_fits
+        abs(mean) + _Z_BOUND_F64 * std <= _F64_MAX)  # _params.normal_fits
     words = _block(seed, stream, _pair_block(i))
     # Lanes 0, 1: radius; lanes 2, 3: angle; h = 0 receives the cosine, h = 1 the sine.
     sine = ((i >> U64(7)) & U64(1)) == U64(1)

@@ -7,152 +7,54 @@ format; README "Stream format" defines it exactly, as part of the API.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Optional, Tuple, TypeVar, cast
+from typing import Any, NamedTuple, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
-from ._position import Shape, flat_runs, resolve_position
 from ._buffers import Output, as_output
 from ._constants import WORDS_PER_TILE, tile_elements
 from ._engines import kernel_name, select
 from ._formats import FORMATS
 from ._launch import run_fill
-from ._normal_cdf import normal_cdf
+from ._params import normal_params, truncated_params, uniform_params
+from ._position import Runs, Shape, flat_runs, resolve_position
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
-from ._validate import as_count, as_finite, as_offset, dtype_max, key_stream_words
+from ._validate import as_count, as_offset, key_stream_words
 
-__all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_",
-           "fill_uniform", "fill_normal", "fill_truncated_normal", "normal_z_max", "normal_limit", "normal_fits",
-           "NORMAL_Z_BOUND_F32", "NORMAL_Z_BOUND_F64"]
+__all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_", "Where", "locate", "fill"]
 
 Out = TypeVar("Out")
 """The caller's buffer type: in-place fills return the object they were given."""
 
-_TRUNCATION_LIMIT = 37.5
-"""Standardized bounds are clipped to +-37.5: Phi(-37.5) ~ 5e-308 is the last
-normal float64 tail probability; farther out the mass is zero in float64."""
+
+class Where(NamedTuple):
+    """A call's resolved place in the streams: key, stream id and the global index of every element."""
+
+    seed: int
+    stream: int
+    runs: Runs
 
 
-def _draw_dtype(fmt: str) -> type:
-    """The dtype samples are computed in: float16/bfloat16 round a float32 draw."""
-    return FORMATS[fmt].draw_dtype
+def locate(shape: Tuple[int, ...], seed: Seed, stream: Stream, offset: int, global_shape: Optional[Shape],
+           global_offset: Optional[Shape]) -> Where:
+    """Resolve a call's ``seed``, ``stream`` and position once (checked; ``seed=None`` draws OS entropy)."""
+    return Where(resolve_seed(seed), resolve_stream(stream), resolve_position(shape, offset, global_shape,
+                                                                              global_offset))
 
 
-def normal_z_max(fmt: str) -> float:
-    """The largest ``|z|`` of a standard normal draw for ``fmt``: sqrt(-2 ln u1) at the smallest ``u1``.
-
-    README "Stream format": ``u1 >= 2**-33`` (float32 draws, also for float16
-    and bfloat16) or ``2**-53`` (float64), so ``|z| <= sqrt(66 ln 2) ~ 6.7637``
-    or ``sqrt(106 ln 2) ~ 8.5717``.
-    """
-    return math.sqrt((106 if FORMATS[fmt].draw == "float64" else 66) * math.log(2.0))
-
-
-_Z_MARGIN = 1.0 + 2.0**-20
-"""Covers the draw's own rounding: the float32 radius is within 2e-8 of
-sqrt(66 ln 2) and each float32 product adds half an ulp (6e-8)."""
-NORMAL_Z_BOUND_F32 = normal_z_max("float32") * _Z_MARGIN
-NORMAL_Z_BOUND_F64 = normal_z_max("float64") * _Z_MARGIN
-"""``|z|`` bounds with the margin: :func:`normal_fits` and the element API's validity test use these."""
-
-
-def normal_limit(fmt: str) -> float:
-    """The largest ``|mean + std * z|`` (exact) that ``normal_`` writes to ``fmt`` as a finite value."""
-    return FORMATS[fmt].normal_limit
-
-
-def normal_fits(fmt: str, mean: float, std: float) -> bool:
-    """Whether every sample ``mean + std * z`` of a ``fmt`` normal fill is finite.
-
-    ``mean`` and ``std`` are rounded to the draw dtype first, as the kernels
-    see them.  The test ``|mean| + z_max * std <= limit`` (with a relative
-    margin of 2**-20 on ``z_max``) is exact up to that margin: rounding is
-    monotone, so no sample can exceed the bound, and ``std = 0`` fills with
-    ``mean``, which is in range.
-    """
-    ftype = _draw_dtype(fmt)
-    with np.errstate(over="ignore"):
-        mean_d, std_d = abs(float(ftype(mean))), float(ftype(std))
-    bound = mean_d + (NORMAL_Z_BOUND_F64 if FORMATS[fmt].draw == "float64" else NORMAL_Z_BOUND_F32) * std_d
-    return bool(bound <= normal_limit(fmt))
-
-
-def normal_range_error(fmt: str, mean: float, std: float) -> str:
-    """The tail of a message for a normal fill that would overflow ``fmt``: the limit and what to do."""
-    z_max = normal_z_max(fmt)
-    room = max(normal_limit(fmt) - abs(mean), 0.0) / (z_max * _Z_MARGIN)
-    return (f"samples mean + std*z with |z| up to {z_max:.4f} reach {abs(mean) + z_max * std:.6g}, beyond the "
-            f"{fmt} range (largest finite value {dtype_max(fmt):.8g}), and would be written as inf; "
-            f"std must be at most {room * (1 - 1e-6):.6g} for |mean| = {abs(mean):.6g}")
-
-
-def _run(target: Output, distribution: str, params: np.ndarray[Any, Any], seed: Seed, stream: Stream,
-         offset: int, global_shape: Optional[Shape], global_offset: Optional[Shape]) -> Any:
-    """Validate the stream position, then fill ``target`` and return the caller's object."""
-    seed = resolve_seed(seed)
-    stream = resolve_stream(stream)
+def fill(target: Output, distribution: str, params: np.ndarray[Any, Any], where: Where) -> Any:
+    """Fill ``target`` with ``distribution`` (checked ``params`` from ``_params``) at ``where``; return the
+    caller's object."""
     array = target.array
-    runs = resolve_position(array.shape, offset, global_shape, global_offset)
     if array.size == 0:
         return target.result
-    fmt = target.format
-    args: Tuple[Any, ...] = (key_stream_words(seed, stream), params) + FORMATS[fmt].kernel_args
-    fill, parallel = select(kernel_name(distribution, fmt), array.nbytes, f"{distribution.replace('_', ' ')} {fmt}")
-    run_fill(fill, array, runs, tile_elements(np.dtype(FORMATS[fmt].draw).itemsize), args, parallel)
+    fmt = FORMATS[target.format]
+    args: Tuple[Any, ...] = (key_stream_words(where.seed, where.stream), params) + fmt.kernel_args
+    kernel, parallel = select(kernel_name(distribution, fmt.name), array.nbytes,
+                              f"{distribution.replace('_', ' ')} {fmt.name}")
+    run_fill(kernel, array, where.runs, tile_elements(np.dtype(fmt.draw).itemsize), args, parallel)
     target.finish()
     return target.result
-
-
-def _at_least(x: float, ftype: Any, strict: bool) -> Any:
-    """The smallest ``ftype`` value >= x (> x when ``strict``)."""
-    value = ftype(x)
-    if float(value) < x or (strict and float(value) == x):
-        with np.errstate(over="ignore"):  # past the largest value: inf, which the caller then rejects
-            value = np.nextafter(value, ftype(np.inf))
-    return value
-
-
-def _at_most(x: float, ftype: Any, strict: bool) -> Any:
-    """The largest ``ftype`` value <= x (< x when ``strict``)."""
-    value = ftype(x)
-    if float(value) > x or (strict and float(value) == x):
-        with np.errstate(over="ignore"):  # past the largest value: inf, which the caller then rejects
-            value = np.nextafter(value, ftype(-np.inf))
-    return value
-
-
-def _uniform_params(low: float, high: float, ftype: Any) -> np.ndarray[Any, Any]:
-    """(mid, scale, clamp_low, clamp_high) of README "Stream format"."""
-    bits = 53 if ftype is np.float64 else 24
-    clamp_low, clamp_high = _at_least(low, ftype, True), _at_most(high, ftype, True)
-    if clamp_low > clamp_high:  # no value strictly inside: use the closed interval
-        clamp_low, clamp_high = _at_least(low, ftype, False), _at_most(high, ftype, False)
-    if clamp_low > clamp_high:
-        raise ValueError(f"no {np.dtype(ftype).name} value lies in [{low}, {high}]")
-    mid = ftype(0.5 * low + 0.5 * high)
-    scale = ftype((0.5 * high - 0.5 * low) * 2.0**-bits)
-    return np.array([mid, scale, clamp_low, clamp_high], dtype=ftype)
-
-
-def _truncated_params(mean: float, std: float, a: float, b: float, ftype: Any) -> np.ndarray[Any, Any]:
-    """(mean, std, clamp_low, clamp_high, Phi(alpha), Phi(-beta), mass), float64."""
-    alpha = min(max((a - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
-    beta = min(max((b - mean) / std, -_TRUNCATION_LIMIT), _TRUNCATION_LIMIT)
-    lower_tail, upper_tail = normal_cdf(alpha), normal_cdf(-beta)
-    if alpha >= 0:  # both bounds above the mean: subtract upper tails
-        mass = normal_cdf(-alpha) - upper_tail
-    elif beta <= 0:
-        mass = normal_cdf(beta) - lower_tail
-    else:
-        mass = 1.0 - lower_tail - upper_tail
-    if not mass > 0:
-        raise ValueError(f"[a, b] = [{a}, {b}] lies more than {_TRUNCATION_LIMIT} standard deviations "
-                         f"from the mean {mean}: no probability mass to sample")
-    clamp_low, clamp_high = _at_least(a, ftype, False), _at_most(b, ftype, False)
-    if clamp_low > clamp_high:
-        raise ValueError(f"no {np.dtype(ftype).name} value lies in [{a}, {b}]")
-    return np.array([mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass], dtype=np.float64)
 
 
 def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 0) -> np.ndarray:
@@ -189,8 +91,8 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
     first = as_offset(offset, n)
     out = np.empty(n, dtype=np.uint32)
     args = (key_stream_words(seed, stream), np.zeros(1, np.uint32))
-    fill, parallel = select(kernel_name("bits", "uint32"), out.nbytes, "raw bits")
-    run_fill(fill, out, flat_runs(first), WORDS_PER_TILE, args, parallel)
+    kernel, parallel = select(kernel_name("bits", "uint32"), out.nbytes, "raw bits")
+    run_fill(kernel, out, flat_runs(first), WORDS_PER_TILE, args, parallel)
     return out
 
 
@@ -253,18 +155,10 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
     arguments give the same bits in every future version.
     """
-    return cast(Out, fill_uniform(as_output(out), low, high, seed, stream, offset, global_shape, global_offset))
-
-
-def fill_uniform(target: Output, low: float, high: float, seed: Seed, stream: Stream, offset: int,
-                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Any:
-    """:func:`uniform_` on an already adapted output (for the initializers)."""
-    low = as_finite("low", low, target.format)
-    high = as_finite("high", high, target.format)
-    if not low <= high:
-        raise ValueError(f"low must not exceed high, got low={low}, high={high}")
-    params = _uniform_params(low, high, _draw_dtype(target.format))
-    return _run(target, "uniform", params, seed, stream, offset, global_shape, global_offset)
+    target = as_output(out)
+    params = uniform_params(low, high, target.format)
+    return cast(Out, fill(target, "uniform", params, locate(target.array.shape, seed, stream, offset, global_shape,
+                                                            global_offset)))
 
 
 def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None, stream: Stream = 0,
@@ -309,21 +203,10 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
     arguments give the same bits in every future version.
     """
-    return cast(Out, fill_normal(as_output(out), mean, std, seed, stream, offset, global_shape, global_offset))
-
-
-def fill_normal(target: Output, mean: float, std: float, seed: Seed, stream: Stream, offset: int,
-                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Any:
-    """:func:`normal_` on an already adapted output."""
-    mean = as_finite("mean", mean, target.format)
-    std = as_finite("std", std, target.format)
-    if std < 0:
-        raise ValueError(f"std must be non-negative, got {std}")
-    if not normal_fits(target.format, mean, std):
-        raise ValueError(f"normal_ with mean={mean!r}, std={std!r}: {normal_range_error(target.format, mean, std)}")
-    ftype = _draw_dtype(target.format)
-    params: np.ndarray[Any, Any] = np.array([mean, std, 0, 0], dtype=ftype)
-    return _run(target, "normal", params, seed, stream, offset, global_shape, global_offset)
+    target = as_output(out)
+    params = normal_params(mean, std, target.format)
+    return cast(Out, fill(target, "normal", params, locate(target.array.shape, seed, stream, offset, global_shape,
+                                                           global_offset)))
 
 
 def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
@@ -364,21 +247,7 @@ def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
     arguments give the same bits in every future version.
     """
-    return cast(Out, fill_truncated_normal(as_output(out), mean, std, a, b, seed, stream, offset, global_shape,
-                                           global_offset))
-
-
-def fill_truncated_normal(target: Output, mean: float, std: float, a: float, b: float, seed: Seed,
-                          stream: Stream, offset: int, global_shape: Optional[Shape] = None,
-                          global_offset: Optional[Shape] = None) -> Any:
-    """:func:`trunc_normal_` on an already adapted output."""
-    mean = as_finite("mean", mean, target.format)
-    std = as_finite("std", std, target.format)
-    a = as_finite("a", a, target.format)
-    b = as_finite("b", b, target.format)
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std}")
-    if not a < b:
-        raise ValueError(f"a must be less than b, got a={a}, b={b}")
-    params = _truncated_params(mean, std, a, b, _draw_dtype(target.format))
-    return _run(target, "truncated_normal", params, seed, stream, offset, global_shape, global_offset)
+    target = as_output(out)
+    params = truncated_params(mean, std, a, b, target.format)
+    return cast(Out, fill(target, "truncated_normal", params, locate(target.array.shape, seed, stream, offset,
+                                                                     global_shape, global_offset)))

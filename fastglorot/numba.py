@@ -148,9 +148,9 @@ from ._elements import (
     uniform_float32,
     uniform_float64,
 )
-from ._sampling import _draw_dtype, _truncated_params
+from ._params import truncated_params
 from ._seeding import Stream, resolve_stream
-from ._validate import as_finite, as_uint64
+from ._validate import as_uint64
 
 __all__ = [
     "seed_stream",
@@ -219,16 +219,7 @@ def trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: obje
     >>> bool(trunc_normal_float32(3, 1, 999, params) == x[999])
     True
     """
-    fmt = format_of(dtype)
-    mean = as_finite("mean", mean, fmt)
-    std = as_finite("std", std, fmt)
-    a = as_finite("a", a, fmt)
-    b = as_finite("b", b, fmt)
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std}")
-    if not a < b:
-        raise ValueError(f"a must be less than b, got a={a}, b={b}")
-    params: np.ndarray[Any, np.dtype[np.float64]] = _truncated_params(mean, std, a, b, _draw_dtype(fmt))
+    params: np.ndarray[Any, np.dtype[np.float64]] = truncated_params(mean, std, a, b, format_of(dtype))
     return params
 
 

@@ -35,7 +35,7 @@ from test_philox import KNOWN_ANSWERS
 import fastglorot
 import fastglorot.numba as fgn
 from fastglorot import _elements, _kernels
-from fastglorot._sampling import _truncated_params
+from fastglorot._params import truncated_params
 
 U64 = np.uint64
 F32_MAX = float(np.finfo(np.float32).max)
@@ -329,13 +329,13 @@ def test_truncated_parameters_match_the_bulk_path(truncation):
     assert_bits_equal(got32["trunc_bf16"], got32["trunc"].astype(ml_dtypes.bfloat16), "bfloat16")
     for dtype in (np.float32, np.float64):
         assert np.array_equal(fgn.trunc_normal_params(*truncation, dtype=dtype),
-                              _truncated_params(*truncation, dtype))
+                              truncated_params(*truncation, np.dtype(dtype).name))
 
 
 def test_sixteen_bit_params_use_the_float32_draw():
     """bfloat16/float16 outputs: float32 parameters, range checked against the 16-bit dtype."""
     params = fgn.trunc_normal_params(0.0, 0.02, -0.04, 0.04, dtype="bfloat16")
-    assert np.array_equal(params, _truncated_params(0.0, 0.02, -0.04, 0.04, np.float32))
+    assert np.array_equal(params, truncated_params(0.0, 0.02, -0.04, 0.04, "float32"))
     assert params.dtype == np.float64 and params.shape == (7,)
     assert np.array_equal(fgn.trunc_normal_params(0.0, 1.0, -2.0, 2.0, dtype=np.float16),
                           fgn.trunc_normal_params(0.0, 1.0, -2.0, 2.0, dtype=ml_dtypes.bfloat16))

@@ -14,7 +14,7 @@ import torch
 import fastglorot
 from fastglorot import Nonlinearity
 
-from .._sampling import normal_fits
+from .._params import normal_fits
 from .._formats import torch_formats
 from .._validate import dtype_max
 from ._targets import Target, addressing, draw_seed, local_block, resolve, supports
