@@ -8,7 +8,7 @@ output rejects a bad ``seed`` or ``layout`` exactly like a large one, and a
 rejected call never writes.  (NumPy's ``cont(..., "scale", CONS_NON_NEGATIVE)``
 declarations in ``numpy.random`` are the model.)
 
-The policy, as README "Arguments" states it:
+The policy, as README "Buffers, dtypes and arguments" states it:
 
 * ``seed``: keyword, an integer in ``[0, 2**64)`` or ``None`` (the default):
   ``None`` draws 64 bits from OS entropy once per call (a
@@ -47,7 +47,7 @@ from ._validate import as_float, describe
 
 __all__ = [
     "Layout", "Mode", "Distribution", "Nonlinearity", "LAYOUTS", "MODES", "DISTRIBUTIONS", "NONLINEARITIES",
-    "RULES", "FAN_LIMIT", "checked", "choice", "nonlinearity", "positive", "finite", "slope", "fan", "gain",
+    "RULES", "FAN_LIMIT", "checked", "choice", "nonlinearity", "positive", "slope", "fan", "gain",
 ]
 
 FAN_LIMIT = 2**63 - 1
@@ -85,11 +85,6 @@ def _real(name: str, value: object) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     return as_float(name, value)
-
-
-def finite(name: str, value: object) -> float:
-    """A finite real number (bools rejected)."""
-    return _real(name, value)
 
 
 def slope(name: str, value: object) -> float:

@@ -11,8 +11,9 @@ consecutive global indices ``firsts[r], firsts[r] + 1, ...``.  A whole array
 is one row; a rectangular block of a larger tensor (README "Sharding and
 blocks") is one row per run of its last axes.  Per tile, Philox words go to a
 small L1-resident scratch and a second pass turns them into outputs; the
-split lets the float pass run at full 32-bit vector width (measured ~25 %
-faster than fusing them on AVX-512).
+split lets the float pass run at full 32-bit vector width, which measured
+faster than fusing the two (``bench/bench_launch.py`` times the tile
+converters).
 
 Tiles cut by the ends of a row are computed into a scratch tile and the
 needed part is copied, so every split of a range gives the same values.  Only
@@ -25,10 +26,9 @@ touches, not the whole tile.
 Converters take ``count`` counters from ``m0`` and a range of element lanes.
 Whole and partial tiles share one call site of Philox and of the converter
 (``_fill_run``): numba inlines at IR level, so every call site costs typing
-and lowering time on first use; one site instead of two cut cold first-call
-times by 13-45 % (most for the truncated and 16-bit kernels).  Whole tiles
-pass all 128 counters, partial tiles groups of 32; the inner loops vectorize
-either way, and the fills' speed was unchanged (measured, AVX2).
+and lowering time on first use, and one site instead of two shortens the
+first compile (``bench/bench_compile.py``).  Whole tiles pass all 128
+counters, partial tiles groups of 32; the inner loops vectorize either way.
 """
 
 from __future__ import annotations
@@ -312,13 +312,11 @@ def _fill_run(out: NDArray[_Out], first: int, key_stream: NDArray[np.uint32], pa
     a lane boundary), and only the lanes ``lo // _L .. (hi - 1) // _L``.
 
     Whole tiles take all ``_L`` counters at once, partial tiles groups of
-    ``_GROUP``: short loops over an arbitrary counter range ran ~1.5x slower
-    per counter (measured, AVX2) than these two trip counts.  One call site
-    of ``convert`` and of Philox serves whole and partial tiles, which
-    halves the code numba inlines and types: a cold first call (fresh
-    process, numba's own start-up included) fell from ~11-14 s to ~9 s for
-    the float32 truncated normal and from ~17 s to ~9.5 s for its 16-bit
-    kernel (AMD EPYC, AVX2), with the fills' speed unchanged.
+    ``_GROUP``: short loops over an arbitrary counter range ran slower per
+    counter than these two trip counts.  One call site of ``convert`` and of
+    Philox serves whole and partial tiles: numba inlines at IR level, so every
+    call site costs typing and lowering time on a cold first call
+    (``bench/bench_compile.py`` measures it).
     """
     words, partial = scratch
     end = first + out.size

@@ -52,18 +52,14 @@ def advise_huge_pages(out: NDArray[Any]) -> None:
     A fresh buffer (``torch.empty``, a new checkpoint slab) takes one page
     fault per 4 KiB page on first touch.  With ``FASTGLOROT_HUGE_PAGES=1``
     outputs of 4 MiB or more get ``madvise(MADV_HUGEPAGE)``, one fault per
-    2 MiB.  Off by default because it cuts both ways (measured on this
-    project's 2-core AMD EPYC VM, THP in ``madvise`` mode,
-    ``python bench/bench_first_touch.py``, medians of 5): one fresh 1 GiB
-    ``torch.empty`` + ``glorot_uniform_`` took 566 ms without and 193 ms
-    with the advice, but 16 fresh 256 MiB tensors in a row (a 4 GiB model's
-    weights) took 2.39 s without and 4.17 s with it: once the kernel has to
-    find new huge pages, each 256 MiB fill took 0.5-0.7 s instead of
-    0.12-0.15 s, and a whole 4 GiB ``fast_init`` model build was 1.7-2x
-    slower.  Only whole huge pages inside ``out`` are advised,
-    so memory around it is never affected; pages already touched stay as
-    they are.  Advice is a hint: errors (file-backed memory, no THP support)
-    are ignored, and values never depend on it.
+    2 MiB.  Off by default because it cuts both ways: one fresh large fill
+    gets faster, but many fresh multi-GiB fills in a row (a model build) got
+    slower once the kernel had to find new huge pages (README "Threads,
+    safety and compilation"; ``bench/bench_first_touch.py``).  Only whole
+    huge pages inside ``out`` are advised, so memory around it is never
+    affected; pages already touched stay as they are.  Advice is a hint:
+    errors (file-backed memory, no THP support) are ignored, and values never
+    depend on it.
     """
     global _madvise
     if not huge_pages or out.nbytes < HUGE_PAGE_MIN_BYTES or not out.flags.c_contiguous:

@@ -110,7 +110,7 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
         Finite bounds, ``low <= high``, within the range of ``out``'s dtype.
     seed : int or None, default None
         Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy
-        (README "Arguments").
+        (README "Buffers, dtypes and arguments").
     stream : int or str, default 0
         Stream id in ``[0, 2**64)`` or a stream name (see :func:`stream_id`).
     offset : int, default 0

@@ -38,7 +38,7 @@ def stream_id(name: str) -> int:
 def resolve_seed(seed: Seed) -> int:
     """``seed`` checked to lie in [0, 2**64), or 64 bits of OS entropy for ``None``.
 
-    README "Arguments": every public function takes ``seed=None`` by default.
+    README "Buffers, dtypes and arguments": every public function takes ``seed=None`` by default.
     """
     if seed is None:
         return secrets.randbits(64)

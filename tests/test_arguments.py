@@ -1,4 +1,4 @@
-"""One argument policy for every public function (README "Arguments"), one test per rule."""
+"""One argument policy for every public function (README "Buffers, dtypes and arguments"), one test per rule."""
 
 from __future__ import annotations
 

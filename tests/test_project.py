@@ -100,3 +100,16 @@ def test_cli_bad_sizes(text):
 
     with pytest.raises(argparse.ArgumentTypeError):
         parse_size(text)
+
+
+def test_every_readme_citation_in_the_package_names_a_heading():
+    """Docstrings and messages cite README sections as ``README "Title"``; each title must be a heading."""
+    headings = {re.sub(r"\s+", " ", h).strip() for h in re.findall(r"^#{2,4} (.+)$", README, re.M)}
+    cited = {}
+    for path in (REPO / "fastglorot").rglob("*.py"):
+        for title in re.findall(r'README\s+"([^"]+)"', path.read_text()):
+            # wrapped docstrings break a title across lines (with indentation and comment marks)
+            cited.setdefault(re.sub(r"[\s#]+", " ", title).strip(), set()).add(path.name)
+    assert cited, "no citations found: the pattern is wrong"
+    missing = {title: sorted(files) for title, files in cited.items() if title not in headings}
+    assert not missing, missing
