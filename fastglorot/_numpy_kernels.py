@@ -9,9 +9,9 @@ its namesake in ``_kernels`` (``out``, a 2-D C-contiguous array whose row
 ``r`` holds the global indices ``firsts[r], firsts[r] + 1, ...``, the key and
 stream words, the distribution's parameters) and writes the same bits.
 
-Each operation below mirrors one operation of ``_philox``, ``_convert`` and
-``_mathfuncs`` in the same order and the same dtype; constants come from
-``_constants``, shared with the kernels.  NumPy adds no fused multiply-adds,
+Each operation below (and in ``_numpy_mathfuncs``) mirrors one operation of
+``_philox``, ``_convert`` and ``_mathfuncs`` in the same order and the same
+dtype; constants come from ``_constants``, shared with the kernels.  NumPy adds no fused multiply-adds,
 and ``np.sqrt`` is IEEE's correctly rounded square root, as ``llvm.sqrt``.
 
 Two ways to reach the words of an output:
@@ -36,28 +36,13 @@ from typing import Any, Callable, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._constants import (
-    ATANH_SERIES,
-    CENTRAL_DEN,
-    CENTRAL_NUM,
-    COS_F32,
-    COS_F64,
-    FAR_DEN,
-    FAR_NUM,
-    LN2_F64_LO,
-    LN2_HI,
-    MANTISSA_MASK,
-    NEAR_DEN,
-    NEAR_NUM,
-    QUARTER_TURN_2_30,
-    QUARTER_TURN_2_50,
-    SIN_F32,
-    SIN_F64,
-    SQRT2_MANTISSA,
-    TERMS_F32,
-    TERMS_F64,
-    TILE_COUNTERS,
-    WORDS_PER_TILE,
+from ._constants import TERMS_F32, TERMS_F64, TILE_COUNTERS, WORDS_PER_TILE
+from ._numpy_mathfuncs import (
+    minus_two_log,
+    normal_quantile_central,
+    normal_quantile_tail,
+    sincos_turn_f32,
+    sincos_turn_f64,
 )
 from ._philox import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1
 
@@ -124,133 +109,6 @@ def _philox(counters: NDArray[np.uint64], key_stream: NDArray[np.uint32]) -> Wor
     return c0, c1, c2, c3
 
 
-# -- elementary functions (twins of _mathfuncs) ------------------------------
-
-def _horner(coefficients: Tuple[Any, ...], z: NDArray[np.float64], count: int) -> NDArray[np.float64]:
-    """``c[0] + z*(c[1] + ... + z*c[count-1])``; the innermost step ``c + z*0`` is ``c`` exactly."""
-    value = np.full(z.shape, coefficients[count - 1], dtype=np.float64)
-    for j in range(count - 2, -1, -1):
-        value *= z
-        value += coefficients[j]
-    return value
-
-
-def _minus_two_log(x: NDArray[np.float64], scale_exponent: int, terms: int) -> NDArray[np.float64]:
-    """``-2 ln(x * 2**-scale_exponent)`` as ``_mathfuncs.minus_two_log`` (``x`` normal, positive)."""
-    bits = x.view(np.int64)
-    exponent = (bits >> 52) - 1023
-    exponent += (bits & MANTISSA_MASK) > SQRT2_MANTISSA
-    power = ((exponent + 1023) << 52).view(np.float64)
-    s = (x - power) / (x + power)
-    z = s * s
-    series = _horner(ATANH_SERIES, z, terms - 1)
-    log_m = z
-    log_m *= series
-    log_m *= s
-    log_m += s + s
-    e = (exponent - scale_exponent).astype(np.float64)
-    low = e * LN2_F64_LO
-    low += log_m
-    e *= LN2_HI
-    e += low
-    e *= -2.0
-    return e
-
-
-def _rotate_quadrant(quadrant: NDArray[Any], octant_high: NDArray[np.bool_], sin_phi: NDArray[Any],
-                     cos_phi: NDArray[Any]) -> Tuple[NDArray[Any], NDArray[Any]]:
-    """(sin, cos) of ``quadrant*pi/2 + alpha`` where alpha = phi or pi/2 - phi (``_rotate_quadrant``)."""
-    sin_alpha = np.where(octant_high, cos_phi, sin_phi)
-    cos_alpha = np.where(octant_high, sin_phi, cos_phi)
-    odd = (quadrant & 1) == 1
-    sin_theta = np.where(odd, cos_alpha, sin_alpha)
-    cos_theta = np.where(odd, sin_alpha, cos_alpha)
-    np.negative(sin_theta, out=sin_theta, where=quadrant >= 2)
-    np.negative(cos_theta, out=cos_theta, where=((quadrant + 1) & 2) != 0)
-    return sin_theta, cos_theta
-
-
-def _sincos_turn_f32(word: NDArray[np.uint64]) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """float32 ``(sin, cos)`` of ``2 pi (word + 1/2) / 2**32`` (``sincos_turn_f32``)."""
-    quadrant = word >> _U64(30)
-    octant_high = ((word >> _U64(29)) & _U64(1)) == 1
-    low = word & _U64((1 << 30) - 1)
-    reduced = np.where(octant_high, _U64((1 << 30) - 1) - low, low)
-    phi64 = reduced.astype(np.float64)
-    phi64 += 0.5
-    phi64 *= QUARTER_TURN_2_30
-    phi = phi64.astype(np.float32)
-    z = phi * phi
-    sin_series = z * SIN_F32[3]
-    for c in (SIN_F32[2], SIN_F32[1]):
-        sin_series += c
-        sin_series *= z
-    sin_series += SIN_F32[0]
-    sin_phi = phi * z
-    sin_phi *= sin_series
-    sin_phi += phi
-    cos_phi = z * COS_F32[4]
-    for c in (COS_F32[3], COS_F32[2], COS_F32[1]):
-        cos_phi += c
-        cos_phi *= z
-    cos_phi += COS_F32[0]
-    cos_phi *= z
-    cos_phi += _F32(1.0)
-    return _rotate_quadrant(quadrant, octant_high, sin_phi, cos_phi)
-
-
-def _sincos_turn_f64(k52: NDArray[np.uint64]) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """float64 ``(sin, cos)`` of ``2 pi (k52 + 1/2) / 2**52`` (``sincos_turn_f64``)."""
-    low50 = _U64((1 << 50) - 1)
-    quadrant = k52 >> _U64(50)
-    octant_high = ((k52 >> _U64(49)) & _U64(1)) == 1
-    low = k52 & low50
-    reduced = np.where(octant_high, low50 - low, low)
-    phi = reduced.astype(np.float64)
-    phi += 0.5
-    phi *= QUARTER_TURN_2_50
-    z = phi * phi
-    sin_phi = _horner(SIN_F64, z, 8)
-    sin_phi *= z
-    sin_phi *= phi
-    sin_phi += phi
-    cos_phi = _horner(COS_F64, z, 8)
-    cos_phi *= z
-    cos_phi += 1.0
-    return _rotate_quadrant(quadrant, octant_high, sin_phi, cos_phi)
-
-
-def _rational7(numerator: Tuple[float, ...], denominator: Tuple[float, ...],
-               x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``numerator(x) / denominator(x)``, both of degree 7, by Horner's rule (``_rational7``)."""
-    top = np.full(x.shape, numerator[7], dtype=np.float64)
-    bottom = np.full(x.shape, denominator[7], dtype=np.float64)
-    for j in range(6, -1, -1):
-        top *= x
-        top += numerator[j]
-        bottom *= x
-        bottom += denominator[j]
-    top /= bottom
-    return top
-
-
-def _normal_quantile_central(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    q = p - 0.5
-    x = 0.180625 - q * q
-    result = _rational7(CENTRAL_NUM, CENTRAL_DEN, x)
-    result *= q
-    return result
-
-
-def _normal_quantile_tail(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    r = _minus_two_log(p, 0, TERMS_F64)
-    r *= 0.5
-    np.sqrt(r, out=r)
-    near = _rational7(NEAR_NUM, NEAR_DEN, r - 1.6)
-    far = _rational7(FAR_NUM, FAR_DEN, r - 5.0)
-    return -np.where(r <= 5.0, near, far)
-
-
 # -- conversions (twins of _convert) ------------------------------------------
 
 def _clamp(value: NDArray[Any], low: Any, high: Any) -> NDArray[Any]:
@@ -303,9 +161,9 @@ def _normal_f32(radius_word: NDArray[np.uint64], angle_word: NDArray[np.uint64],
     mean, std = params[0], params[1]
     x = radius_word.astype(np.float64)
     x += 0.5
-    radius = np.sqrt(_minus_two_log(x, 32, TERMS_F32).astype(np.float32))
+    radius = np.sqrt(minus_two_log(x, 32, TERMS_F32).astype(np.float32))
     radius *= std
-    sin_theta, cos_theta = _sincos_turn_f32(angle_word)
+    sin_theta, cos_theta = sincos_turn_f32(angle_word)
     cos_theta *= radius
     cos_theta += mean
     sin_theta *= radius
@@ -318,9 +176,9 @@ def _normal_f64(words: Words, params: NDArray[np.float64]) -> Tuple[NDArray[np.f
     mean, std = params[0], params[1]
     x = _bits52(words[0], words[1]).astype(np.float64)
     x += 0.5
-    radius = np.sqrt(_minus_two_log(x, 52, TERMS_F64))
+    radius = np.sqrt(minus_two_log(x, 52, TERMS_F64))
     radius *= std
-    sin_theta, cos_theta = _sincos_turn_f64(_bits52(words[2], words[3]))
+    sin_theta, cos_theta = sincos_turn_f64(_bits52(words[2], words[3]))
     cos_theta *= radius
     cos_theta += mean
     sin_theta *= radius
@@ -345,10 +203,10 @@ def _truncated(k: NDArray[np.uint64], bits: int, params: NDArray[np.float64], ft
     v_complement += upper_tail  # above = upper_tail + (1 - v) * mass
     lower = v <= v_complement
     p = np.where(lower, v, v_complement)  # |signed probability|
-    z = _normal_quantile_central(p)
+    z = normal_quantile_central(p)
     tail = p - 0.5 < -0.425
     if tail.any():
-        z[tail] = _normal_quantile_tail(p[tail])
+        z[tail] = normal_quantile_tail(p[tail])
     np.negative(z, out=z, where=~lower)  # signed > 0 exactly when the lower tail is nearer
     z *= std
     z += mean
