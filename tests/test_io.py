@@ -14,6 +14,7 @@ import pytest
 
 import fastglorot
 from fastglorot import io
+from fastglorot.io import _writers
 
 safetensors = pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
@@ -58,7 +59,7 @@ def assert_bits(actual, wanted, name):
 
 @pytest.fixture
 def small_slabs(monkeypatch):
-    monkeypatch.setattr(io, "SLAB_BYTES", 1000)  # many slabs per tensor, a partial last one
+    monkeypatch.setattr(_writers, "SLAB_BYTES", 1000)  # many slabs per tensor, a partial last one
 
 
 def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_slabs):
@@ -82,7 +83,7 @@ def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_sla
 def test_slab_size_does_not_change_the_values(tmp_path, monkeypatch):
     big = {"w": {"shape": [300, 70], "init": "glorot_normal"}}
     io.write_checkpoint(tmp_path / "a.safetensors", big, seed=1)
-    monkeypatch.setattr(io, "SLAB_BYTES", 4 * 999)
+    monkeypatch.setattr(_writers, "SLAB_BYTES", 4 * 999)
     io.write_checkpoint(tmp_path / "b.safetensors", big, seed=1)
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
 
@@ -349,7 +350,7 @@ def test_not_enough_disk_space_is_an_error_before_writing(tmp_path, monkeypatch)
     class Full:
         f_bavail, f_frsize = 1, 512  # 512 bytes free: less than SPEC needs
 
-    monkeypatch.setattr(io.os, "statvfs", lambda path: Full())
+    monkeypatch.setattr(os, "statvfs", lambda path: Full())
     with pytest.raises(OSError, match="GiB free; the checkpoint needs"):
         io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=1)
     assert list(tmp_path.iterdir()) == []
@@ -361,3 +362,20 @@ def test_duplicate_names_in_a_json_spec_are_rejected(tmp_path):
     with pytest.raises(io.SpecError, match="more than once: w"):
         io.write_checkpoint(tmp_path / "m.safetensors", spec, seed=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
+
+
+def test_every_name_repeated_in_one_object_of_a_json_spec_is_named(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"w": {"shape": [2], "init": "zeros"}, "v": {"shape": [1], "init": "ones"}, '
+                    '"v": {"shape": [3], "init": "ones"}, "w": {"shape": [3], "init": "ones"}}')
+    with pytest.raises(io.SpecError, match=r"names given more than once: v, w$"):
+        io.read_spec(spec)
+    spec.write_text('{"w": {"shape": [2], "init": "normal", "std": 0.1, "std": 0.2}}')  # inside an entry too
+    with pytest.raises(io.SpecError, match=r"names given more than once: std$"):
+        io.read_spec(spec)
+
+
+def test_a_seed_outside_64_bits_is_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="seed"):
+        io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=2**64)
+    assert list(tmp_path.iterdir()) == []

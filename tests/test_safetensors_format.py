@@ -1,4 +1,4 @@
-"""The safetensors header codec (``fastglorot._safetensors``) against the reference library.
+"""The safetensors header codec (``fastglorot.io._safetensors`` and ``_safetensors_reader``) against the library.
 
 Files written from ``encode_header`` must load with ``safetensors.safe_open``;
 files the library writes must parse to what the library reports; malformed
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors import safe_open
 
-import fastglorot._safetensors
-from fastglorot._safetensors import (
+import fastglorot.io._safetensors
+from fastglorot.io._safetensors import (
     BITSIZE,
     DTYPE_CODES,
     ITEMSIZE,
@@ -32,9 +32,8 @@ from fastglorot._safetensors import (
     HeaderError,
     TensorEntry,
     encode_header,
-    read_header,
-    read_index,
 )
+from fastglorot.io._safetensors_reader import read_header, read_index
 
 HYPOTHESIS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                       suppress_health_check=[HealthCheck.too_slow])
@@ -305,7 +304,7 @@ def test_encoder_rejects_headers_the_library_cannot_read(monkeypatch):
     """Headers above the library's 100_000_000-byte limit (lowered here to keep the test small) are refused."""
     spec = [("a" * 30, "F32", (1,))]
     prefix, _ = encode_header(spec)
-    monkeypatch.setattr(fastglorot._safetensors, "MAX_HEADER_BYTES", len(prefix) - 8)
+    monkeypatch.setattr(fastglorot.io._safetensors, "MAX_HEADER_BYTES", len(prefix) - 8)
     assert encode_header(spec)[0] == prefix  # exactly at the limit
     with pytest.raises(HeaderError, match=f"header of {len(prefix)} bytes exceeds the format's limit"):
         encode_header([("a" * 38, "F32", (1,))])

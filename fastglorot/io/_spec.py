@@ -1,0 +1,293 @@
+"""Checkpoint specs: tensor names mapped to shape, dtype and initializer, checked before anything is written.
+
+Where a spec comes from: a mapping, a JSON file (:func:`read_spec`, strict:
+a name given twice is an error), a built-in example (:data:`EXAMPLES`,
+``fastglorot init --example``), or the headers of an existing safetensors
+checkpoint (:func:`spec_like`, ``--like``).  :func:`load_spec` checks every
+entry (every argument by the initializer itself, on one element) and
+returns :class:`TensorSpec` records; :func:`fill_function` is how the
+writers fill a flat slab of one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+import fastglorot
+
+from .._formats import FORMATS, NAMES
+from ._safetensors import TensorEntry
+from ._safetensors_reader import read_header, read_index
+from ._strictjson import DuplicateKeyError, loads
+
+__all__ = ["TensorSpec", "SpecError", "DTYPES", "INITS", "EXAMPLES", "PathLike", "read_spec", "load_spec",
+           "llama_spec", "spec_like", "like_default_init", "fill_function"]
+
+DTYPES = NAMES
+SAMPLERS = {"uniform": {"low": 0.0, "high": 1.0}, "normal": {"mean": 0.0, "std": 1.0},
+            "trunc_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0}}
+CONSTANTS = {"zeros": 0.0, "ones": 1.0}
+INITS = tuple(sorted([*fastglorot.INITIALIZERS, *SAMPLERS, *CONSTANTS]))
+"""Every ``init`` a spec may name (initializer aliases are accepted too)."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class SpecError(ValueError):
+    """A spec that cannot be written: raised before anything is written, naming the tensor."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """One tensor of a checkpoint: ``init(shape, dtype=dtype, seed=seed, stream=name, **kwargs)``."""
+
+    name: str
+    shape: Tuple[int, ...]
+    dtype: str
+    init: str
+    kwargs: Mapping[str, Any]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * FORMATS[self.dtype].itemsize
+
+
+def fill_function(spec: TensorSpec) -> Callable[[np.ndarray[Any, Any], int, int], None]:
+    """``fill(out, offset, seed)``: the flat range ``offset .. offset + out.size`` of the tensor, in place."""
+    if spec.init in CONSTANTS:
+        value = CONSTANTS[spec.init]
+        return lambda out, offset, seed: out.fill(value)
+    if spec.init in SAMPLERS:
+        sample = getattr(fastglorot, spec.init + "_")
+        arguments = {**SAMPLERS[spec.init], **spec.kwargs}
+        return lambda out, offset, seed: sample(out, **arguments, seed=seed, stream=spec.name, offset=offset)
+    initializer = getattr(fastglorot, fastglorot.get_initializer(spec.init).name + "_")
+    arguments = dict(spec.kwargs)
+    if arguments.get("fan_in") is None or arguments.get("fan_out") is None:
+        # A slab is flat, so the fans come from the tensor's shape (explicit fans in the spec win).
+        fans = dict(zip(("fan_in", "fan_out"), fastglorot.compute_fans(spec.shape, arguments.get("layout", "torch"))))
+        arguments.update({k: v for k, v in fans.items() if arguments.get(k) is None})
+    return lambda out, offset, seed: initializer(out, **arguments, seed=seed, stream=spec.name, offset=offset)
+
+
+def _checked(name: object, entry: object, dtype_override: Optional[str]) -> TensorSpec:
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"tensor names must be non-empty strings, got {name!r}")
+    if name == "__metadata__":
+        raise SpecError("'__metadata__' is reserved by safetensors and cannot name a tensor")
+    if not isinstance(entry, Mapping):
+        raise SpecError(f"{name}: the spec entry must be an object with shape, dtype and init, got "
+                        f"{type(entry).__name__}")
+    fields = dict(entry)
+    shape = fields.pop("shape", None)
+    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                       for d in shape):
+        raise SpecError(f"{name}: shape must be a list of non-negative integers, got {shape!r}")
+    dtype = fields.pop("dtype", "float32")
+    if dtype_override is not None:
+        dtype = dtype_override
+    if dtype not in DTYPES:
+        raise SpecError(f"{name}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    init = fields.pop("init", None)
+    if not isinstance(init, str):
+        raise SpecError(f"{name}: init must name an initializer ({', '.join(INITS)}), got {init!r}")
+    if init not in SAMPLERS and init not in CONSTANTS:
+        try:
+            init = fastglorot.get_initializer(init).name
+        except KeyError:
+            raise SpecError(f"{name}: unknown init {init!r}; known: {', '.join(INITS)}") from None
+    for reserved in ("seed", "stream", "offset", "global_shape", "global_offset", "out", "shape", "dtype"):
+        if reserved in fields:
+            raise SpecError(f"{name}: {reserved!r} is set by the writer, not by the spec")
+    if init in CONSTANTS and fields:
+        raise SpecError(f"{name}: {init} takes no arguments, got {', '.join(fields)}")
+    spec = TensorSpec(name, tuple(shape), dtype, init, fields)
+    _try_fill(spec)
+    return spec
+
+
+def _try_fill(spec: TensorSpec) -> None:
+    """Every argument checked by the library itself, on one element (nothing the size of the tensor)."""
+    try:
+        fill = fill_function(spec)
+        if spec.size:
+            fill(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
+    except (TypeError, ValueError, ZeroDivisionError) as error:
+        raise SpecError(f"{spec.name}: {error}") from None
+
+
+def read_spec(path: PathLike) -> Dict[str, Any]:
+    """The JSON object of a spec file, unchecked (:func:`load_spec` checks it)."""
+    try:
+        # NaN and Infinity parse: the initializer's own check then names the argument ("std must be finite").
+        spec = loads(Path(path).read_text(encoding="utf-8"), allow_nan=True)
+    except DuplicateKeyError as error:  # json.loads would silently keep the last one
+        raise SpecError(f"{path}: names given more than once: {', '.join(sorted(error.keys))}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SpecError(f"cannot read the spec {path}: {error}") from None
+    if not isinstance(spec, dict):
+        raise SpecError(f"{path}: a spec is a JSON object mapping tensor names to entries")
+    return spec
+
+
+def llama_spec(*, hidden: int = 4096, intermediate: int = 11008, layers: int = 32, heads: int = 32,
+               kv_heads: Optional[int] = None, vocab: int = 32000, dtype: str = "bfloat16",
+               std: float = 0.02) -> Dict[str, Dict[str, Any]]:
+    """The spec of a Llama-architecture checkpoint (defaults: Llama-2-7B's shapes, 6.74e9 parameters).
+
+    Tensor names and shapes as Hugging Face's ``LlamaForCausalLM`` stores
+    them (untied embeddings); matrices ``normal`` with ``std`` (its
+    ``initializer_range``), norm weights ``ones``.
+    """
+    kv = heads if kv_heads is None else kv_heads
+    head_dim = hidden // heads
+
+    def matrix(rows: int, columns: int) -> Dict[str, Any]:
+        return {"shape": [rows, columns], "dtype": dtype, "init": "normal", "std": std}
+
+    spec = {"model.embed_tokens.weight": matrix(vocab, hidden)}
+    for i in range(layers):
+        layer = f"model.layers.{i}."
+        spec.update({
+            layer + "self_attn.q_proj.weight": matrix(heads * head_dim, hidden),
+            layer + "self_attn.k_proj.weight": matrix(kv * head_dim, hidden),
+            layer + "self_attn.v_proj.weight": matrix(kv * head_dim, hidden),
+            layer + "self_attn.o_proj.weight": matrix(hidden, heads * head_dim),
+            layer + "mlp.gate_proj.weight": matrix(intermediate, hidden),
+            layer + "mlp.up_proj.weight": matrix(intermediate, hidden),
+            layer + "mlp.down_proj.weight": matrix(hidden, intermediate),
+            layer + "input_layernorm.weight": {"shape": [hidden], "dtype": dtype, "init": "ones"},
+            layer + "post_attention_layernorm.weight": {"shape": [hidden], "dtype": dtype, "init": "ones"},
+        })
+    spec["model.norm.weight"] = {"shape": [hidden], "dtype": dtype, "init": "ones"}
+    spec["lm_head.weight"] = matrix(vocab, hidden)
+    return spec
+
+
+EXAMPLES: Dict[str, Callable[[], Dict[str, Dict[str, Any]]]] = {
+    "llama-7b": llama_spec,
+    "llama-tiny": lambda: llama_spec(hidden=256, intermediate=688, layers=2, heads=4, vocab=1000),
+}
+"""Example specs by name (``fastglorot init --example NAME``)."""
+
+
+def load_spec(spec: Union[Mapping[str, Any], PathLike], *, dtype: Optional[str] = None) -> List[TensorSpec]:
+    """The checked tensors of a spec (a mapping, or the path of a JSON file holding one).
+
+    Parameters
+    ----------
+    spec : mapping or path
+        Tensor name -> ``{"shape": [...], "dtype": "float32", "init": "glorot_uniform", **kwargs}``;
+        ``dtype`` defaults to float32.
+    dtype : str, optional
+        Every tensor in this dtype instead (float32, float64, float16, bfloat16).
+
+    Raises
+    ------
+    SpecError
+        Unknown init or dtype, bad shape, arguments the initializer rejects,
+        a name safetensors cannot hold: the message names the tensor.
+    """
+    if not isinstance(spec, Mapping):
+        spec = read_spec(spec)
+    if dtype is not None and dtype not in DTYPES:
+        raise SpecError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    if not spec:
+        raise SpecError("the spec names no tensor")
+    return [_checked(name, entry, dtype) for name, entry in spec.items()]
+
+
+# -- --like: specs from an existing checkpoint's headers ------------------------------------------
+
+_NORM = re.compile(r"norm|(^|[._])ln", re.IGNORECASE)
+_FORMAT_OF_CODE = {fmt.safetensors: name for name, fmt in FORMATS.items()}
+
+
+def like_default_init(name: str, shape: Sequence[int], matrix_init: str = "glorot_uniform") -> Dict[str, Any]:
+    """The default spec entry (without shape and dtype) for a tensor of an existing checkpoint.
+
+    Tensors of 0 or 1 dimensions: ``ones`` if the name looks like a
+    normalization weight (contains ``norm``, or ``ln`` at the start of a
+    name part: ``ln_f.weight``, ``layers.0.ln1.weight``) and does not end in
+    ``bias``; else ``zeros`` (biases, and everything else 1-D).  Tensors of 2
+    or more dimensions: ``matrix_init``.
+    """
+    if len(shape) >= 2:
+        return {"init": matrix_init}
+    if _NORM.search(name) and not name.endswith("bias"):
+        return {"init": "ones"}
+    return {"init": "zeros"}
+
+
+def spec_like(like: PathLike, overrides: Optional[Mapping[str, Mapping[str, Any]]] = None, *,
+              matrix_init: str = "glorot_uniform", dtype: Optional[str] = None) -> List[TensorSpec]:
+    """A spec with the names, shapes and dtypes of an existing checkpoint.
+
+    Parameters
+    ----------
+    like : path
+        A ``.safetensors`` file or a Hugging Face ``model.safetensors.index.json``
+        (its shards are read from the same directory).  Only headers are read,
+        as untrusted input.
+    overrides : mapping, optional
+        Spec entries by tensor name or glob (``"*.mlp.*.weight"``): an exact
+        name wins over globs, then the first matching glob in order.  An entry
+        replaces the default init (see :func:`like_default_init`) and may set
+        ``dtype``; ``shape`` must not be given.
+    matrix_init : str, default "glorot_uniform"
+        The init of tensors with 2 or more dimensions.
+    dtype : str, optional
+        Every tensor in this dtype.
+    """
+    path = Path(like)
+    entries = _like_entries(path)
+    overrides = dict(overrides or {})
+    for key, override in overrides.items():
+        if isinstance(override, Mapping) and "shape" in override:
+            raise SpecError(f"{key}: with a --like checkpoint, shapes come from the checkpoint")
+    names = set()
+    spec: Dict[str, Dict[str, Any]] = {}
+    for entry in entries:
+        if entry.name in names:
+            raise SpecError(f"{path}: tensor {entry.name!r} appears twice")
+        names.add(entry.name)
+        if entry.dtype not in _FORMAT_OF_CODE and dtype is None:
+            raise SpecError(f"{entry.name}: dtype {entry.dtype} is not one fastglorot writes "
+                            f"({', '.join(_FORMAT_OF_CODE)}); pass a dtype")
+        chosen = overrides.get(entry.name)
+        if chosen is None:
+            chosen = next((v for k, v in overrides.items() if fnmatch.fnmatchcase(entry.name, k)), None)
+        base = like_default_init(entry.name, entry.shape, matrix_init) if chosen is None else dict(chosen)
+        spec[entry.name] = {"dtype": _FORMAT_OF_CODE.get(entry.dtype, "float32"), **base, "shape": list(entry.shape)}
+    unused = [k for k in overrides if k not in names and not any(fnmatch.fnmatchcase(n, k) for n in names)]
+    if unused:
+        raise SpecError(f"spec entries match no tensor of {path}: {', '.join(unused)}")
+    return load_spec(spec, dtype=dtype)
+
+
+def _like_entries(path: Path) -> List[TensorEntry]:
+    if path.name.endswith(".json"):
+        weight_map = read_index(path)
+        entries: List[TensorEntry] = []
+        for shard in sorted(set(weight_map.values())):
+            shard_entries, _ = read_header(path.parent / shard)
+            entries.extend(e for e in shard_entries if weight_map.get(e.name) == shard)
+        missing = set(weight_map) - {e.name for e in entries}
+        if missing:
+            raise SpecError(f"{path}: the index names tensors its shards do not hold: {', '.join(sorted(missing))}")
+        return entries
+    entries, _ = read_header(path)
+    return entries

@@ -1,0 +1,289 @@
+"""The writers: checked specs filled slab by slab into ``.safetensors`` (one file or sharded), ``.npy``, zarr.
+
+:func:`write_checkpoint` picks the format from the output path.  Every
+tensor is filled in flat slabs of :data:`SLAB_BYTES` (fastglorot's
+``offset=`` places a slab in its tensor) and written with positional
+writes on one writer thread, double-buffered: the working set is two slabs
+whatever the checkpoint's size.  Files are :class:`~._atomic.AtomicFile`
+objects, committed only when every byte is written (shards first, the
+index last); the zarr group is built in a
+:func:`~._atomic.staged_directory`.  The progress bar is tqdm's, imported
+only when a checkpoint is written.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import functools
+import io as _io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+import fastglorot
+
+from .._formats import FORMATS
+from .._seeding import resolve_seed
+from ._safetensors import encode_header
+from ._atomic import AtomicFile, check_free_space, pwrite_all, refuse_existing, set_size, staged_directory
+from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
+
+__all__ = ["SLAB_BYTES", "write_checkpoint"]
+
+SLAB_BYTES = 8 << 20
+"""Bytes filled and written at a time (two slabs are in memory at once)."""
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    """tqdm's bar over ``total`` bytes on stderr, or a disabled one (its update and close do nothing)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc="fastglorot init",
+                dynamic_ncols=True, disable=not show)
+
+
+def _slabs(spec: TensorSpec) -> Iterator[Tuple[int, int]]:
+    """``(offset, count)`` of the flat slabs of one tensor."""
+    step = max(1, SLAB_BYTES // FORMATS[spec.dtype].itemsize)
+    for offset in range(0, spec.size, step):
+        yield offset, min(step, spec.size - offset)
+
+
+def _advance(bar: Any, nbytes: int, _done: object) -> None:
+    bar.update(nbytes)
+
+
+def _write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, bar: Any,
+                   writer: concurrent.futures.ThreadPoolExecutor) -> None:
+    """Fill and write each tensor at its file position, two slabs in flight (fill one while the other is written)."""
+    buffers: Dict[str, List[np.ndarray[Any, Any]]] = {}
+    pending: List[concurrent.futures.Future[None]] = []
+    turn = 0
+    for spec, position in placed:
+        if not spec.size:
+            continue
+        fmt = FORMATS[spec.dtype]
+        pair = buffers.setdefault(spec.dtype, [np.empty(SLAB_BYTES // fmt.itemsize, fmt.numpy_dtype())
+                                               for _ in range(2)])
+        fill = fill_function(spec)
+        for offset, count in _slabs(spec):
+            if len(pending) == 2:
+                pending.pop(0).result()  # the buffer about to be refilled has been written
+            slab = pair[turn][:count]
+            turn ^= 1
+            fill(slab, offset, seed)
+            view = memoryview(slab.view(np.uint8))  # type: ignore[arg-type]
+            at = position + offset * slab.itemsize
+            pending.append(writer.submit(pwrite_all, fd, view, at))
+            pending[-1].add_done_callback(functools.partial(_advance, bar, slab.nbytes))
+    for future in pending:
+        future.result()
+
+
+def _write_safetensors(files: List[AtomicFile], groups: List[List[TensorSpec]], seed: int, bar: Any,
+                       metadata: Dict[str, str]) -> None:
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
+        for file, group in zip(files, groups):
+            prefix, entries = encode_header([(s.name, FORMATS[s.dtype].safetensors, s.shape) for s in group], metadata)
+            total = len(prefix) + (entries[-1].end if entries else 0)
+            set_size(file.fd, total)
+            pwrite_all(file.fd, memoryview(prefix), 0)
+            _write_tensors(file.fd, [(s, len(prefix) + e.begin) for s, e in zip(group, entries)], seed, bar, writer)
+
+
+def _npy_header(spec: TensorSpec) -> bytes:
+    header = _io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(FORMATS[spec.dtype].numpy_dtype())
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": spec.shape})
+    return header.getvalue()
+
+
+def _shard_groups(specs: List[TensorSpec], max_shard_size: int) -> List[List[TensorSpec]]:
+    """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
+    groups: List[List[TensorSpec]] = [[]]
+    size = 0
+    for spec in specs:
+        if groups[-1] and size + spec.nbytes > max_shard_size:
+            groups.append([])
+            size = 0
+        groups[-1].append(spec)
+        size += spec.nbytes
+    return groups
+
+
+def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec]], *,
+                     seed: Optional[int] = None, dtype: Optional[str] = None, max_shard_size: Optional[int] = None,
+                     force: bool = False, progress: Optional[bool] = None) -> List[Path]:
+    """Write a randomly initialized checkpoint, tensor by tensor, in bounded memory.
+
+    Parameters
+    ----------
+    path : path
+        ``*.safetensors``: one safetensors file; ``*.npy``: one tensor (the
+        spec must hold exactly one; not bfloat16, which ``numpy.load`` cannot
+        read); ``*.zarr``: a zarr group with one array per tensor (not
+        bfloat16).  With ``max_shard_size``: a directory receiving Hugging
+        Face's sharded layout, ``model-00001-of-0000N.safetensors`` and
+        ``model.safetensors.index.json`` (``model.safetensors`` alone when
+        everything fits one shard).
+    spec : mapping, path of a JSON spec, or list of TensorSpec
+        See :mod:`fastglorot.io`; :func:`spec_like` builds one from an
+        existing checkpoint.
+    seed : int or None, default None
+        Philox key; ``None`` draws one from OS entropy (then recorded in the
+        safetensors metadata, ``fastglorot_seed``, so the file can be
+        regenerated).
+    dtype : str, optional
+        Every tensor in this dtype.
+    max_shard_size : int, optional
+        Bytes of tensor data per shard (Hugging Face's ``5GB`` is 5 * 10**9).
+    force : bool, default False
+        Replace existing output files.
+    progress : bool, optional
+        A progress bar on stderr; default: only when stderr is a terminal.
+
+    Returns
+    -------
+    list of Path
+        The files written (the index last).
+
+    Raises
+    ------
+    SpecError
+        A bad spec (before anything is written).
+    FileExistsError
+        An output exists and ``force`` is False (before anything is written).
+    OSError
+        A write failed (full disk, file-size limit): nothing is left behind.
+    """
+    target = Path(path)
+    specs = list(spec) if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)) else \
+        load_spec(spec, dtype=dtype)
+    if dtype is not None and any(s.dtype != dtype for s in specs):
+        specs = load_spec({s.name: {"shape": list(s.shape), "init": s.init, **s.kwargs} for s in specs}, dtype=dtype)
+    counts = collections.Counter(s.name for s in specs)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
+    if duplicates:
+        raise SpecError(f"tensor names must be unique: {', '.join(duplicates)}")
+    if max_shard_size is not None and (not isinstance(max_shard_size, int) or max_shard_size <= 0):
+        raise SpecError(f"max_shard_size must be a positive number of bytes, got {max_shard_size!r}")
+    resolved_seed = resolve_seed(seed)
+    show = sys.stderr.isatty() if progress is None else progress
+    metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed),
+                "fastglorot_version": fastglorot.__version__}
+    suffix = target.suffix.lower()
+    if max_shard_size is not None:
+        return _write_sharded(target, specs, resolved_seed, max_shard_size, force, show, metadata)
+    if suffix == ".zarr":
+        return [_write_zarr(target, specs, resolved_seed, force, show)]
+    if suffix not in (".safetensors", ".npy"):
+        raise SpecError(f"{target}: the output's extension says its format: .safetensors, .npy or .zarr "
+                        "(or pass max_shard_size for a sharded directory)")
+    if suffix == ".npy":
+        if len(specs) != 1:
+            raise SpecError(f"{target}: a .npy file holds one tensor, the spec has {len(specs)}")
+        if not FORMATS[specs[0].dtype].numpy_native:
+            raise SpecError(f"{specs[0].name}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
+    refuse_existing([target], force)
+    check_free_space(target.parent, sum(s.nbytes for s in specs))
+    file = AtomicFile(target)
+    bar = _progress_bar(sum(s.nbytes for s in specs), show)
+    try:
+        if suffix == ".npy":
+            header = _npy_header(specs[0])
+            set_size(file.fd, len(header) + specs[0].nbytes)
+            pwrite_all(file.fd, memoryview(header), 0)
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
+                _write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
+        else:
+            _write_safetensors([file], [specs], resolved_seed, bar, metadata)
+        file.commit(force)
+    finally:
+        file.discard()
+        bar.close()
+    return [target]
+
+
+def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shard_size: int, force: bool,
+                   show: bool, metadata: Dict[str, str]) -> List[Path]:
+    groups = _shard_groups(specs, max_shard_size)
+    if len(groups) == 1:
+        names = ["model.safetensors"]
+    else:
+        names = [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = [directory / n for n in names]
+    index_path = directory / "model.safetensors.index.json"
+    outputs = targets + ([index_path] if len(groups) > 1 else [])
+    refuse_existing(outputs, force)
+    check_free_space(directory, sum(s.nbytes for s in specs))
+    files = [AtomicFile(t) for t in targets]
+    bar = _progress_bar(sum(s.nbytes for s in specs), show)
+    index: Optional[AtomicFile] = None
+    try:
+        _write_safetensors(files, groups, seed, bar, metadata)
+        if len(groups) > 1:
+            index = AtomicFile(index_path)
+            content = json.dumps({"metadata": {"total_size": sum(s.nbytes for s in specs), **metadata},
+                                  "weight_map": {s.name: name for name, group in zip(names, groups) for s in group}},
+                                 indent=2).encode()
+            pwrite_all(index.fd, memoryview(content), 0)
+        for file in files:
+            file.commit(force)
+        if index is not None:
+            index.commit(force)
+    finally:
+        for file in files:
+            file.discard()
+        if index is not None:
+            index.discard()
+        bar.close()
+    return outputs
+
+
+def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, show: bool) -> Path:
+    """A zarr group written in a hidden temporary directory beside ``target``, renamed into place at the end."""
+    import zarr
+
+    for spec in specs:
+        if not FORMATS[spec.dtype].numpy_native:
+            raise SpecError(f"{spec.name}: zarr has no bfloat16 data type; use .safetensors")
+        parts = spec.name.split("/")
+        if any(p in ("", ".", "..") for p in parts) or spec.name.startswith("__"):
+            raise SpecError(f"{spec.name!r} is not a valid zarr array path")
+    refuse_existing([target], force)
+    check_free_space(target.parent, sum(s.nbytes for s in specs))
+    with _progress_bar(sum(s.nbytes for s in specs), show) as bar, staged_directory(target) as staging:
+        group = zarr.open_group(str(staging), mode="w")
+        for spec in specs:
+            _write_zarr_array(group, spec, seed, bar)
+    return target
+
+
+def _write_zarr_array(group: Any, spec: TensorSpec, seed: int, bar: Any) -> None:
+    """Chunks of whole rows (axis 0), about one slab each: every chunk is a flat range of the tensor."""
+    itemsize = FORMATS[spec.dtype].itemsize
+    row = math.prod(spec.shape[1:]) if spec.shape else 1
+    rows = max(1, SLAB_BYTES // max(1, row * itemsize))
+    chunks = (min(rows, spec.shape[0]) or 1, *spec.shape[1:]) if spec.shape else ()
+    array = group.create_array(spec.name, shape=spec.shape, chunks=chunks, dtype=spec.dtype, fill_value=0)
+    if not spec.size:
+        return
+    fill = fill_function(spec)
+    if not spec.shape:
+        block = np.empty(1, spec.dtype)
+        fill(block, 0, seed)
+        array[...] = block[0]
+        bar.update(itemsize)
+        return
+    for first in range(0, spec.shape[0], chunks[0]):
+        count = min(chunks[0], spec.shape[0] - first)
+        block = np.empty((count, *spec.shape[1:]), spec.dtype)
+        fill(block.reshape(-1), first * row, seed)
+        array[first:first + count] = block
+        bar.update(block.nbytes)
