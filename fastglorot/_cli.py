@@ -21,8 +21,10 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(i)?B?|B?)\s*$", re.IGNORE
 _POWERS = {"K": 1, "M": 2, "G": 3, "T": 4}
 _ITEMSIZE = {name: fmt.itemsize for name, fmt in FORMATS.items()}
 
-LAYER_ROW = 4096
-"""Elements in one row of a benchmark layer (``benchmarks.peers.LAYER_COLUMNS``; a test keeps them equal)."""
+LAYER_COLUMNS = 4096
+"""Elements in one row of a ``fastglorot bench`` layer (``benchmarks.peers.layer_shape``): defined here, where
+the help text needs it without importing the benchmark harness."""
+
 
 DESCRIPTION = """\
 fastglorot: fast, bit-reproducible weight initialization (Philox4x32-10
@@ -40,9 +42,9 @@ round-robin in one process; the report gives the median time, GB/s, the
 ratio to memset and fastglorot's speed-up over each. Implementations that
 are not installed are skipped with a note.
 
-The layer: --size bytes of --dtype, shaped (rows, {LAYER_ROW}) (square when the
+The layer: --size bytes of --dtype, shaped (rows, {LAYER_COLUMNS}) (square when the
 element count is a perfect square), rounded down to whole rows; --size must
-hold at least one {LAYER_ROW}-element row. The default, 1GiB of float32, is a
+hold at least one {LAYER_COLUMNS}-element row. The default, 1GiB of float32, is a
 16384 x 16384 layer.
 
 Unless --quick, three more sections follow, each on its own:
@@ -127,7 +129,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
         description=BENCH_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--size", type=parse_size, default=1 << 30,
                        help=f"layer size in bytes: 1GiB (default), 256MiB, 1G (binary), 1GB (decimal), 4096; "
-                            f"at least one {LAYER_ROW}-element row (16KiB of float32). Also the size of the "
+                            f"at least one {LAYER_COLUMNS}-element row (16KiB of float32). Also the size of the "
                             f"thread-scaling and peak-memory sections")
     bench.add_argument("--dtype", default="float32", choices=list(_ITEMSIZE),
                        help="element type of the layer (default float32)")
@@ -185,6 +187,7 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     import time
 
     from . import io
+    from ._seeding import resolve_seed
 
     if args.example is not None:
         if args.spec is not None or args.like is not None:
@@ -213,7 +216,7 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             specs = io.spec_like(args.like, overrides, matrix_init=args.like_init, dtype=args.dtype)
         else:
             specs = io.load_spec(args.spec, dtype=args.dtype)
-        seed = args.seed if args.seed is not None else __import__("secrets").randbits(64)
+        seed = resolve_seed(args.seed)  # drawn here when not given, so that the report can name it
         written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
                                       force=args.force, progress=False if args.quiet else (args.progress or None))
     except KeyboardInterrupt:
@@ -251,13 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{'total (wall)':28s} {total:6.2f} s")
         return 0
     # Imported here, not at the top: only "fastglorot bench" needs the harness.
-    from .benchmarks import harness, peers
+    from .benchmarks import harness
 
-    row_bytes = peers.LAYER_COLUMNS * _ITEMSIZE[args.dtype]
+    row_bytes = LAYER_COLUMNS * _ITEMSIZE[args.dtype]
     if args.size < row_bytes:
         bench_parser.error(
             f"argument --size: {args.size} bytes is less than one layer row; the benchmark layer has rows of "
-            f"{peers.LAYER_COLUMNS} elements, so --size must be at least {row_bytes // 1024}KiB "
+            f"{LAYER_COLUMNS} elements, so --size must be at least {row_bytes // 1024}KiB "
             f"({row_bytes} bytes) for {args.dtype}")
     dists = ("uniform", "normal") if args.dist == "both" else (args.dist,)
     return harness.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,

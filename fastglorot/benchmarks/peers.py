@@ -41,6 +41,7 @@ import numpy as np
 
 from .. import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
 from .._fans import compute_fans
+from .._cli import LAYER_COLUMNS
 from .measure import memset_
 
 __all__ = ["Peer", "PEERS", "DISTS", "LAYER_COLUMNS", "glorot_scale", "layer_shape"]
@@ -50,10 +51,6 @@ _CHUNK = 1 << 18  # elements per NumPy call: 1 MiB of float32, cache-resident fo
 
 Fill = Callable[[], object]
 """One timed fill of the buffer; what it returns is ignored."""
-
-
-LAYER_COLUMNS = 4096
-"""Width (fan_in) of a benchmark layer that is not square: its row length in elements."""
 
 
 def layer_shape(elements: int) -> Tuple[int, int]:
