@@ -164,7 +164,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     init.add_argument("--example", choices=["llama-7b", "llama-tiny"],
                       help="a built-in spec instead of SPEC.json: llama-7b (Llama-2-7B's shapes, bfloat16, 12.6 GiB), "
                            "llama-tiny (a 2-layer toy)")
-    init.add_argument("--print-spec", action="store_true", help="with --example: print its spec as JSON and exit")
+    init.add_argument("--print-spec", action="store_true",
+                      help="print the resolved spec (of --spec, --like or --example, with --dtype) as JSON and "
+                           "exit without writing; OUT is not needed")
     init.add_argument("--seed", type=int, help="Philox key in [0, 2**64) (default: from OS entropy, recorded "
                                                "in the safetensors metadata and printed)")
     init.add_argument("--dtype", choices=list(_ITEMSIZE), help="write every tensor in this dtype")
@@ -176,6 +178,18 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     shown.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     shown.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
     return parser, bench, init
+
+
+_CLI_TERMS = (("pass force=True (--force)", "pass --force"), ("max_shard_size", "--max-shard-size"),
+              ("force=True", "--force"))
+"""The library's argument names in its messages, and the options that set them on the command line."""
+
+
+def _in_cli_terms(message: str) -> str:
+    """``message`` with the Python argument names replaced by ``fastglorot init``'s options."""
+    for python, option in _CLI_TERMS:
+        message = message.replace(python, option)
+    return message
 
 
 class _Terminated(Exception):
@@ -193,12 +207,9 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         if args.spec is not None or args.like is not None:
             parser.error("--example is a spec of its own: not with --spec or --like")
         spec = io.EXAMPLES[args.example]()
-        if args.print_spec:
-            print(json.dumps(spec, indent=1))
-            return 0
     elif args.spec is None and args.like is None:
         parser.error("give --spec SPEC.json, --like CHECKPOINT, --example NAME, or --spec with --like")
-    if args.out is None:
+    if args.out is None and not args.print_spec:
         parser.error("the following arguments are required: OUT")
 
     def terminate(signum: int, frame: object) -> None:
@@ -216,6 +227,10 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             specs = io.spec_like(args.like, overrides, matrix_init=args.like_init, dtype=args.dtype)
         else:
             specs = io.load_spec(args.spec, dtype=args.dtype)
+        if args.print_spec:  # the resolved spec, whatever its source; nothing is written
+            print(json.dumps({s.name: {"shape": list(s.shape), "dtype": s.dtype, "init": s.init, **s.kwargs}
+                              for s in specs}, indent=1))
+            return 0
         seed = resolve_seed(args.seed)  # drawn here when not given, so that the report can name it
         written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
                                       force=args.force, progress=False if args.quiet else (args.progress or None))
@@ -226,7 +241,7 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         print("fastglorot init: terminated (SIGTERM); no output was written", file=sys.stderr)
         return 143
     except (OSError, ValueError) as error:
-        print(f"fastglorot init: error: {error}", file=sys.stderr)
+        print(f"fastglorot init: error: {_in_cli_terms(str(error))}", file=sys.stderr)
         return 1
     if not args.quiet:
         seconds = time.perf_counter() - start

@@ -278,17 +278,20 @@ def test_cli_example_spec_and_progress(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupted_write_leaves_nothing(tmp_path, sig, code):
+@pytest.mark.parametrize("sig, code, sharded", [(signal.SIGINT, 130, False), (signal.SIGTERM, 143, False),
+                                                (signal.SIGTERM, 143, True)])
+def test_interrupted_write_leaves_nothing(tmp_path, sig, code, sharded):
+    """Also a sharded write into a new directory: it must not leave that directory behind (reproduction)."""
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"w": {"shape": [1 << 30], "init": "normal"}}))  # 4 GiB: seconds to write
     out = tmp_path / "out"
     out.mkdir()
+    target = [str(out / "new-dir"), "--max-shard-size", "8GiB"] if sharded else [str(out / "m.safetensors")]
     # A child inherits an ignored SIGINT (jobs started in the background of a
     # non-interactive shell, as CI may run us) and Python then keeps ignoring
     # it: give the child the default disposition, as a terminal's would be.
-    process = subprocess.Popen([sys.executable, "-m", "fastglorot", "init", str(out / "m.safetensors"), "--spec",
-                                str(spec), "--progress"], stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "fastglorot", "init", *target, "--spec", str(spec),
+                                "--progress"], stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "FASTGLOROT_QUIET": "1"},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stderr.read(16)  # the bar has started: the file is being written
@@ -379,3 +382,152 @@ def test_a_seed_outside_64_bits_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="seed"):
         io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=2**64)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- nothing stale, nothing left behind (#22) ----------------------------------
+
+THREE = {f"layers.{i}.weight": {"shape": [1024, 1024], "init": "glorot_uniform"} for i in range(3)}  # 3 x 4 MiB
+
+
+def checkpoint_files(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+def read_all(directory):
+    """Every tensor of a (sharded) checkpoint, as the index or the single file says."""
+    index = directory / "model.safetensors.index.json"
+    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() \
+        else ["model.safetensors"]
+    tensors = {}
+    for name in files:
+        with safe_open(directory / name, "np") as f:
+            tensors.update({key: f.get_tensor(key) for key in f.keys()})
+    return tensors
+
+
+@pytest.mark.parametrize("second_size, second_files", [
+    ("100MiB", ["README.md", "config.json", "model.safetensors"]),
+    ("9MiB", ["README.md", "config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+              "model.safetensors.index.json"]),
+])
+def test_force_replaces_the_whole_layout_and_keeps_the_users_files(tmp_path, second_size, second_files):
+    """Reproduction: 3 shards with seed 1, then --force with one file (or 2 shards) and seed 2 left the old shards
+    and index beside the new file, and a loader reading the index got seed 1's weights."""
+    spec = tmp_path / "three.json"
+    spec.write_text(json.dumps(THREE))
+    out = tmp_path / "stale"
+    assert cli(out, "--spec", spec, "--seed", 1, "--max-shard-size", "4MiB", "--quiet").returncode == 0
+    assert len(list(out.glob("model-*-of-00003.safetensors"))) == 3
+    (out / "README.md").write_text("mine")
+    (out / "config.json").write_text("{}")
+    result = cli(out, "--spec", spec, "--seed", 2, "--max-shard-size", second_size, "--force", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert checkpoint_files(out) == second_files
+    assert (out / "README.md").read_text() == "mine"
+    tensors = read_all(out)
+    for name, entry in THREE.items():
+        assert_bits(tensors[name], expected(name, entry, seed=2), name)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_a_failed_replacement_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    out = tmp_path / "ckpt"
+    io.write_checkpoint(out, THREE, seed=1, max_shard_size=4 << 20, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device (simulated)")
+
+    monkeypatch.setattr(_writers, "_write_safetensors", fail)
+    with pytest.raises(OSError, match="simulated"):
+        io.write_checkpoint(out, THREE, seed=2, max_shard_size=100 << 20, force=True, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no hidden staging directory
+
+
+def test_a_failed_sharded_write_creates_no_directory(tmp_path, monkeypatch):
+    """Reproduction: a sharded write refused for lack of space left the empty output directory (and its
+    parents) it had created."""
+    monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((4096, 4096, 1, 1, 1, 1, 1, 1, 0, 255)))
+    with pytest.raises(OSError, match="GiB free"):
+        io.write_checkpoint(tmp_path / "new" / "nested" / "ckpt", THREE, seed=1, max_shard_size=4 << 20)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npy"])
+def test_a_directory_in_the_way_of_a_file_is_refused_and_nothing_is_left(tmp_path, suffix):
+    """Reproduction: with --force, a directory named like the output failed in os.replace with
+    '[Errno 21] Is a directory' and left the full-size hidden .partial file."""
+    target = tmp_path / f"d{suffix}"
+    target.mkdir()
+    (target / "inside").write_text("kept")
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"w": {"shape": [256, 256], "init": "glorot_uniform"}}))
+    result = cli(target, "--spec", spec, "--force")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"fastglorot init: error: {target} is a directory") and "Errno" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"d{suffix}", "one.json"]
+    assert (target / "inside").read_text() == "kept"
+
+
+def test_a_file_in_the_way_of_a_sharded_checkpoint_is_explained(tmp_path):
+    target = tmp_path / "ckpt"
+    target.write_text("a file")
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"w": {"shape": [4], "init": "zeros"}}))
+    result = cli(target, "--spec", spec, "--max-shard-size", "1MiB", "--force")
+    assert result.returncode == 1
+    assert f"{target} is a file, but with --max-shard-size the checkpoint is a directory" in result.stderr
+    assert target.read_text() == "a file"
+
+
+def test_messages_use_the_command_line_options(tmp_path):
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"w": {"shape": [4], "init": "zeros"}}))
+    result = cli(tmp_path / "ckpt.bin", "--spec", spec)
+    assert result.returncode == 1 and "--max-shard-size" in result.stderr and "max_shard_size" not in result.stderr
+    (tmp_path / "m.safetensors").write_text("old")
+    result = cli(tmp_path / "m.safetensors", "--spec", spec)
+    assert result.returncode == 1 and "pass --force" in result.stderr and "force=True" not in result.stderr
+
+
+def test_an_unwritable_target_says_so(tmp_path):
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"w": {"shape": [4], "init": "zeros"}}))
+    result = cli("/proc/x.safetensors", "--spec", spec)
+    assert result.returncode == 1
+    assert "/proc/x.safetensors cannot be written" in result.stderr and "GiB free" not in result.stderr
+    result = cli("/proc/fastglorot-ckpt", "--spec", spec, "--max-shard-size", "1MiB")
+    assert result.returncode == 1 and "cannot be written" in result.stderr
+
+
+def test_an_immutable_directory_says_it_cannot_be_written(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        with pytest.raises(OSError, match="cannot be written"):
+            io.write_checkpoint(locked / "m.safetensors", {"w": {"shape": [4], "init": "zeros"}}, seed=1)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("source", ["spec", "like", "example"])
+def test_print_spec_prints_the_resolved_spec_of_any_source_and_writes_nothing(tmp_path, source):
+    """Reproduction: --print-spec without --example was ignored and a checkpoint with a random seed written."""
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"w": {"shape": [8, 4], "init": "normal", "std": 0.5}}))
+    io.write_checkpoint(tmp_path / "like.safetensors", {"v": {"shape": [2, 3], "dtype": "float16", "init": "zeros"}},
+                        seed=1)
+    args = {"spec": ["--spec", spec], "like": ["--like", tmp_path / "like.safetensors"],
+            "example": ["--example", "llama-tiny"]}[source]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = cli(tmp_path / "out.safetensors", *args, "--print-spec", "--dtype", "bfloat16")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed and all(entry["dtype"] == "bfloat16" for entry in printed.values())
+    if source == "spec":
+        assert printed == {"w": {"shape": [8, 4], "dtype": "bfloat16", "init": "normal", "std": 0.5}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-__all__ = ["AtomicFile", "staged_directory", "refuse_existing", "check_free_space", "set_size", "pwrite_all",
-           "fsync_directory"]
+__all__ = ["AtomicFile", "staged_directory", "replace_directory", "refuse_existing", "check_writable",
+           "check_free_space", "set_size", "pwrite_all", "fsync_directory"]
 
 
 def refuse_existing(paths: Sequence[Path], force: bool) -> None:
@@ -67,7 +67,11 @@ class AtomicFile:
             else:
                 staging = self.target.with_name(f".{self.target.name}.{os.getpid()}.partial")
                 self._link(staging)
-                os.replace(staging, self.target)
+                try:
+                    os.replace(staging, self.target)
+                except OSError:
+                    staging.unlink()  # the linked name must not outlive a failed replace
+                    raise
         else:
             if not force and self.target.exists():
                 raise FileExistsError(f"{self.target} exists (use force to replace it)")
@@ -98,6 +102,81 @@ class AtomicFile:
             with contextlib.suppress(FileNotFoundError):
                 self.temporary.unlink()
             self.temporary = None
+
+
+def check_writable(directory: Path, target: Path) -> None:
+    """A clear error, before anything is written, when no file can be created in ``directory``.
+
+    Creates (and at once removes) an unnamed file: the one test that sees
+    read-only mounts, immutable directories, and file systems such as
+    ``/proc`` alike.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise OSError(error.errno, f"{target} cannot be written: no file can be created in {directory} "
+                                   f"({error.strerror})") from None
+
+
+_EXCHANGE = 2  # renameat2's RENAME_EXCHANGE (Linux 3.15)
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directory entries atomically (Linux ``renameat2``); False where that is unavailable."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this file system or kernel cannot
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _link_tree(source: Path, destination: Path) -> None:
+    """``destination`` gets hard links to ``source``'s files (recursively; symlinks recreated)."""
+    if source.is_symlink():
+        os.symlink(os.readlink(source), destination)
+    elif source.is_dir():
+        destination.mkdir()
+        for entry in source.iterdir():
+            _link_tree(entry, destination / entry.name)
+    else:
+        try:
+            os.link(source, destination)
+        except OSError:  # a file system without hard links: a copy
+            shutil.copy2(source, destination)
+
+
+def replace_directory(staging: Path, target: Path, keep: Sequence[Path]) -> None:
+    """Put the complete ``staging`` directory in the place of ``target``, keeping ``target``'s ``keep`` entries.
+
+    The entries to keep (a user's README or config) are hard-linked into
+    ``staging`` first; then the two directories are swapped in one atomic
+    ``renameat2(RENAME_EXCHANGE)``, so a reader sees the old directory or the
+    new one, never a mix; the old one is removed afterwards.  Where the swap
+    is unavailable, ``target`` is moved aside and ``staging`` renamed in its
+    place (a moment without ``target``, but never a mix).
+    """
+    for entry in keep:
+        _link_tree(entry, staging / entry.name)
+    fsync_directory(staging)
+    if _exchange(staging, target):
+        shutil.rmtree(staging)
+    else:
+        replaced = target.with_name(f".{target.name}.{os.getpid()}.replaced")
+        os.rename(target, replaced)
+        os.rename(staging, target)
+        shutil.rmtree(replaced)
+    fsync_directory(target.parent)
 
 
 @contextlib.contextmanager

@@ -14,12 +14,17 @@ only when a checkpoint is written.
 from __future__ import annotations
 
 import collections
+import contextlib
 import concurrent.futures
 import functools
 import io as _io
 import json
 import math
+import os
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -30,7 +35,17 @@ import fastglorot
 from .._formats import FORMATS
 from .._seeding import resolve_seed
 from ._safetensors import encode_header
-from ._atomic import AtomicFile, check_free_space, pwrite_all, refuse_existing, set_size, staged_directory
+from ._atomic import (
+    AtomicFile,
+    check_free_space,
+    check_writable,
+    fsync_directory,
+    pwrite_all,
+    refuse_existing,
+    replace_directory,
+    set_size,
+    staged_directory,
+)
 from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
 
 __all__ = ["SLAB_BYTES", "write_checkpoint"]
@@ -189,7 +204,11 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
             raise SpecError(f"{target}: a .npy file holds one tensor, the spec has {len(specs)}")
         if not FORMATS[specs[0].dtype].numpy_native:
             raise SpecError(f"{specs[0].name}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
+    if target.is_dir():
+        raise SpecError(f"{target} is a directory; a {suffix} checkpoint is a file: remove the directory or choose "
+                        "another path (or pass max_shard_size for a sharded directory)")
     refuse_existing([target], force)
+    check_writable(target.parent, target)
     check_free_space(target.parent, sum(s.nbytes for s in specs))
     file = AtomicFile(target)
     bar = _progress_bar(sum(s.nbytes for s in specs), show)
@@ -209,41 +228,81 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     return [target]
 
 
+_OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
+"""The names a sharded checkpoint consists of: replaced as a whole; anything else in the directory is kept."""
+
+
+def _missing_ancestors(directory: Path) -> List[Path]:
+    """``directory`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
+
+
 def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shard_size: int, force: bool,
                    show: bool, metadata: Dict[str, str]) -> List[Path]:
+    """A Hugging Face sharded checkpoint, built in a hidden directory and swapped into place whole.
+
+    Afterwards ``directory`` holds exactly the new layout plus the entries the
+    writer does not own (:data:`_OWNED`), which are kept; a failure or an
+    interrupt leaves ``directory`` as it was (no new directory when there was
+    none) and nothing else behind.
+    """
     groups = _shard_groups(specs, max_shard_size)
     if len(groups) == 1:
         names = ["model.safetensors"]
     else:
         names = [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = [directory / n for n in names]
-    index_path = directory / "model.safetensors.index.json"
-    outputs = targets + ([index_path] if len(groups) > 1 else [])
-    refuse_existing(outputs, force)
-    check_free_space(directory, sum(s.nbytes for s in specs))
-    files = [AtomicFile(t) for t in targets]
-    bar = _progress_bar(sum(s.nbytes for s in specs), show)
-    index: Optional[AtomicFile] = None
+    if directory.exists() and not directory.is_dir():
+        raise SpecError(f"{directory} is a file, but with max_shard_size the checkpoint is a directory of shards: "
+                        "remove the file or choose another path")
+    owned = sorted(p for p in directory.iterdir() if _OWNED.fullmatch(p.name)) if directory.is_dir() else []
+    refuse_existing(owned, force)
+    created = _missing_ancestors(directory.parent)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    total = sum(s.nbytes for s in specs)
+    staging: Optional[Path] = None
     try:
-        _write_safetensors(files, groups, seed, bar, metadata)
-        if len(groups) > 1:
-            index = AtomicFile(index_path)
-            content = json.dumps({"metadata": {"total_size": sum(s.nbytes for s in specs), **metadata},
-                                  "weight_map": {s.name: name for name, group in zip(names, groups) for s in group}},
-                                 indent=2).encode()
-            pwrite_all(index.fd, memoryview(content), 0)
-        for file in files:
-            file.commit(force)
-        if index is not None:
-            index.commit(force)
-    finally:
-        for file in files:
-            file.discard()
-        if index is not None:
-            index.discard()
-        bar.close()
-    return outputs
+        check_writable(directory.parent, directory)
+        check_free_space(directory.parent, total)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+        files = [AtomicFile(staging / n) for n in names]
+        index: Optional[AtomicFile] = None
+        with _progress_bar(total, show) as bar:
+            try:
+                _write_safetensors(files, groups, seed, bar, metadata)
+                if len(groups) > 1:
+                    index = AtomicFile(staging / "model.safetensors.index.json")
+                    content = json.dumps({"metadata": {"total_size": total, **metadata},
+                                          "weight_map": {s.name: name for name, group in zip(names, groups)
+                                                         for s in group}}, indent=2).encode()
+                    pwrite_all(index.fd, memoryview(content), 0)
+                for file in files:
+                    file.commit(False)
+                if index is not None:
+                    index.commit(False)
+            finally:
+                for file in files:
+                    file.discard()
+                if index is not None:
+                    index.discard()
+        if directory.is_dir():
+            keep = [p for p in directory.iterdir() if not _OWNED.fullmatch(p.name)]
+            replace_directory(staging, directory, keep)
+        else:
+            os.rename(staging, directory)
+            fsync_directory(directory.parent)
+        staging = None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for ancestor in created:  # deepest first; only if still empty
+            with contextlib.suppress(OSError):
+                ancestor.rmdir()
+        raise
+    return [directory / n for n in names] + ([directory / "model.safetensors.index.json"] if len(groups) > 1 else [])
 
 
 def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, show: bool) -> Path:
