@@ -81,7 +81,7 @@ def nonlinearity(value: object) -> str:
     raise ValueError(f"Unsupported nonlinearity {value!r}; valid: {valid}")
 
 
-def _real(name: str, value: object) -> float:
+def _real_number(name: str, value: object) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     return as_float(name, value)
@@ -90,14 +90,14 @@ def _real(name: str, value: object) -> float:
 def slope(name: str, value: object) -> float:
     """A finite real; anything else is a ``ValueError``, as ``torch.nn.init.calculate_gain`` raises."""
     try:
-        return _real(name, value)
+        return _real_number(name, value)
     except TypeError:
         raise ValueError(f"negative_slope {value!r} not a valid number ({name} must be a finite real)") from None
 
 
 def positive(name: str, value: object) -> float:
     """A finite real number > 0."""
-    number = _real(name, value)
+    number = _real_number(name, value)
     if not number > 0:
         raise ValueError(f"{name} must be positive, got {number}")
     return number

@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ._formats import FORMATS, SUPPORTED, format_of, numpy_format, torch_formats
+from ._interop import torch_refusal
 from ._memory import aligned_empty
 from ._position import as_shape
 
@@ -126,24 +127,10 @@ def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], 
 # -- torch --------------------------------------------------------------------
 
 def _torch_output(out: Any, torch: Any) -> Output:
-    if out.device.type != "cpu":
-        raise ValueError(f"out is a torch tensor on device {out.device}; only CPU tensors can be filled in place "
-                         "(fill a CPU tensor, then copy it over)")
-    if out.layout != torch.strided or getattr(out, "is_nested", False):
-        raise TypeError(f"out must be a dense (strided) tensor, got layout {out.layout}")
-    if out.is_quantized:
-        raise TypeError(f"out must not be a quantized tensor, got dtype {out.dtype}")
-    format_ = torch_formats(torch).get(out.dtype)
-    if format_ is None:
-        raise TypeError(f"out must have dtype {SUPPORTED}, got {out.dtype}")
-    if out.is_conj() or out.is_neg():
-        # Writes through the raw memory would come out conjugated or negated.
-        raise ValueError("out has its conjugate or negative bit set; call resolve_conj()/resolve_neg() first")
-    if out.is_inference() and not torch.is_inference_mode_enabled():
-        # torch refuses in-place updates here: the tensor has no version
-        # counter, so autograd could not notice the write.
-        raise ValueError("out is an inference tensor, which cannot be updated in place outside "
-                         "torch.inference_mode()")
+    refusal = torch_refusal(out)
+    if refusal is not None:
+        raise refusal.error(refusal.message)
+    format_ = torch_formats(torch)[out.dtype]
     tensor = out.detach()  # so that tensors requiring grad can be viewed
     as_bits = FORMATS[format_].bits_dtype.kind != "f"
     if as_bits:  # 16-bit formats as their bits (NumPy has no bfloat16); same-size views keep strides

@@ -37,6 +37,9 @@ import numpy as np
 
 import fastglorot
 
+from ._interop import probe
+from ._seeding import resolve_seed
+
 if TYPE_CHECKING:
     from dask.array import Array
     from numpy.typing import DTypeLike, NDArray
@@ -84,13 +87,13 @@ def _lazy(function: str, shape: Shape, args: Tuple[Any, ...], chunks: object, dt
         shape = (shape,)
     shape = tuple(shape)
     fill: Callable[..., NDArray[Any]] = getattr(fastglorot, function)
-    seed = inspect.signature(fill).parameters.get("seed")
-    if "seed" in kwargs or seed is None or seed.default is None:
-        kwargs["seed"] = fastglorot.Generator(kwargs.get("seed")).seed  # entropy drawn once, here
+    kwargs["seed"] = resolve_seed(kwargs.get("seed"))  # entropy drawn once, here
     # Check every argument on the client with the real function: the first
     # element (or the empty array, which warns as the NumPy twin does).
-    probe = tuple(min(1, n) for n in shape) if all(shape) else shape
-    example = fill(probe, *args, dtype=dtype, global_shape=shape, **kwargs)
+    first = tuple(min(1, n) for n in shape) if all(shape) else shape
+    example = probe(fill, first, *args, dtype=dtype, global_shape=shape, **kwargs)
+    if isinstance(example, Exception):
+        raise example
     kwargs["dtype"] = example.dtype
     chunks = da.core.normalize_chunks(chunks, shape, dtype=example.dtype)
     task = functools.partial(_fill_chunk, function, args, kwargs)

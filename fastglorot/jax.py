@@ -73,6 +73,7 @@ import numpy as np
 
 import fastglorot
 from fastglorot._formats import NAMES
+from fastglorot._interop import adopt_jax
 
 try:
     import jax
@@ -93,7 +94,6 @@ Axes = Union[int, Sequence[int]]
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype=..., out_sharding=None, *, sharding=None) -> jax.Array``."""
 
-_DRAWN = NAMES
 _KEY_PERSONAL = b"fastglorot jax key:"
 _MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
@@ -210,15 +210,6 @@ _Fill = Callable[[Tuple[int, ...], np.dtype[Any], int, Optional[Tuple[int, ...]]
                  "NDArray[Any]"]
 
 
-def _adopt(array: NDArray[Any]) -> jax.Array:
-    """The filled host buffer as a jax.Array, without a copy on a CPU device (64-byte-aligned buffers)."""
-    try:
-        adopted: jax.Array = jax.device_put(array, may_alias=True)
-    except TypeError:  # pragma: no cover - JAX without may_alias
-        adopted = jax.device_put(array)
-    return adopted
-
-
 def _resolve_sharding(out_sharding: Any, sharding: Any) -> Any:
     if out_sharding is not None and sharding is not None:
         raise TypeError("pass out_sharding (JAX's name) or sharding, not both")
@@ -258,11 +249,11 @@ def _build(fill: _Fill, fallback: Callable[[], Any], name: str, key: Any, shape:
     shape = _shape(shape)
     dtype = _dtype(dtype, name)
     target = _resolve_sharding(out_sharding, sharding)
-    if dtype.name not in _DRAWN:
+    if dtype.name not in NAMES:  # not drawn by fastglorot
         return fallback()(key, shape, dtype, out_sharding=target)  # type: ignore[no-any-return]
     if math.prod(shape) == 0:  # nothing to draw (and no fans to compute); JAX gives no warning either
         empty = np.empty(shape, dtype)
-        placed: jax.Array = _adopt(empty) if target is None else jax.device_put(empty, target)
+        placed: jax.Array = adopt_jax(empty) if target is None else jax.device_put(empty, target)
         return placed
     if _is_traced(words):
         def host(words: NDArray[np.uint32]) -> NDArray[Any]:
@@ -276,7 +267,7 @@ def _build(fill: _Fill, fallback: Callable[[], Any], name: str, key: Any, shape:
     seed = _seed_of_words(np.asarray(words))
     if target is not None:
         return _sharded(fill, shape, dtype, seed, target)
-    return _adopt(fill(shape, dtype, seed, None, None))
+    return adopt_jax(fill(shape, dtype, seed, None, None))
 
 
 def _initializer(fill: _Fill, fallback: Callable[[], Any], name: str, default_dtype: Any, doc: str) -> Initializer:
@@ -289,8 +280,12 @@ def _initializer(fill: _Fill, fallback: Callable[[], Any], name: str, default_dt
     return init
 
 
-def _real(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False) -> float:
-    """A factory argument as a finite float, checked when the initializer is made (empty arrays draw nothing)."""
+def _checked_float(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """A factory argument as ``float(value)``, raising unless finite (and positive or non-negative if asked).
+
+    ``TypeError`` if ``float()`` refuses the value, ``ValueError`` if it breaks
+    the rule; checked when the initializer is made (empty arrays draw nothing).
+    """
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -343,7 +338,7 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: Axes =
         raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
-    scale_ = _real("scale", scale, positive=True)
+    scale_ = _checked_float("scale", scale, positive=True)
     checked_mode, checked_distribution = cast(fastglorot.Mode, mode), cast(fastglorot.Distribution, distribution)
 
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
@@ -400,7 +395,7 @@ def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
     Both ends are open (fastglorot's uniform rule; JAX's includes 0).  A
     negative ``scale`` gives U(scale, 0), as JAX's product does.
     """
-    low, high = min(0.0, _real("scale", scale)), max(0.0, _real("scale", scale))
+    low, high = min(0.0, _checked_float("scale", scale)), max(0.0, _checked_float("scale", scale))
 
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
              global_offset: Optional[Tuple[int, ...]]) -> NDArray[Any]:
@@ -416,7 +411,7 @@ def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
 
     ``stddev`` must be finite and non-negative (``ValueError`` otherwise).
     """
-    std = _real("stddev", stddev, nonnegative=True)
+    std = _checked_float("stddev", stddev, nonnegative=True)
 
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
              global_offset: Optional[Tuple[int, ...]]) -> NDArray[Any]:
@@ -436,8 +431,8 @@ def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.
     stddev, lower * stddev, upper * stddev)``.  ``stddev > 0`` and
     ``lower < upper`` are required (``ValueError``).
     """
-    s = _real("stddev", stddev, positive=True)
-    a, b = _real("lower", lower) * s, _real("upper", upper) * s
+    s = _checked_float("stddev", stddev, positive=True)
+    a, b = _checked_float("lower", lower) * s, _checked_float("upper", upper) * s
     if not a < b:
         raise ValueError(f"lower must be less than upper, got lower={lower}, upper={upper}")
 

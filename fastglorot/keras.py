@@ -1,112 +1,29 @@
-r"""Keras 3 initializers drawn by fastglorot.
+"""Keras 3 initializers drawn by fastglorot.
 
-``fastglorot.keras`` provides subclasses of Keras' own random initializers
-with the same constructor arguments, defaults, argument checks, error
-messages and ``get_config()`` keys, whose ``__call__(shape, dtype=None)``
-draws with fastglorot's parallel Philox kernels instead of the backend's
-random ops::
-
-    import keras
-    import fastglorot.keras
+Subclasses of Keras' random initializers (``VarianceScaling``,
+``GlorotUniform``, ``GlorotNormal``, ``HeUniform``, ``HeNormal``,
+``LecunUniform``, ``LecunNormal``, ``RandomUniform``, ``RandomNormal``,
+``TruncatedNormal``) with Keras' own constructor arguments, defaults, checks,
+error messages and ``get_config()``, registered for serialization as
+``"fastglorot>ClassName"``.  Only ``__call__(shape, dtype=None)`` changes: it
+draws with fastglorot's kernels and returns the backend's tensor::
 
     layer = keras.layers.Dense(512, kernel_initializer=fastglorot.keras.GlorotUniform(seed=3))
 
-===================  ======================================  ==============================================
-fastglorot.keras     Keras counterpart                       draw
-===================  ======================================  ==============================================
-``VarianceScaling``  ``keras.initializers.VarianceScaling``  variance ``scale / n`` (below)
-``GlorotUniform``    ``keras.initializers.GlorotUniform``    scale 1, ``"fan_avg"``, ``"uniform"``
-``GlorotNormal``     ``keras.initializers.GlorotNormal``     scale 1, ``"fan_avg"``, ``"truncated_normal"``
-``HeUniform``        ``keras.initializers.HeUniform``        scale 2, ``"fan_in"``, ``"uniform"``
-``HeNormal``         ``keras.initializers.HeNormal``         scale 2, ``"fan_in"``, ``"truncated_normal"``
-``LecunUniform``     ``keras.initializers.LecunUniform``     scale 1, ``"fan_in"``, ``"uniform"``
-``LecunNormal``      ``keras.initializers.LecunNormal``      scale 1, ``"fan_in"``, ``"truncated_normal"``
-``RandomUniform``    ``keras.initializers.RandomUniform``    U(minval, maxval)
-``RandomNormal``     ``keras.initializers.RandomNormal``     N(mean, stddev²)
-``TruncatedNormal``  ``keras.initializers.TruncatedNormal``  N(mean, stddev²) on [mean ± 2 stddev]
-===================  ======================================  ==============================================
+Notes
+-----
+Seed rule: an int ``seed=s`` is fastglorot seed ``s mod 2**64`` with stream
+0 on every call; ``seed=None`` draws a 64-bit seed from OS entropy once per
+instance; a ``keras.random.SeedGenerator`` gives each call seed ``s0 mod
+2**32`` and stream ``s1 mod 2**32`` from its next state ``(s0, s1)``.
 
-Each class is a subclass of its Keras counterpart (``isinstance`` checks
-hold).
+Fallback rule: dtypes other than float32, float64, float16 and bfloat16, and
+argument values Keras accepts but fastglorot does not sample, go to the Keras
+class's own ``__call__``, unchanged.
 
-Serialization
-    Each class is registered with
-    ``keras.saving.register_keras_serializable(package="fastglorot")``:
-    ``keras.initializers.serialize`` records ``registered_name:
-    "fastglorot>ClassName"``, ``keras.initializers.deserialize`` and
-    ``keras.initializers.get("fastglorot>ClassName")`` give the class back,
-    and models saved with ``model.save("m.keras")`` keep it in their layer
-    configs.  Keras imports no module outside Keras when loading: import
-    ``fastglorot.keras`` first, or Keras reads such a config as its own class
-    of the same name (same arguments, Keras' draw).
-
-Variance scaling
-    Fans are Keras' ``compute_fans(shape, input_axes, output_axes)``: the
-    product of ``shape`` over ``input_axes`` and ``output_axes`` when both are
-    given, else ``(1, 1)`` for a scalar, ``(n, n)`` for shape ``(n,)`` and
-    ``(in·r, out·r)`` for ``(*kernel, in, out)`` with ``r = ∏kernel``; then
-    ``n = max(1, fan_in)``, ``max(1, fan_out)`` or ``max(1, (fan_in +
-    fan_out)/2)`` for ``mode = "fan_in"``, ``"fan_out"``, ``"fan_avg"``.
-    ``"uniform"`` draws U(-L, L) with :math:`L = \sqrt{3\,\text{scale}/n}`;
-    ``"untruncated_normal"`` draws N(0, scale/n), std
-    :math:`\sqrt{\text{scale}/n}`; ``"truncated_normal"`` (Keras' ``"normal"``)
-    draws N(0, s²) truncated to [-2s, 2s] with
-    :math:`s = \sqrt{\text{scale}/n}\,/\,0.87962566103423978`, so the
-    variance stays ``scale / n``.  The fans are passed to
-    :func:`fastglorot.variance_scaling` explicitly, so for shapes of rank
-    >= 2 without axes the values equal fastglorot's own functions with
-    ``layout="keras"`` (``GlorotUniform(seed=7)(shape)`` equals
-    ``fastglorot.glorot_uniform(shape, seed=7, layout="keras")`` bit for bit).
-
-Seed rule
-    Keras' documented semantics, with fastglorot's key and stream:
-
-    * ``seed=s`` (an int): fastglorot ``seed = s mod 2**64``, stream 0, on
-      every call: the same values every time.
-    * ``seed=None``: a 64-bit fastglorot seed drawn from OS entropy
-      (``secrets.randbits(64)``) once, at construction; stream 0.  Every call
-      of that initializer gives the same values, another instance other
-      values.  ``get_config()`` keeps ``seed: None`` as Keras does, so
-      ``from_config`` (and ``clone()``) draw a new seed.
-    * ``seed=keras.random.SeedGenerator(...)``: each call takes the
-      generator's next state ``(s0, s1)`` (advancing it, as Keras' own draws
-      do) and uses fastglorot ``seed = s0 mod 2**32``, ``stream = s1 mod
-      2**32``: fresh values on every call, and the first call of
-      ``SeedGenerator(7)`` equals ``seed=7``.  A dict seed (a serialized
-      ``SeedGenerator``) is deserialized as Keras does; any other seed raises
-      Keras' ``ValueError``.
-
-    The values differ from Keras' own (another generator); the
-    distributions, scales and fans are the same.
-
-dtypes and backends
-    ``dtype=None`` means ``keras.backend.floatx()``.  float32, float64,
-    float16 and bfloat16 are drawn by fastglorot (16-bit values are the
-    float32 draw rounded to nearest even).  On jax without
-    ``jax_enable_x64``, float64 requests give float32 tensors as Keras' own
-    draws do (without jax's truncation warning), holding the float32 draw.
-    The result is the backend's tensor: on ``"jax"`` a fastglorot-allocated,
-    64-byte-aligned NumPy array handed to ``jax.device_put(...,
-    may_alias=True)`` (zero-copy on the CPU); on ``"torch"`` a CPU tensor
-    filled in place (zero-copy), then moved to Keras' device if that is not
-    the CPU; on other backends ``keras.ops.convert_to_tensor(array, dtype)``.
-    Zero-element shapes give an empty tensor (no warning, as Keras).
-
-Fallback rule
-    dtypes fastglorot does not draw fall back to Keras' own draw: the Keras
-    counterpart's ``__call__`` runs unchanged, with its seed, its values and
-    its errors (an integer dtype raises exactly Keras' error).  So do
-    argument values Keras accepts but fastglorot does not sample: a
-    non-finite ``scale``, ``mean`` or ``stddev``, a negative ``stddev``
-    (zero for ``TruncatedNormal``), ``minval > maxval``, bounds outside the
-    dtype's range, or values that are not real numbers.
-
-Limitations
-    ``__call__`` has Keras' plain ``(shape, dtype=None)`` signature (no
-    ``layout``): under ``keras.distribution`` the whole value is drawn on the
-    host and Keras shards it afterwards; no shard is drawn on its own.
-
-``import fastglorot`` does not import Keras; this module does.
+README "Keras" has the fans, the class table, dtypes, backends (zero copy)
+and serialization.  ``import fastglorot`` does not import Keras; this module
+does.
 """
 
 from __future__ import annotations
@@ -126,18 +43,13 @@ except ImportError:  # pragma: no cover - exercised only without keras
 
 import fastglorot
 from fastglorot._formats import NAMES
+from fastglorot._interop import adopt_jax, probe
+from fastglorot._params import variance_draw
 
 __all__ = [
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "RandomUniform", "RandomNormal", "TruncatedNormal",
 ]
-
-# The dtypes fastglorot draws (Keras' standardized names); fastglorot's
-# allocating functions accept these strings, and torch has dtypes of the same names.
-_DRAWN_DTYPES = NAMES
-
-_TRUNCATED_STD = 0.87962566103423978
-"""Standard deviation of N(0, 1) truncated to [-2, 2] (Keras' constant)."""
 
 # Note on typing: Keras ships no type information, so mypy sees its classes
 # as ``Any``.  Subclassing them is the point of this module (isinstance checks,
@@ -198,8 +110,11 @@ class _Draw(NamedTuple):
     kwargs: Dict[str, Any]
 
 
-def _real(value: object) -> Optional[float]:
-    """``float(value)`` for a finite real scalar (Python number, NumPy or backend scalar), else None."""
+def _finite_float(value: object) -> Optional[float]:
+    """``float(value)`` for a finite real scalar (Python number, NumPy or backend scalar), else None.
+
+    None sends the value to Keras' own draw (the fallback rule), without raising.
+    """
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -207,17 +122,9 @@ def _real(value: object) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def _samples(probe: Callable[..., Any], dtype: str, *params: float) -> bool:
-    """Whether fastglorot's sampler ``probe`` accepts ``params`` for ``dtype``.
-
-    The samplers check every argument before the zero-element no-op (and do
-    not warn on it), so an empty draw is the check.
-    """
-    try:
-        probe((0,), *params, dtype=dtype, seed=0)
-    except (TypeError, ValueError):
-        return False
-    return True
+_EMPTY = (0,)
+"""The shape the samplers are probed with: they check every argument before the zero-element no-op (and do
+not warn on it), so an empty draw is the check (``fastglorot._interop.probe``)."""
 
 
 def _backend_dtype(dtype: str) -> str:
@@ -229,17 +136,8 @@ def _backend_dtype(dtype: str) -> str:
     return dtype
 
 
-def _to_jax(array: Any) -> Any:
-    import jax
-
-    try:
-        return jax.device_put(array, may_alias=True)  # zero-copy on the CPU for an aligned array
-    except TypeError:  # a jax without may_alias
-        return jax.device_put(array)
-
-
 def _tensor(shape: Tuple[int, ...], dtype: str, draw: _Draw, seed: int, stream: int) -> Any:
-    """The backend tensor of ``draw`` (module docstring, "dtypes and backends")."""
+    """The backend tensor of ``draw``: zero-copy on jax's CPU device and for torch CPU tensors (README "Keras")."""
     backend = keras.backend.backend()
     if backend == "torch":
         import torch
@@ -249,7 +147,7 @@ def _tensor(shape: Tuple[int, ...], dtype: str, draw: _Draw, seed: int, stream: 
         return keras.ops.convert_to_tensor(out)  # moves it to Keras' device; no copy on the CPU
     array = draw.allocate(shape, *draw.args, dtype=dtype, seed=seed, stream=stream, **draw.kwargs)
     if backend == "jax":
-        return _to_jax(array)
+        return adopt_jax(array)
     return keras.ops.convert_to_tensor(array, dtype=dtype)
 
 
@@ -290,13 +188,14 @@ class _FastglorotInitializer:
             Shape of the tensor.
         dtype : str or dtype, optional
             float32, float64, float16 or bfloat16 are drawn by fastglorot;
-            others go to Keras' own draw (module docstring, "Fallback rule").
+            others go to Keras' own draw (the fallback rule of :mod:`fastglorot.keras`).
         """
         try:
             name = keras.backend.standardize_dtype(keras.backend.floatx() if dtype is None else dtype)
         except (TypeError, ValueError):
             name = None
-        if name not in _DRAWN_DTYPES:  # also None: a dtype Keras does not know
+        # NAMES: the dtypes fastglorot draws, in Keras' standardized names (torch's too)
+        if name not in NAMES:  # also None: a dtype Keras does not know
             return self._keras_class.__call__(self, shape, dtype)
         try:
             shape = tuple(operator.index(dim) for dim in shape)
@@ -322,23 +221,16 @@ class _VarianceScalingDraw(_FastglorotInitializer):
     output_axes: Optional[Sequence[int]]
 
     def _draw(self, shape: Tuple[int, ...], dtype: str) -> Optional[_Draw]:
-        scale = _real(self.scale)
+        scale = _finite_float(self.scale)
         if scale is None or not scale > 0:
             return None
         fan_in, fan_out = _compute_fans(shape, getattr(self, "input_axes", None), getattr(self, "output_axes", None))
         # Keras' max(1.0, fan) rule; non-empty shapes have fans >= 1, so it equals max(1, n) for every mode.
         fan_in, fan_out = max(1, fan_in), max(1, fan_out)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
-        variance = scale / n
-        if self.distribution == "uniform":
-            limit = math.sqrt(3.0 * variance)
-            ok = _samples(fastglorot.uniform, dtype, -limit, limit)
-        elif self.distribution == "untruncated_normal":
-            ok = _samples(fastglorot.normal, dtype, 0.0, math.sqrt(variance))
-        else:
-            std = math.sqrt(variance) / _TRUNCATED_STD
-            ok = _samples(fastglorot.trunc_normal, dtype, 0.0, std, -2.0 * std, 2.0 * std)
-        if not ok:
+        try:  # the draw fastglorot.variance_scaling will make, checked for this dtype
+            variance_draw(scale, n, self.distribution, dtype)
+        except ValueError:
             return None
         return _Draw(fastglorot.variance_scaling, fastglorot.variance_scaling_,
                      (scale, self.mode, self.distribution),
@@ -367,7 +259,7 @@ class VarianceScaling(_VarianceScalingDraw, keras.initializers.VarianceScaling):
     r"""``keras.initializers.VarianceScaling`` drawn by fastglorot.
 
     Draws with variance ``scale / n`` (``n`` from the fans and ``mode``, see
-    the module docstring): ``"uniform"``: U(-L, L),
+    README "Keras"): ``"uniform"``: U(-L, L),
     :math:`L = \sqrt{3\,\text{scale}/n}`; ``"untruncated_normal"``:
     N(0, scale/n), std :math:`\sqrt{\text{scale}/n}`; ``"truncated_normal"``
     (also spelled ``"normal"``, as in Keras): N(0, s²) on [-2s, 2s],
@@ -380,7 +272,7 @@ class VarianceScaling(_VarianceScalingDraw, keras.initializers.VarianceScaling):
     mode : {"fan_in", "fan_out", "fan_avg"}, default "fan_in"
     distribution : {"truncated_normal", "untruncated_normal", "uniform"}, default "truncated_normal"
     seed : int, keras.random.SeedGenerator or None
-        Module docstring, "Seed rule".
+        The seed rule of :mod:`fastglorot.keras`.
     input_axes, output_axes : list of int, optional
         Axes whose sizes multiply into ``fan_in`` and ``fan_out`` (both needed).
     """
@@ -474,7 +366,7 @@ class RandomUniform(_FastglorotInitializer, keras.initializers.RandomUniform):  
     ----------
     minval, maxval : float, default -0.05, 0.05
     seed : int, keras.random.SeedGenerator or None
-        Module docstring, "Seed rule".
+        The seed rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.RandomUniform
@@ -486,8 +378,10 @@ class RandomUniform(_FastglorotInitializer, keras.initializers.RandomUniform):  
         self._set_key()
 
     def _draw(self, shape: Tuple[int, ...], dtype: str) -> Optional[_Draw]:
-        low, high = _real(self.minval), _real(self.maxval)
-        if low is None or high is None or not _samples(fastglorot.uniform, dtype, low, high):
+        low, high = _finite_float(self.minval), _finite_float(self.maxval)
+        if low is None or high is None:
+            return None
+        if isinstance(probe(fastglorot.uniform, _EMPTY, low, high, dtype=dtype, seed=0), Exception):
             return None
         return _Draw(fastglorot.uniform, fastglorot.uniform_, (low, high), {})
 
@@ -501,7 +395,7 @@ class RandomNormal(_FastglorotInitializer, keras.initializers.RandomNormal):  # 
     mean : float, default 0.0
     stddev : float, default 0.05
     seed : int, keras.random.SeedGenerator or None
-        Module docstring, "Seed rule".
+        The seed rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.RandomNormal
@@ -513,8 +407,10 @@ class RandomNormal(_FastglorotInitializer, keras.initializers.RandomNormal):  # 
         self._set_key()
 
     def _draw(self, shape: Tuple[int, ...], dtype: str) -> Optional[_Draw]:
-        mean, std = _real(self.mean), _real(self.stddev)
-        if mean is None or std is None or not _samples(fastglorot.normal, dtype, mean, std):
+        mean, std = _finite_float(self.mean), _finite_float(self.stddev)
+        if mean is None or std is None:
+            return None
+        if isinstance(probe(fastglorot.normal, _EMPTY, mean, std, dtype=dtype, seed=0), Exception):
             return None
         return _Draw(fastglorot.normal, fastglorot.normal_, (mean, std), {})
 
@@ -533,7 +429,7 @@ class TruncatedNormal(_FastglorotInitializer, keras.initializers.TruncatedNormal
     mean : float, default 0.0
     stddev : float, default 0.05
     seed : int, keras.random.SeedGenerator or None
-        Module docstring, "Seed rule".
+        The seed rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.TruncatedNormal
@@ -545,10 +441,10 @@ class TruncatedNormal(_FastglorotInitializer, keras.initializers.TruncatedNormal
         self._set_key()
 
     def _draw(self, shape: Tuple[int, ...], dtype: str) -> Optional[_Draw]:
-        mean, std = _real(self.mean), _real(self.stddev)
+        mean, std = _finite_float(self.mean), _finite_float(self.stddev)
         if mean is None or std is None:
             return None
         bounds = (mean - 2.0 * std, mean + 2.0 * std)
-        if not _samples(fastglorot.trunc_normal, dtype, mean, std, *bounds):
+        if isinstance(probe(fastglorot.trunc_normal, _EMPTY, mean, std, *bounds, dtype=dtype, seed=0), Exception):
             return None
         return _Draw(fastglorot.trunc_normal, fastglorot.trunc_normal_, (mean, std, *bounds), {})

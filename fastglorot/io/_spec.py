@@ -25,6 +25,7 @@ import numpy as np
 import fastglorot
 
 from .._formats import FORMATS, NAMES
+from .._interop import probe
 from ._safetensors import TensorEntry
 from ._safetensors_reader import read_header, read_index
 from ._strictjson import DuplicateKeyError, loads
@@ -121,12 +122,15 @@ def _checked(name: object, entry: object, dtype_override: Optional[str]) -> Tens
 
 def _try_fill(spec: TensorSpec) -> None:
     """Every argument checked by the library itself, on one element (nothing the size of the tensor)."""
-    try:
+
+    def fill_one(size: int) -> None:
         fill = fill_function(spec)
-        if spec.size:
+        if size:
             fill(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
-    except (TypeError, ValueError, ZeroDivisionError) as error:
-        raise SpecError(f"{spec.name}: {error}") from None
+
+    refused = probe(fill_one, spec.size, refusals=(TypeError, ValueError, ZeroDivisionError))
+    if isinstance(refused, Exception):
+        raise SpecError(f"{spec.name}: {refused}") from None
 
 
 def read_spec(path: PathLike) -> Dict[str, Any]:

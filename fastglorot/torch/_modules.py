@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 
 import torch
 
-import fastglorot
-
+from .._seeding import resolve_seed
 from ._switch import FastInitMode
 from ._targets import SKIP, Addressing, _Skip, install_addressing, local_block
 
@@ -262,7 +261,7 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
     * Fills torch performs itself (tensors fastglorot does not fill, see
       :func:`supports`) keep torch's semantics and generator.
     """
-    resolved = fastglorot.Generator(seed).seed  # the library's seed rule: checked, or drawn from OS entropy
+    resolved = resolve_seed(seed)  # the library's seed rule: checked, or drawn from OS entropy
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
     names = _Names(module, resolved, prefix)
@@ -336,12 +335,11 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
 def _to_empty(module: torch.nn.Module, device: torch.device) -> None:
     """``module.to_empty(device=device)``, without torch's meta-tensor reference path for plain tensors.
 
-    ``to_empty`` calls ``torch.empty_like`` on each meta tensor, which runs
-    torch's Python reference implementation and imports sympy the first time
-    (about 0.35 s per process, more than filling a small model).  Plain
-    tensors and parameters get ``torch.empty_strided`` with their own sizes
-    and strides instead, which allocates directly; any other tensor type
-    (DTensor shards of FSDP2, subclasses) keeps ``empty_like``.
+    Why: ``to_empty``'s ``torch.empty_like`` of a meta tensor imports sympy
+    on first use, a startup cost (README "Startup"; ``bench/bench_startup.py``).
+    Plain tensors and parameters get ``torch.empty_strided`` with their own
+    sizes and strides; any other tensor type (DTensor shards of FSDP2,
+    subclasses) keeps ``empty_like``.
     """
     plain = (torch.Tensor, torch.nn.Parameter)
 

@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
 
 import torch
 
+from .._interop import torch_refusal
+
 if TYPE_CHECKING:
     from torch import Generator, Tensor
 
 __all__ = ["Target", "SKIP", "Addressing", "supports", "draw_seed", "local_block", "resolve", "addressing",
            "install_addressing"]
 
-_DTYPES = frozenset([torch.float32, torch.float64, torch.float16, torch.bfloat16])
 _TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
@@ -58,20 +59,18 @@ SKIP = _Skip()
 def supports(tensor: object) -> bool:
     """Whether fastglorot fills ``tensor`` itself (DTensors: see :func:`local_block`).
 
-    True for a plain ``torch.Tensor`` or ``torch.nn.Parameter`` on the CPU,
-    strided (not nested, sparse or quantized), of dtype float32, float64,
-    float16 or bfloat16, without conjugate or negative bits, with no zero
-    stride on an axis longer than 1 (elements that alias one another, which
-    torch refuses to fill), and not an inference tensor outside
-    ``torch.inference_mode()``.
+    True for a plain ``torch.Tensor`` or ``torch.nn.Parameter`` (no other
+    subclass) that fastglorot's buffer views accept
+    (``fastglorot._interop.torch_refusal``: on the CPU, strided (not nested,
+    sparse or quantized), of dtype float32, float64, float16 or bfloat16,
+    without conjugate or negative bits, and not an inference tensor outside
+    ``torch.inference_mode()``), with no zero stride on an axis longer than 1
+    (elements that alias one another, which torch refuses to fill).
     """
     if type(tensor) not in _TYPES:  # subclasses (DTensor, FakeTensor, ...) have their own semantics
         return False
     assert isinstance(tensor, torch.Tensor)
-    if (tensor.device.type != "cpu" or tensor.layout != torch.strided or tensor.is_nested
-            or tensor.dtype not in _DTYPES or tensor.is_conj() or tensor.is_neg()):
-        return False
-    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+    if torch_refusal(tensor) is not None:
         return False
     return all(stride != 0 or size <= 1 for stride, size in zip(tensor.stride(), tensor.shape))
 
@@ -92,9 +91,9 @@ def draw_seed(generator: Optional[Generator] = None) -> int:
 def _dtensor_type() -> Any:
     """The DTensor class, if ``torch.distributed.tensor`` is loaded.
 
-    Not imported here: a DTensor can only exist once its module is loaded,
-    and importing it costs about half a second, which every process that
-    never uses DTensors would pay at its first fill.
+    Not imported here: a DTensor implies its module is loaded, and the
+    import is a startup cost every process would pay at its first fill
+    (README "Startup"; ``bench/bench_startup.py``).
     """
     module = sys.modules.get("torch.distributed.tensor")
     return getattr(module, "DTensor", None)
