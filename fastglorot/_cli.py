@@ -174,6 +174,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
                       help="shard into Hugging Face's layout, SIZE of tensor data per file (5GB = 5*10**9 bytes, "
                            "5GiB = 5*2**30)")
     init.add_argument("--force", action="store_true", help="replace existing output files")
+    init.add_argument("--scheduler", metavar="ADDRESS",
+                      help="with --max-shard-size: write the shard files on this Dask cluster's workers "
+                           "(tcp://HOST:8786; OUT on a file system they share)")
     shown = init.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     shown.add_argument("--progress", action="store_true", help="a progress bar even when stderr is not a terminal")
@@ -232,8 +235,18 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
                               for s in specs}, indent=1))
             return 0
         seed = resolve_seed(args.seed)  # drawn here when not given, so that the report can name it
-        written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
-                                      force=args.force, progress=False if args.quiet else (args.progress or None))
+        client = None
+        if args.scheduler is not None:
+            from .io._distributed import connect
+
+            client = connect(args.scheduler)
+        try:
+            written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
+                                          force=args.force, progress=False if args.quiet else (args.progress or None),
+                                          client=client)
+        finally:
+            if client is not None:
+                client.close()
     except KeyboardInterrupt:
         print("fastglorot init: interrupted; no output was written", file=sys.stderr)
         return 130

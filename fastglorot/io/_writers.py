@@ -46,6 +46,7 @@ from ._atomic import (
     set_size,
     staged_directory,
 )
+from ._distributed import write_shards
 from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
 
 __all__ = ["SLAB_BYTES", "write_checkpoint"]
@@ -133,7 +134,7 @@ def _shard_groups(specs: List[TensorSpec], max_shard_size: int) -> List[List[Ten
 
 def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec]], *,
                      seed: Optional[int] = None, dtype: Optional[str] = None, max_shard_size: Optional[int] = None,
-                     force: bool = False, progress: Optional[bool] = None) -> List[Path]:
+                     force: bool = False, progress: Optional[bool] = None, client: Any = None) -> List[Path]:
     """Write a randomly initialized checkpoint, tensor by tensor, in bounded memory.
 
     Parameters
@@ -161,6 +162,11 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         Replace existing output files.
     progress : bool, optional
         A progress bar on stderr; default: only when stderr is a terminal.
+    client : dask.distributed.Client, optional
+        Write the shards (``max_shard_size`` is required) on this cluster's
+        workers, each file whole by one worker, into a directory on a file
+        system the workers share; the index is written last, here.  The
+        bytes equal a single-process write.
 
     Returns
     -------
@@ -192,8 +198,11 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed),
                 "fastglorot_version": fastglorot.__version__}
     suffix = target.suffix.lower()
+    if client is not None and max_shard_size is None:
+        raise SpecError(f"{target}: a Dask client writes the shard files of a sharded checkpoint in parallel: "
+                        "pass max_shard_size too")
     if max_shard_size is not None:
-        return _write_sharded(target, specs, resolved_seed, max_shard_size, force, show, metadata)
+        return _write_sharded(target, specs, resolved_seed, max_shard_size, force, show, metadata, client)
     if suffix == ".zarr":
         return [_write_zarr(target, specs, resolved_seed, force, show)]
     if suffix not in (".safetensors", ".npy"):
@@ -242,7 +251,7 @@ def _missing_ancestors(directory: Path) -> List[Path]:
 
 
 def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shard_size: int, force: bool,
-                   show: bool, metadata: Dict[str, str]) -> List[Path]:
+                   show: bool, metadata: Dict[str, str], client: Any = None) -> List[Path]:
     """A Hugging Face sharded checkpoint, built in a hidden directory and swapped into place whole.
 
     Afterwards ``directory`` holds exactly the new layout plus the entries the
@@ -268,11 +277,14 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
         check_writable(directory.parent, directory)
         check_free_space(directory.parent, total)
         staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
-        files = [AtomicFile(staging / n) for n in names]
+        files = [] if client is not None else [AtomicFile(staging / n) for n in names]
         index: Optional[AtomicFile] = None
-        with _progress_bar(total, show) as bar:
+        with _progress_bar(total, show and client is None) as bar:
             try:
-                _write_safetensors(files, groups, seed, bar, metadata)
+                if client is not None:
+                    write_shards(client, staging, names, groups, seed, metadata)  # each file whole, on a worker
+                else:
+                    _write_safetensors(files, groups, seed, bar, metadata)
                 if len(groups) > 1:
                     index = AtomicFile(staging / "model.safetensors.index.json")
                     content = json.dumps({"metadata": {"total_size": total, **metadata},

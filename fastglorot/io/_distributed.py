@@ -1,0 +1,72 @@
+"""Shard files written by the workers of a Dask cluster (``write_checkpoint(..., client=...)``, ``--scheduler``).
+
+The caller builds the checkpoint in a hidden staging directory on a file
+system every worker can reach (a shared mount); each shard is one task that
+a worker writes whole, as an :class:`~._atomic.AtomicFile` (unnamed until
+complete), so a worker that dies mid-file leaves nothing: Dask reruns the
+task elsewhere (its ``allowed-failures`` setting), or the write fails and
+the caller removes the staging directory.  The index is written last, by the
+caller, once every shard is in place.  The bytes equal a single-process
+write: every tensor is a pure function of the seed and its name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from ._spec import TensorSpec
+
+__all__ = ["write_shards", "connect"]
+
+
+def _write_shard(path: str, group: List[TensorSpec], seed: int, metadata: Dict[str, str]) -> str:
+    """Write one shard file whole (run on a worker); return the address of the worker that wrote it."""
+    from ._atomic import AtomicFile
+    from ._writers import _progress_bar, _write_safetensors
+
+    file = AtomicFile(Path(path))
+    try:
+        with _progress_bar(0, False) as bar:
+            _write_safetensors([file], [group], seed, bar, metadata)
+        file.commit(False)
+    finally:
+        file.discard()
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except ValueError:  # not on a worker (a synchronous client)
+        return "local"
+
+
+def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Sequence[List[TensorSpec]], seed: int,
+                 metadata: Dict[str, str]) -> List[str]:
+    """Write each shard ``staging / names[i]`` as one task on ``client``'s workers; return who wrote each.
+
+    The call returns once every shard is written, or raises the first
+    task's error (``KilledWorker`` when Dask gives up on a task whose workers
+    died).
+    """
+    # No worker restrictions: the scheduler spreads the tasks over idle workers, and a restriction to a worker
+    # that died (its restart has a new address) would leave the rerun waiting for it.
+    futures = [client.submit(_write_shard, str(staging / name), group, seed, metadata, pure=False,
+                             key=f"fastglorot-shard-{name}-{staging.name}")
+               for name, group in zip(names, groups)]
+    try:
+        return [str(address) for address in client.gather(futures)]
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def connect(address: str, timeout: float = 30.0) -> Any:
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` (``--scheduler``), with a clear error."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("--scheduler needs dask.distributed: python -m pip install 'dask[distributed]'") from None
+    try:
+        return Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
+    except OSError as error:
+        raise OSError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {error}") from None

@@ -1,0 +1,118 @@
+"""Sharded checkpoints written by the workers of a real ``dask.distributed`` cluster (loopback, 2 spawned worker
+processes): ``write_checkpoint(..., client=...)`` and ``fastglorot init --scheduler``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastglorot import io
+
+distributed = pytest.importorskip("dask.distributed")
+
+pytestmark = pytest.mark.slow
+
+SPEC = {f"layers.{i}.weight": {"shape": [512, 512], "dtype": "bfloat16", "init": "normal", "std": 0.02}
+        for i in range(6)}  # 6 x 512 KiB: 6 shards of 512 KiB
+SHARD = 600 << 10
+
+
+def digests(directory):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as local, \
+            distributed.Client(local, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+        yield local, client
+
+
+def test_workers_write_the_shards_and_the_bytes_equal_a_single_process_write(tmp_path, cluster):
+    _, client = cluster
+    alone = io.write_checkpoint(tmp_path / "alone", SPEC, seed=5, max_shard_size=SHARD, progress=False)
+    with distributed.get_task_stream(client) as stream:
+        written = io.write_checkpoint(tmp_path / "cluster", SPEC, seed=5, max_shard_size=SHARD, client=client)
+    assert [p.name for p in written] == [p.name for p in alone]
+    assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")
+    shard_tasks = [task for task in stream.data if "fastglorot-shard" in str(task["key"])]
+    assert len(shard_tasks) == 6
+    assert len({task["worker"] for task in shard_tasks}) == 2  # both workers wrote
+    assert os.getpid() not in client.run(os.getpid).values()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "cluster"]  # no staging left
+
+
+def _die_while_writing():
+    """Installed on the workers: the first shard write exits the worker process half-way through its file."""
+    from fastglorot.io import _writers
+
+    original = _writers._write_tensors
+
+    def write_then_die(fd, placed, *args):
+        os.pwrite(fd, b"partial", 0)
+        os._exit(1)
+
+    _writers._write_tensors = write_then_die
+    return original is not None
+
+
+def test_a_worker_that_dies_mid_file_leaves_no_partial_file(tmp_path, cluster):
+    """Both workers die in their first shard; the nanny restarts them (without the patch) and Dask reruns the
+    tasks: the checkpoint is complete, equal to a single-process write, and no partial file exists."""
+    _, client = cluster
+    expected = io.write_checkpoint(tmp_path / "alone", SPEC, seed=9, max_shard_size=SHARD, progress=False)
+    assert all(client.run(_die_while_writing).values())
+    written = io.write_checkpoint(tmp_path / "cluster", SPEC, seed=9, max_shard_size=SHARD, client=client)
+    client.wait_for_workers(2, timeout=60)
+    assert [p.name for p in written] == [p.name for p in expected]
+    assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "cluster"]
+
+
+def test_when_the_cluster_gives_up_the_write_fails_and_the_old_checkpoint_stays(tmp_path):
+    """allowed-failures 0: the first worker death fails the write; the previous checkpoint is untouched."""
+    out = tmp_path / "ckpt"
+    io.write_checkpoint(out, SPEC, seed=1, max_shard_size=SHARD, progress=False)
+    before = digests(out)
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=":0", silence_logs=50) as local, \
+            distributed.Client(local, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+        client.run(_die_while_writing)
+        with pytest.raises(distributed.KilledWorker):
+            io.write_checkpoint(out, SPEC, seed=2, max_shard_size=SHARD, force=True, client=client)
+    assert digests(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+
+
+def test_cli_scheduler_option(tmp_path, cluster):
+    local, _ = cluster
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    command = [sys.executable, "-m", "fastglorot", "init", str(tmp_path / "out"), "--spec", str(spec), "--seed", "5",
+               "--max-shard-size", "600KiB", "--scheduler", local.scheduler_address, "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    io.write_checkpoint(tmp_path / "alone", SPEC, seed=5, max_shard_size=SHARD, progress=False)
+    assert digests(tmp_path / "out") == digests(tmp_path / "alone")
+    unreachable = subprocess.run(command[:-3] + ["--scheduler", "tcp://127.0.0.1:9", "--force"], capture_output=True,
+                                 text=True, timeout=300)
+    assert unreachable.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in unreachable.stderr
+
+
+def test_a_client_needs_a_sharded_checkpoint(tmp_path, cluster):
+    _, client = cluster
+    with pytest.raises(io.SpecError, match="pass max_shard_size too"):
+        io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=1, client=client)
+    assert list(tmp_path.iterdir()) == []
