@@ -37,6 +37,7 @@ from .._seeding import resolve_seed
 from ._safetensors import encode_header
 from ._atomic import (
     AtomicFile,
+    WriteBehind,
     check_free_space,
     check_writable,
     fsync_directory,
@@ -80,6 +81,7 @@ def _write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int,
     buffers: Dict[str, List[np.ndarray[Any, Any]]] = {}
     pending: List[concurrent.futures.Future[None]] = []
     turn = 0
+    output = WriteBehind(fd)
     for spec, position in placed:
         if not spec.size:
             continue
@@ -95,7 +97,7 @@ def _write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int,
             fill(slab, offset, seed)
             view = memoryview(slab.view(np.uint8))  # type: ignore[arg-type]
             at = position + offset * slab.itemsize
-            pending.append(writer.submit(pwrite_all, fd, view, at))
+            pending.append(writer.submit(output.write, view, at))
             pending[-1].add_done_callback(functools.partial(_advance, bar, slab.nbytes))
     for future in pending:
         future.result()
