@@ -123,30 +123,32 @@ def _clamp(value: NDArray[Any], low: Any, high: Any) -> NDArray[Any]:
     return value
 
 
-def _uniform_f32(word: NDArray[np.uint64], params: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``mid + scale * (2k + 1 - 2**24)`` for the top 24 bits ``k`` of ``word``, clamped."""
+def _uniform(k: NDArray[np.uint64], bits: int, params: NDArray[Any], ftype: Any) -> NDArray[Any]:
+    """``mid + scale * (2k + 1 - 2**bits)`` in ``ftype`` for ``bits``-bit integers ``k`` (a fresh array), clamped.
+
+    ``|2k + 1 - 2**bits| < 2**bits`` converts exactly (24 bits to float32,
+    53 to float64), as in ``_convert.uniform_f32``/``uniform_f64``.
+    """
     mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
-    odd = (word >> _U64(8)).astype(np.int64)
+    odd = k.view(np.int64)
     odd <<= 1
-    odd += 1 - (1 << 24)
-    value = odd.astype(np.float32)  # |odd| < 2**24: exact
+    odd += 1 - (1 << bits)
+    value = odd.astype(ftype)
     value *= scale
     value += mid
     return _clamp(value, clamp_low, clamp_high)
+
+
+def _uniform_f32(word: NDArray[np.uint64], params: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Uniform float32 from the top 24 bits of ``word``."""
+    return _uniform(word >> _U64(8), 24, params, np.float32)
 
 
 def _uniform_f64(high: NDArray[np.uint64], low: NDArray[np.uint64], params: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``mid + scale * (2k + 1 - 2**53)`` for 53 bits ``k`` of two words, clamped."""
-    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+    """Uniform float64 from 53 bits of two words: all of ``high`` and the top 21 of ``low``."""
     k53 = high << _U64(21)
     k53 |= low >> _U64(11)
-    odd = k53.view(np.int64)
-    odd <<= 1
-    odd += 1 - (1 << 53)
-    value = odd.astype(np.float64)  # |odd| < 2**53: exact
-    value *= scale
-    value += mid
-    return _clamp(value, clamp_low, clamp_high)
+    return _uniform(k53, 53, params, np.float64)
 
 
 def _bits52(high: NDArray[np.uint64], low: NDArray[np.uint64]) -> NDArray[np.uint64]:

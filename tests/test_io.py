@@ -2,10 +2,10 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 import warnings
 
 import ml_dtypes
@@ -294,8 +294,11 @@ def test_interrupted_write_leaves_nothing(tmp_path, sig, code, sharded):
                                 "--progress"], stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "FASTGLOROT_QUIET": "1"},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert process.stderr.read(16)  # the bar has started: the file is being written
-    time.sleep(0.3)
+    shown = ""
+    while not re.search(r"[1-9][0-9.]*[MG]/", shown):  # the bar shows megabytes written: data is flowing
+        character = process.stderr.read(1)
+        assert character, f"the writer ended before any progress: {shown!r}"
+        shown += character
     process.send_signal(sig)
     _, rest = process.communicate(timeout=120)
     assert process.returncode == code, rest
