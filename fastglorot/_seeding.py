@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Optional, Union
 
 from ._validate import as_uint64
@@ -31,6 +29,8 @@ def stream_id(name: str) -> int:
     """
     if not isinstance(name, str):
         raise TypeError(f"a stream name must be a str, got {type(name).__name__}")
+    import hashlib  # here, not at import: hashing is only for named streams
+
     digest = hashlib.sha256(_STREAM_DOMAIN + name.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little")
 
@@ -41,6 +41,8 @@ def resolve_seed(seed: Seed) -> int:
     README "Buffers, dtypes and arguments": every public function takes ``seed=None`` by default.
     """
     if seed is None:
+        import secrets
+
         return secrets.randbits(64)
     return as_uint64("seed", seed)
 
