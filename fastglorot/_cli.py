@@ -164,6 +164,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     init.add_argument("--example", choices=["llama-7b", "llama-tiny"],
                       help="a built-in spec instead of SPEC.json: llama-7b (Llama-2-7B's shapes, bfloat16, 12.6 GiB), "
                            "llama-tiny (a 2-layer toy)")
+    init.add_argument("--config", metavar="CONFIG",
+                      help="a Hugging Face config.json, or a directory holding one: OUT becomes a directory that "
+                           "from_pretrained loads (config.json, generation_config.json, model.safetensors or "
+                           "shards), every tensor as fastglorot.torch.materialize(model, SEED, "
+                           "init_fn=model._init_weights) gives it, written module by module; needs transformers. "
+                           "With --print-spec: the names, shapes and dtypes it would write, as JSON (a listing, "
+                           "not a spec --spec takes)")
     init.add_argument("--print-spec", action="store_true",
                       help="print the resolved spec (of --spec, --like or --example, with --dtype) as JSON and "
                            "exit without writing; OUT is not needed")
@@ -206,12 +213,18 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     from . import io
     from ._seeding import resolve_seed
 
-    if args.example is not None:
+    if args.config is not None:
+        if args.spec is not None or args.like is not None or args.example is not None:
+            parser.error("--config is a source of its own: not with --spec, --like or --example")
+        if args.scheduler is not None:
+            parser.error("--scheduler is not supported with --config yet")
+    elif args.example is not None:
         if args.spec is not None or args.like is not None:
             parser.error("--example is a spec of its own: not with --spec or --like")
         spec = io.EXAMPLES[args.example]()
     elif args.spec is None and args.like is None:
-        parser.error("give --spec SPEC.json, --like CHECKPOINT, --example NAME, or --spec with --like")
+        parser.error("give --spec SPEC.json, --like CHECKPOINT, --example NAME, --config CONFIG, or --spec with "
+                     "--like")
     if args.out is None and not args.print_spec:
         parser.error("the following arguments are required: OUT")
 
@@ -223,6 +236,26 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     start = time.perf_counter()
     try:
+        if args.config is not None:  # a Hugging Face config: the model's own init, module by module
+            try:
+                from .io import _hf
+
+                if args.print_spec:  # a listing (names, shapes, dtypes), not a spec --spec takes
+                    print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype), indent=1))
+                    return 0
+                seed = resolve_seed(args.seed)
+                written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
+                                              max_shard_size=args.max_shard_size, force=args.force,
+                                              progress=False if args.quiet else (args.progress or None))
+            except ImportError as error:
+                print(f"fastglorot init: error: {error}", file=sys.stderr)
+                return 1
+            if not args.quiet:
+                seconds = time.perf_counter() - start
+                nbytes = sum(p.stat().st_size for p in written if p.suffix == ".safetensors")
+                print(f"wrote {nbytes / 2**30:.2f} GiB in {seconds:.1f} s ({nbytes / seconds / 1e9:.2f} GB/s), "
+                      f"seed {seed}: {', '.join(str(p) for p in written)}")
+            return 0
         if args.example is not None:
             specs = io.load_spec(spec, dtype=args.dtype)
         elif args.like is not None:

@@ -41,8 +41,11 @@ Modules: ``_spec`` (:class:`TensorSpec`, spec files, :data:`EXAMPLES`,
 :func:`spec_like`), ``_writers`` (:func:`write_checkpoint` and the
 per-format writers), ``_atomic`` (atomic files and directories, free-space
 and existing-output checks), ``_safetensors`` / ``_safetensors_reader`` (the
-header writer and the untrusted-header reader) and ``_strictjson`` (JSON
-with duplicate keys refused, for spec files and headers alike).
+header writer and the untrusted-header reader), ``_strictjson`` (JSON
+with duplicate keys refused, for spec files and headers alike) and ``_hf``
+(``write_checkpoint(OUT, config=...)``: a Hugging Face config's model,
+materialized and written module by module; it alone imports torch and
+transformers, and only when a config is used).
 """
 
 from ._spec import (DTYPES, EXAMPLES, INITS, SpecError, TensorSpec, like_default_init, llama_spec, load_spec, read_spec,

@@ -134,9 +134,10 @@ def _shard_groups(specs: List[TensorSpec], max_shard_size: int) -> List[List[Ten
     return groups
 
 
-def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec]], *,
-                     seed: Optional[int] = None, dtype: Optional[str] = None, max_shard_size: Optional[int] = None,
-                     force: bool = False, progress: Optional[bool] = None, client: Any = None) -> List[Path]:
+def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec], None] = None, *,
+                     config: Any = None, seed: Optional[int] = None, dtype: Optional[str] = None,
+                     max_shard_size: Optional[int] = None, force: bool = False, progress: Optional[bool] = None,
+                     client: Any = None) -> List[Path]:
     """Write a randomly initialized checkpoint, tensor by tensor, in bounded memory.
 
     Parameters
@@ -151,7 +152,24 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         everything fits one shard).
     spec : mapping, path of a JSON spec, or list of TensorSpec
         See :mod:`fastglorot.io`; :func:`spec_like` builds one from an
-        existing checkpoint.
+        existing checkpoint.  Give ``spec`` or ``config``, not both.
+    config : path or transformers.PretrainedConfig, optional
+        A Hugging Face config (a ``config.json``, a directory holding one, or
+        the object) instead of a spec: ``path`` becomes a directory that
+        ``from_pretrained(path)`` loads with no missing or unexpected keys
+        (``model.safetensors``, or ``model-0000k-of-0000N.safetensors`` and
+        the index past ``max_shard_size``, default 50 GB as
+        ``save_pretrained``; ``config.json``; ``generation_config.json``
+        where the model generates), built whole in a hidden directory and
+        swapped in.  Names, shapes and dtypes are those of the model built on
+        the ``meta`` device (its ``architectures`` class, else
+        ``AutoModelForCausalLM``; the config's dtype, else float32, or
+        ``dtype``), tied weights written once as ``save_pretrained`` does;
+        every tensor equals, bit for bit,
+        ``fastglorot.torch.materialize(model, seed, init_fn=model._init_weights)``,
+        computed and written module by module (peak memory: the largest
+        module's tensors plus a constant).  Needs torch and transformers
+        (imported only then); ``client`` is not supported with it yet.
     seed : int or None, default None
         Philox key; ``None`` draws one from OS entropy (then recorded in the
         safetensors metadata, ``fastglorot_seed``, so the file can be
@@ -173,17 +191,30 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     Returns
     -------
     list of Path
-        The files written (the index last).
+        The files written (the index last; with ``config``, then
+        ``config.json`` and ``generation_config.json``).
 
     Raises
     ------
     SpecError
-        A bad spec (before anything is written).
+        A bad spec, or a config transformers cannot build (before anything
+        is written).
+    ImportError
+        ``config`` without torch or transformers installed.
     FileExistsError
         An output exists and ``force`` is False (before anything is written).
     OSError
         A write failed (full disk, file-size limit): nothing is left behind.
     """
+    if config is not None:
+        if spec is not None:
+            raise SpecError("give a spec or a config, not both")
+        from ._hf import write_from_config  # imports torch and transformers
+
+        return write_from_config(path, config, seed=seed, dtype=dtype, max_shard_size=max_shard_size, force=force,
+                                 progress=progress, client=client)
+    if spec is None:
+        raise TypeError("write_checkpoint() needs a spec (or config=)")
     target = Path(path)
     specs = list(spec) if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)) else \
         load_spec(spec, dtype=dtype)

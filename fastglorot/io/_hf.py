@@ -1,0 +1,550 @@
+"""Checkpoints from a Hugging Face config: ``write_checkpoint(OUT, config=...)``, ``fastglorot init OUT --config``.
+
+OUT becomes a directory that ``from_pretrained(OUT)`` loads with no missing
+and no unexpected keys: ``model.safetensors`` (or Hugging Face's
+``model-0000k-of-0000N.safetensors`` and ``model.safetensors.index.json``),
+``config.json`` and, where the model generates, ``generation_config.json``.
+
+What is written, and how it equals ``fastglorot.torch.materialize``:
+
+* The model is built on the ``meta`` device from the config (its
+  ``architectures`` class, else ``AutoModelForCausalLM``, else ``AutoModel``),
+  in the config's dtype (float32 when it names none) or ``dtype``.  Its
+  ``state_dict()`` names, shapes and dtypes, less the tied names that
+  ``save_pretrained`` drops (transformers' own
+  ``remove_tied_weights_from_state_dict``: a tied tensor is written once and
+  tied again on load), make every header before any data is written.
+* Values: tensor by tensor, bit for bit those of
+  ``materialize(model, seed, init_fn=model._init_weights)`` (which runs
+  ``init_fn`` on every submodule, children before parents, every random fill
+  of a tensor drawing from ``(seed, stream_id(its first name))``), computed
+  one *unit* at a time: a unit is the tensors one module registers first.
+  For each unit, only its tensors get real storage (every name they are
+  registered under, so ties hold); everything else stays on ``meta``.  Then
+  ``init_fn`` runs, in materialize's order, on every module whose subtree
+  registers one of those tensors: the owner, the modules holding an alias,
+  and their ancestors (a parent's init may write a child's tensor, as
+  GPT-2's attention does for ``c_proj.weight``).  The fills of the unit's
+  tensors are those of the full run: the same inits run in the same order
+  with the same name-addressed streams (the addressing comes from memory, as
+  in :func:`~fastglorot.torch.init_module`, with the whole model's names and
+  ties), the same tie rule (a random fill of a tied tensor by a module that
+  does not own it is skipped), and an init's fill of a ``meta`` tensor is a
+  no-op that draws no stream.  Inits of the other modules cannot write the
+  unit's tensors: they neither hold them nor contain a module that does.
+  The unit's tensors are then written at their file offsets and their
+  storage released: peak memory is the largest module's own tensors plus a
+  constant.
+* Tensors that no init writes (``materialize`` leaves them uninitialized
+  memory, and warns) are written as zeros, named in a ``UserWarning``.
+
+torch and transformers are imported only here, and this module only when a
+config is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
+
+from ._atomic import (
+    AtomicFile,
+    WriteBehind,
+    check_free_space,
+    check_writable,
+    fsync_directory,
+    pwrite_all,
+    refuse_existing,
+    replace_directory,
+    set_size,
+)
+from ._safetensors import encode_header
+from ._spec import PathLike, SpecError
+
+__all__ = ["DEFAULT_MAX_SHARD_SIZE", "load_config", "build_meta_model", "config_spec", "write_from_config"]
+
+DEFAULT_MAX_SHARD_SIZE = 50 * 10**9
+"""Bytes of tensor data per shard when none is given: ``save_pretrained``'s default, ``"50GB"``."""
+
+WRITABLE_DTYPES = ("float32", "float64", "float16", "bfloat16")
+"""Model dtypes fastglorot fills (any other would be filled by torch's generator, not reproducibly)."""
+
+_CODES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "int32": "I32",
+          "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "float8_e4m3fn": "F8_E4M3",
+          "float8_e5m2": "F8_E5M2"}
+"""torch dtype names -> safetensors dtype codes (buffers may be integers)."""
+
+_OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json|config\.json"
+                    r"|generation_config\.json")
+"""What a config checkpoint consists of: replaced as a whole; anything else in OUT is kept."""
+
+_INSTALL = "a checkpoint from a config needs torch and transformers: pip install transformers"
+
+
+def _require() -> Tuple[Any, Any]:
+    """``(torch, transformers)``, or an ImportError that says what to install."""
+    try:
+        import torch
+        import transformers
+    except ImportError as error:
+        raise ImportError(f"{_INSTALL} ({error})") from None
+    return torch, transformers
+
+
+# -- the config and the model on meta ---------------------------------------------------------------
+
+
+def load_config(config: Any) -> Any:
+    """A ``transformers.PretrainedConfig`` (a copy) from one, or from a ``config.json`` or a directory holding one.
+
+    Only local files are read (a name that is not a local path is not looked
+    up on the Hub).  Errors say what is wrong in the file's terms.
+    """
+    _, transformers = _require()
+    if isinstance(config, transformers.PretrainedConfig):
+        return copy.deepcopy(config)  # the caller's object is not changed (architectures, dtype are set)
+    if not isinstance(config, (str, os.PathLike)):
+        raise TypeError(f"config must be a path (a config.json, or a directory holding one) or a "
+                        f"transformers.PretrainedConfig, got {type(config).__name__}")
+    path = Path(config)
+    file = path / "config.json" if path.is_dir() else path
+    if not file.is_file():
+        where = f"{path} holds no config.json" if path.is_dir() else f"{path}: no such file or directory"
+        raise FileNotFoundError(f"config {where}")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise SpecError(f"{file} is not a JSON config: {error}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{file}: a config is a JSON object, got {type(data).__name__}")
+    model_type = data.get("model_type")
+    if not isinstance(model_type, str) or not model_type:
+        raise SpecError(f"{file} has no \"model_type\": a Hugging Face config.json names its architecture "
+                        "(\"llama\", \"gpt2\", ...)")
+    if model_type not in transformers.CONFIG_MAPPING:
+        raise SpecError(f"{file}: model_type {model_type!r} is not an architecture transformers "
+                        f"{transformers.__version__} knows (a newer transformers may; remote code is not run)")
+    try:
+        return transformers.AutoConfig.from_pretrained(str(file), local_files_only=True)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise SpecError(f"{file}: transformers cannot read this config: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _model_dtype(config: Any, dtype: Optional[str]) -> Any:
+    """The torch dtype of the model: ``dtype``, else the config's ``dtype``/``torch_dtype``, else float32."""
+    torch, _ = _require()
+    if dtype is not None:
+        name, source = str(dtype), "dtype"
+    else:
+        # transformers 5 names it dtype (reading torch_dtype there warns that it is deprecated); 4.x torch_dtype
+        value = getattr(config, "dtype", None) if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
+        name = "float32" if value is None or value == "auto" else str(value).removeprefix("torch.")
+        source = "the config's dtype"
+    if name not in WRITABLE_DTYPES:
+        raise SpecError(f"{source} is {name}: fastglorot writes {', '.join(WRITABLE_DTYPES)}"
+                        + ("" if dtype is not None else "; pass one (--dtype)"))
+    return getattr(torch, name)
+
+
+def _model_class(config: Any) -> Any:
+    """The class to build: the config's first ``architectures`` entry, else the causal-LM Auto class, else AutoModel."""
+    _, transformers = _require()
+    architectures = getattr(config, "architectures", None) or []
+    if architectures:
+        name = architectures[0]
+        cls: Any = getattr(transformers, str(name), None)
+        if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
+            raise SpecError(f"the config's architectures names {name!r}, a model transformers "
+                            f"{transformers.__version__} does not know")
+        wanted = getattr(cls, "config_class", None)
+        if isinstance(wanted, type) and not isinstance(config, wanted):
+            raise SpecError(f"the config's architectures names {name!r}, which takes a {wanted.__name__}, not a "
+                            f"{type(config).__name__}")
+        return cls
+    for auto in (transformers.AutoModelForCausalLM, transformers.AutoModel):
+        with contextlib.suppress(KeyError, ValueError):
+            return auto._model_mapping[type(config)]
+    raise SpecError(f"transformers {transformers.__version__} has no model for a {type(config).__name__}")
+
+
+def build_meta_model(config: Any, dtype: Optional[str] = None) -> Any:
+    """The model of ``config`` (a PretrainedConfig) on the ``meta`` device, in the dtype :func:`_model_dtype` picks.
+
+    The model's ``config`` records what ``save_pretrained`` records: its
+    ``architectures`` (the class built) and ``dtype``.
+    """
+    torch, transformers = _require()
+    torch_dtype = _model_dtype(config, dtype)
+    cls = _model_class(config)
+    keyword = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    try:
+        with torch.device("meta"):
+            model = cls._from_config(config, **{keyword: torch_dtype})
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, AssertionError, RuntimeError) as error:
+        raise SpecError(f"{cls.__name__} cannot be built from this config: {_first_line(error)}") from None
+    model.config.architectures = [type(model).__name__]
+    setattr(model.config, keyword, str(torch_dtype).removeprefix("torch."))
+    return model
+
+
+def _saved_names(model: Any) -> List[str]:
+    """The state-dict names ``save_pretrained`` writes: ignored keys and the tied duplicates it drops removed."""
+    state = model.state_dict()
+    for key in getattr(model, "_keys_to_ignore_on_save", None) or []:
+        state.pop(key, None)
+    from transformers import modeling_utils
+
+    remove_tied = getattr(modeling_utils, "remove_tied_weights_from_state_dict", None)
+    if remove_tied is not None:
+        return list(remove_tied(state, model))
+    seen: Set[int] = set()  # older transformers: the first name of each tensor object
+    names = []
+    registered = _registrations(model)
+    for name in state:
+        module, kind, local = registered[name]
+        tensor = getattr(module, kind)[local]
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            names.append(name)
+    return names
+
+
+# -- the layout: names, shapes, dtypes and offsets, from the meta model -------------------------------
+
+
+@dataclasses.dataclass
+class _Planned:
+    """One tensor of the checkpoint: where it is registered, where its bytes go."""
+
+    name: str
+    shape: Tuple[int, ...]
+    dtype: Any  # torch.dtype
+    nbytes: int
+    shard: int = 0
+    position: int = 0  # absolute byte offset in its shard
+
+
+def _registrations(model: Any) -> Dict[str, Tuple[Any, str, str]]:
+    """Fully qualified name -> (module, ``"_parameters"``/``"_buffers"``, local name), every name of every tensor."""
+    found: Dict[str, Tuple[Any, str, str]] = {}
+    for module_name, module in model.named_modules(remove_duplicate=False):  # as state_dict() names them
+        for kind in ("_parameters", "_buffers"):
+            for local, tensor in getattr(module, kind).items():
+                if tensor is not None:
+                    found[f"{module_name}.{local}" if module_name else local] = (module, kind, local)
+    return found
+
+
+def _plan(model: Any) -> List[_Planned]:
+    """The tensors to write, in state-dict order, checked against what safetensors and fastglorot can hold."""
+    registered = _registrations(model)
+    planned = []
+    for name in _saved_names(model):
+        if name not in registered:
+            raise SpecError(f"{type(model).__name__}: state-dict entry {name!r} is no parameter or buffer of the "
+                            "model (a custom state_dict): not supported")
+        module, kind, local = registered[name]
+        tensor = getattr(module, kind)[local]
+        dtype_name = str(tensor.dtype).removeprefix("torch.")
+        if dtype_name not in _CODES:
+            raise SpecError(f"{name}: dtype {dtype_name} has no safetensors code fastglorot writes")
+        planned.append(_Planned(name, tuple(tensor.shape), tensor.dtype, tensor.numel() * tensor.element_size()))
+    return planned
+
+
+def _shards(planned: List[_Planned], max_shard_size: int) -> List[List[_Planned]]:
+    """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
+    groups: List[List[_Planned]] = [[]]
+    size = 0
+    for tensor in planned:
+        if groups[-1] and size + tensor.nbytes > max_shard_size:
+            groups.append([])
+            size = 0
+        groups[-1].append(tensor)
+        size += tensor.nbytes
+    return groups
+
+
+def config_spec(config: Any, *, dtype: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
+    """What a config checkpoint holds: name -> shape, dtype and ``"init": "<ModelClass>._init_weights"``.
+
+    A listing (``fastglorot init --config ... --print-spec``), not a spec
+    ``--spec`` accepts: the values come from the model's own init.
+    """
+    model = build_meta_model(load_config(config), dtype)
+    init = f"{type(model).__name__}._init_weights"
+    return {t.name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "init": init}
+            for t in _plan(model)}
+
+
+# -- materialize, one unit at a time ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Unit:
+    """The tensors one module registers first, the names of them to write, and the modules whose init runs."""
+
+    tensors: List[Any]  # the meta tensor objects
+    written: List[str]
+    modules: List[Tuple[str, Any]]  # (name, module), in materialize's order (children before parents)
+
+
+def _units(model: Any, written: List[str], registered: Dict[str, Tuple[Any, str, str]]) -> List[_Unit]:
+    """The units holding ``written`` names, in the order their first written name appears."""
+    from ..torch._modules import _named_tensors, _post_order
+
+    owner: Dict[int, str] = {}  # id(tensor) -> module that registers it first (named_parameters order)
+    holders: Dict[int, Set[str]] = {}  # id(tensor) -> every module registering it
+    objects: Dict[int, Any] = {}
+    for module_name, name, tensor in _named_tensors(model):
+        owner.setdefault(id(tensor), module_name)
+        holders.setdefault(id(tensor), set()).add(module_name)
+        objects[id(tensor)] = tensor
+    order = list(_post_order(model))
+    by_owner: Dict[str, _Unit] = {}
+    for name in written:
+        module, kind, local = registered[name]
+        module_name = owner[id(getattr(module, kind)[local])]
+        if module_name not in by_owner:
+            tensor_ids = [i for i, o in owner.items() if o == module_name]
+            involved: Set[str] = set()
+            for i in tensor_ids:
+                for holder in holders[i]:
+                    parts = holder.split(".") if holder else []
+                    involved.update(".".join(parts[:k]) for k in range(len(parts) + 1))  # it and its ancestors
+            by_owner[module_name] = _Unit([objects[i] for i in tensor_ids], [],
+                                          [(n, m) for n, m in order if n in involved])
+        by_owner[module_name].written.append(name)
+    return list(by_owner.values())
+
+
+def _allocate(tensor: Any) -> Any:
+    """Uninitialized CPU storage like ``tensor`` (as materialize's ``to_empty``): a Parameter for a Parameter."""
+    import torch
+
+    new = torch.empty_strided(tensor.size(), tensor.stride(), dtype=tensor.dtype, device="cpu")
+    if isinstance(tensor, torch.nn.Parameter):
+        return torch.nn.Parameter(new, requires_grad=tensor.requires_grad)
+    return new
+
+
+@contextlib.contextmanager
+def _materialized(model: Any, unit: _Unit, seed: int, init_fn: Callable[[Any], Any],
+                  registered: Dict[str, Tuple[Any, str, str]]) -> Iterator[Tuple[Dict[str, Any], List[str]]]:
+    """``(written name -> its CPU tensor as materialize leaves it, names no init wrote)`` of one unit.
+
+    On exit the unit's registrations are put back to ``meta`` and its
+    storage is released (the caller must not keep the tensors).
+    """
+    import torch
+
+    from ..torch._modules import _Names
+    from ..torch._switch import FastInitMode
+    from ..torch._targets import install_addressing
+
+    saved = [(module, {**module._parameters}, {**module._buffers}) for _, module in unit.modules]
+    try:
+        real = {id(t): _allocate(t) for t in unit.tensors}
+        fresh = {id(t): t.data_ptr() for t in real.values()}  # storage no init has replaced
+        for _, module in unit.modules:  # every name of each unit tensor gets the same storage: ties hold
+            for kind in ("_parameters", "_buffers"):
+                table = getattr(module, kind)
+                for local, tensor in table.items():
+                    if id(tensor) in real:
+                        table[local] = real[id(tensor)]
+        del real
+        names = _Names(model, seed, "")  # the whole model's names and ties; only the unit's memory is real
+        previous = install_addressing(names)
+        try:
+            with torch.no_grad(), FastInitMode():
+                for module_name, module in unit.modules:
+                    names.current = module_name
+                    init_fn(module)
+        finally:
+            install_addressing(previous)
+        first = {alias: name for name, aliases in names.aliases.items() for alias in (name, *aliases)}
+        tensors: Dict[str, Any] = {}
+        untouched = []
+        tensor = None
+        for name in unit.written:
+            module, kind, local = registered[name]
+            tensor = getattr(module, kind)[local]
+            written = first.get(name, name) in names.touched_names or fresh.get(id(tensor)) != tensor.data_ptr()
+            if not written and tensor.numel():  # (an init that re-created it, or swapped its storage, wrote it)
+                untouched.append(name)
+                with torch.no_grad():
+                    tensor.zero_()
+            tensors[name] = tensor
+        del names, tensor
+        yield tensors, untouched
+    finally:
+        for module, parameters, buffers in saved:  # back to meta: the CPU storage is released
+            module._parameters.clear()
+            module._parameters.update(parameters)
+            module._buffers.clear()
+            module._buffers.update(buffers)
+
+
+# -- writing ------------------------------------------------------------------------------------------
+
+
+def _tensor_bytes(tensor: Any) -> memoryview:
+    """The C-order bytes of a CPU tensor (any dtype, bfloat16 included)."""
+    import torch
+
+    flat = tensor.detach().contiguous().reshape(-1)
+    return memoryview(flat.view(torch.uint8).numpy())
+
+
+def _write_data(model: Any, planned: List[_Planned], outputs: List[WriteBehind], seed: int, bar: Any) -> None:
+    """Every planned tensor's bytes at its position, one unit at a time."""
+    by_name = {t.name: t for t in planned}
+    registered = _registrations(model)
+    all_untouched = []
+    for unit in _units(model, list(by_name), registered):
+        with _materialized(model, unit, seed, model._init_weights, registered) as (tensors, untouched):
+            all_untouched.extend(untouched)
+            for name in unit.written:
+                tensor, plan = tensors.pop(name), by_name[name]
+                if tuple(tensor.shape) != plan.shape or tensor.dtype != plan.dtype:
+                    raise RuntimeError(f"{name}: the model's init left a {tensor.dtype} tensor of shape "
+                                       f"{tuple(tensor.shape)}, the header says {plan.dtype} {plan.shape}")
+                if plan.nbytes:
+                    outputs[plan.shard].write(_tensor_bytes(tensor), plan.position)
+                bar.update(plan.nbytes)
+                del tensor
+    if all_untouched:
+        warnings.warn(f"fastglorot.io: no init of the model wrote {len(all_untouched)} tensor(s), written as zeros: "
+                      f"{', '.join(all_untouched)}", UserWarning, stacklevel=4)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _missing_ancestors(directory: Path) -> List[Path]:
+    """``directory`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
+
+
+def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None, dtype: Optional[str] = None,
+                      max_shard_size: Optional[int] = None, force: bool = False, progress: Optional[bool] = None,
+                      client: Any = None) -> List[Path]:
+    """``write_checkpoint(path, config=config, ...)``: see :func:`fastglorot.io.write_checkpoint`."""
+    import sys
+
+    import fastglorot
+
+    from .._seeding import resolve_seed
+    from ._writers import _progress_bar
+
+    if client is not None:
+        raise SpecError("a Dask client (--scheduler) is not supported with a config yet: write it in one process")
+    if max_shard_size is not None and (isinstance(max_shard_size, bool) or not isinstance(max_shard_size, int)
+                                       or max_shard_size <= 0):
+        raise SpecError(f"max_shard_size must be a positive number of bytes, got {max_shard_size!r}")
+    directory = Path(path)
+    if directory.suffix.lower() in (".safetensors", ".npy", ".zarr"):
+        raise SpecError(f"{directory}: with a config the checkpoint is a directory (what from_pretrained loads), "
+                        f"not a {directory.suffix} file: choose a directory name")
+    if directory.exists() and not directory.is_dir():
+        raise SpecError(f"{directory} is a file, but a checkpoint from a config is a directory: remove the file or "
+                        "choose another path")
+    resolved_seed = resolve_seed(seed)
+    model = build_meta_model(load_config(config), dtype)
+    planned = _plan(model)
+    groups = _shards(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
+    if len(groups) == 1:
+        names = ["model.safetensors"]
+    else:
+        names = [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__}
+    headers = []
+    for shard, group in enumerate(groups):  # every header before any data
+        prefix, entries = encode_header([(t.name, _CODES[str(t.dtype).removeprefix("torch.")], t.shape)
+                                         for t in group], metadata)
+        for tensor, entry in zip(group, entries):
+            tensor.shard, tensor.position = shard, len(prefix) + entry.begin
+        headers.append((prefix, len(prefix) + (entries[-1].end if entries else 0)))
+    owned = sorted(p for p in directory.iterdir() if _OWNED.fullmatch(p.name)) if directory.is_dir() else []
+    refuse_existing(owned, force)
+    total = sum(t.nbytes for t in planned)
+    show = sys.stderr.isatty() if progress is None else progress
+    created = _missing_ancestors(directory.parent)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging: Optional[Path] = None
+    try:
+        check_writable(directory.parent, directory)
+        check_free_space(directory.parent, sum(size for _, size in headers))
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+        extra = [staging / "config.json"]
+        model.config.save_pretrained(staging)
+        if model.can_generate() and getattr(model, "generation_config", None) is not None:
+            model.generation_config.save_pretrained(staging)
+            extra.append(staging / "generation_config.json")
+        for saved in extra:
+            _fsync_file(saved)
+        files = [AtomicFile(staging / n) for n in names]
+        index: Optional[AtomicFile] = None
+        try:
+            with _progress_bar(total, show) as bar:
+                outputs = []
+                for file, (prefix, size) in zip(files, headers):
+                    set_size(file.fd, size)
+                    pwrite_all(file.fd, memoryview(prefix), 0)
+                    outputs.append(WriteBehind(file.fd))
+                _write_data(model, planned, outputs, resolved_seed, bar)
+            if len(groups) > 1:
+                index = AtomicFile(staging / "model.safetensors.index.json")
+                content = json.dumps({"metadata": {"total_size": total, **metadata},
+                                      "weight_map": {t.name: names[t.shard] for t in planned}}, indent=2).encode()
+                pwrite_all(index.fd, memoryview(content), 0)
+            for file in files:
+                file.commit(False)
+            if index is not None:
+                index.commit(False)
+        finally:
+            for file in files:
+                file.discard()
+            if index is not None:
+                index.discard()
+        if directory.is_dir():
+            keep = [p for p in directory.iterdir() if not _OWNED.fullmatch(p.name)]
+            replace_directory(staging, directory, keep)
+        else:
+            os.rename(staging, directory)
+            fsync_directory(directory.parent)
+        staging = None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for ancestor in created:  # deepest first; only if still empty
+            with contextlib.suppress(OSError):
+                ancestor.rmdir()
+        raise
+    written = [directory / n for n in names]
+    if len(groups) > 1:
+        written.append(directory / "model.safetensors.index.json")
+    return written + [directory / p.name for p in extra]
