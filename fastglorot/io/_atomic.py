@@ -20,10 +20,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Deque, Iterator, Optional, Sequence, Tuple
+from typing import Any, Deque, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["AtomicFile", "staged_directory", "replace_directory", "refuse_existing", "check_writable",
-           "check_free_space", "set_size", "pwrite_all", "fsync_directory", "WriteBehind"]
+           "check_free_space", "set_size", "pwrite_all", "fsync_directory", "WriteBehind", "missing_ancestors"]
 
 
 def refuse_existing(paths: Sequence[Path], force: bool) -> None:
@@ -104,6 +104,15 @@ class AtomicFile:
             with contextlib.suppress(FileNotFoundError):
                 self.temporary.unlink()
             self.temporary = None
+
+
+def missing_ancestors(directory: Path) -> List[Path]:
+    """``directory`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
 
 
 def check_writable(directory: Path, target: Path) -> None:

@@ -45,11 +45,9 @@ config is used.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import json
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -62,234 +60,28 @@ from ._atomic import (
     check_free_space,
     check_writable,
     fsync_directory,
+    missing_ancestors,
     pwrite_all,
     refuse_existing,
     replace_directory,
     set_size,
 )
+from ._hf_model import (
+    DEFAULT_MAX_SHARD_SIZE,
+    OWNED,
+    SAFETENSORS_CODES,
+    Planned,
+    build_meta_model,
+    config_spec,
+    load_config,
+    plan,
+    registrations,
+    shards,
+)
 from ._safetensors import encode_header
 from ._spec import PathLike, SpecError
 
 __all__ = ["DEFAULT_MAX_SHARD_SIZE", "load_config", "build_meta_model", "config_spec", "write_from_config"]
-
-DEFAULT_MAX_SHARD_SIZE = 50 * 10**9
-"""Bytes of tensor data per shard when none is given: ``save_pretrained``'s default, ``"50GB"``."""
-
-WRITABLE_DTYPES = ("float32", "float64", "float16", "bfloat16")
-"""Model dtypes fastglorot fills (any other would be filled by torch's generator, not reproducibly)."""
-
-_CODES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16", "int64": "I64", "int32": "I32",
-          "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "float8_e4m3fn": "F8_E4M3",
-          "float8_e5m2": "F8_E5M2"}
-"""torch dtype names -> safetensors dtype codes (buffers may be integers)."""
-
-_OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json|config\.json"
-                    r"|generation_config\.json")
-"""What a config checkpoint consists of: replaced as a whole; anything else in OUT is kept."""
-
-_INSTALL = "a checkpoint from a config needs torch and transformers: pip install transformers"
-
-
-def _require() -> Tuple[Any, Any]:
-    """``(torch, transformers)``, or an ImportError that says what to install."""
-    try:
-        import torch
-        import transformers
-    except ImportError as error:
-        raise ImportError(f"{_INSTALL} ({error})") from None
-    return torch, transformers
-
-
-# -- the config and the model on meta ---------------------------------------------------------------
-
-
-def load_config(config: Any) -> Any:
-    """A ``transformers.PretrainedConfig`` (a copy) from one, or from a ``config.json`` or a directory holding one.
-
-    Only local files are read (a name that is not a local path is not looked
-    up on the Hub).  Errors say what is wrong in the file's terms.
-    """
-    _, transformers = _require()
-    if isinstance(config, transformers.PretrainedConfig):
-        return copy.deepcopy(config)  # the caller's object is not changed (architectures, dtype are set)
-    if not isinstance(config, (str, os.PathLike)):
-        raise TypeError(f"config must be a path (a config.json, or a directory holding one) or a "
-                        f"transformers.PretrainedConfig, got {type(config).__name__}")
-    path = Path(config)
-    file = path / "config.json" if path.is_dir() else path
-    if not file.is_file():
-        where = f"{path} holds no config.json" if path.is_dir() else f"{path}: no such file or directory"
-        raise FileNotFoundError(f"config {where}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise SpecError(f"{file} is not a JSON config: {error}") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{file}: a config is a JSON object, got {type(data).__name__}")
-    model_type = data.get("model_type")
-    if not isinstance(model_type, str) or not model_type:
-        raise SpecError(f"{file} has no \"model_type\": a Hugging Face config.json names its architecture "
-                        "(\"llama\", \"gpt2\", ...)")
-    if model_type not in transformers.CONFIG_MAPPING:
-        raise SpecError(f"{file}: model_type {model_type!r} is not an architecture transformers "
-                        f"{transformers.__version__} knows (a newer transformers may; remote code is not run)")
-    try:
-        return transformers.AutoConfig.from_pretrained(str(file), local_files_only=True)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        raise SpecError(f"{file}: transformers cannot read this config: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _model_dtype(config: Any, dtype: Optional[str]) -> Any:
-    """The torch dtype of the model: ``dtype``, else the config's ``dtype``/``torch_dtype``, else float32."""
-    torch, _ = _require()
-    if dtype is not None:
-        name, source = str(dtype), "dtype"
-    else:
-        # transformers 5 names it dtype (reading torch_dtype there warns that it is deprecated); 4.x torch_dtype
-        value = getattr(config, "dtype", None) if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
-        name = "float32" if value is None or value == "auto" else str(value).removeprefix("torch.")
-        source = "the config's dtype"
-    if name not in WRITABLE_DTYPES:
-        raise SpecError(f"{source} is {name}: fastglorot writes {', '.join(WRITABLE_DTYPES)}"
-                        + ("" if dtype is not None else "; pass one (--dtype)"))
-    return getattr(torch, name)
-
-
-def _model_class(config: Any) -> Any:
-    """The class to build: the config's first ``architectures`` entry, else the causal-LM Auto class, else AutoModel."""
-    _, transformers = _require()
-    architectures = getattr(config, "architectures", None) or []
-    if architectures:
-        name = architectures[0]
-        cls: Any = getattr(transformers, str(name), None)
-        if not (isinstance(cls, type) and issubclass(cls, transformers.PreTrainedModel)):
-            raise SpecError(f"the config's architectures names {name!r}, a model transformers "
-                            f"{transformers.__version__} does not know")
-        wanted = getattr(cls, "config_class", None)
-        if isinstance(wanted, type) and not isinstance(config, wanted):
-            raise SpecError(f"the config's architectures names {name!r}, which takes a {wanted.__name__}, not a "
-                            f"{type(config).__name__}")
-        return cls
-    for auto in (transformers.AutoModelForCausalLM, transformers.AutoModel):
-        with contextlib.suppress(KeyError, ValueError):
-            return auto._model_mapping[type(config)]
-    raise SpecError(f"transformers {transformers.__version__} has no model for a {type(config).__name__}")
-
-
-def build_meta_model(config: Any, dtype: Optional[str] = None) -> Any:
-    """The model of ``config`` (a PretrainedConfig) on the ``meta`` device, in the dtype :func:`_model_dtype` picks.
-
-    The model's ``config`` records what ``save_pretrained`` records: its
-    ``architectures`` (the class built) and ``dtype``.
-    """
-    torch, transformers = _require()
-    torch_dtype = _model_dtype(config, dtype)
-    cls = _model_class(config)
-    keyword = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
-    try:
-        with torch.device("meta"):
-            model = cls._from_config(config, **{keyword: torch_dtype})
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, AssertionError, RuntimeError) as error:
-        raise SpecError(f"{cls.__name__} cannot be built from this config: {_first_line(error)}") from None
-    model.config.architectures = [type(model).__name__]
-    setattr(model.config, keyword, str(torch_dtype).removeprefix("torch."))
-    return model
-
-
-def _saved_names(model: Any) -> List[str]:
-    """The state-dict names ``save_pretrained`` writes: ignored keys and the tied duplicates it drops removed."""
-    state = model.state_dict()
-    for key in getattr(model, "_keys_to_ignore_on_save", None) or []:
-        state.pop(key, None)
-    from transformers import modeling_utils
-
-    remove_tied = getattr(modeling_utils, "remove_tied_weights_from_state_dict", None)
-    if remove_tied is not None:
-        return list(remove_tied(state, model))
-    seen: Set[int] = set()  # older transformers: the first name of each tensor object
-    names = []
-    registered = _registrations(model)
-    for name in state:
-        module, kind, local = registered[name]
-        tensor = getattr(module, kind)[local]
-        if id(tensor) not in seen:
-            seen.add(id(tensor))
-            names.append(name)
-    return names
-
-
-# -- the layout: names, shapes, dtypes and offsets, from the meta model -------------------------------
-
-
-@dataclasses.dataclass
-class _Planned:
-    """One tensor of the checkpoint: where it is registered, where its bytes go."""
-
-    name: str
-    shape: Tuple[int, ...]
-    dtype: Any  # torch.dtype
-    nbytes: int
-    shard: int = 0
-    position: int = 0  # absolute byte offset in its shard
-
-
-def _registrations(model: Any) -> Dict[str, Tuple[Any, str, str]]:
-    """Fully qualified name -> (module, ``"_parameters"``/``"_buffers"``, local name), every name of every tensor."""
-    found: Dict[str, Tuple[Any, str, str]] = {}
-    for module_name, module in model.named_modules(remove_duplicate=False):  # as state_dict() names them
-        for kind in ("_parameters", "_buffers"):
-            for local, tensor in getattr(module, kind).items():
-                if tensor is not None:
-                    found[f"{module_name}.{local}" if module_name else local] = (module, kind, local)
-    return found
-
-
-def _plan(model: Any) -> List[_Planned]:
-    """The tensors to write, in state-dict order, checked against what safetensors and fastglorot can hold."""
-    registered = _registrations(model)
-    planned = []
-    for name in _saved_names(model):
-        if name not in registered:
-            raise SpecError(f"{type(model).__name__}: state-dict entry {name!r} is no parameter or buffer of the "
-                            "model (a custom state_dict): not supported")
-        module, kind, local = registered[name]
-        tensor = getattr(module, kind)[local]
-        dtype_name = str(tensor.dtype).removeprefix("torch.")
-        if dtype_name not in _CODES:
-            raise SpecError(f"{name}: dtype {dtype_name} has no safetensors code fastglorot writes")
-        planned.append(_Planned(name, tuple(tensor.shape), tensor.dtype, tensor.numel() * tensor.element_size()))
-    return planned
-
-
-def _shards(planned: List[_Planned], max_shard_size: int) -> List[List[_Planned]]:
-    """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
-    groups: List[List[_Planned]] = [[]]
-    size = 0
-    for tensor in planned:
-        if groups[-1] and size + tensor.nbytes > max_shard_size:
-            groups.append([])
-            size = 0
-        groups[-1].append(tensor)
-        size += tensor.nbytes
-    return groups
-
-
-def config_spec(config: Any, *, dtype: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
-    """What a config checkpoint holds: name -> shape, dtype and ``"init": "<ModelClass>._init_weights"``.
-
-    A listing (``fastglorot init --config ... --print-spec``), not a spec
-    ``--spec`` accepts: the values come from the model's own init.
-    """
-    model = build_meta_model(load_config(config), dtype)
-    init = f"{type(model).__name__}._init_weights"
-    return {t.name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "init": init}
-            for t in _plan(model)}
-
 
 # -- materialize, one unit at a time ------------------------------------------------------------------
 
@@ -410,10 +202,10 @@ def _tensor_bytes(tensor: Any) -> memoryview:
     return memoryview(flat.view(torch.uint8).numpy())
 
 
-def _write_data(model: Any, planned: List[_Planned], outputs: List[WriteBehind], seed: int, bar: Any) -> None:
+def _write_data(model: Any, planned: List[Planned], outputs: List[WriteBehind], seed: int, bar: Any) -> None:
     """Every planned tensor's bytes at its position, one unit at a time."""
     by_name = {t.name: t for t in planned}
-    registered = _registrations(model)
+    registered = registrations(model)
     all_untouched = []
     for unit in _units(model, list(by_name), registered):
         with _materialized(model, unit, seed, model._init_weights, registered) as (tensors, untouched):
@@ -438,15 +230,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _missing_ancestors(directory: Path) -> List[Path]:
-    """``directory`` and its ancestors that do not exist yet, deepest first."""
-    missing = []
-    while not directory.exists() and directory != directory.parent:
-        missing.append(directory)
-        directory = directory.parent
-    return missing
 
 
 def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None, dtype: Optional[str] = None,
@@ -474,8 +257,8 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
                         "choose another path")
     resolved_seed = resolve_seed(seed)
     model = build_meta_model(load_config(config), dtype)
-    planned = _plan(model)
-    groups = _shards(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
+    planned = plan(model)
+    groups = shards(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
     if len(groups) == 1:
         names = ["model.safetensors"]
     else:
@@ -483,16 +266,16 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
     metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__}
     headers = []
     for shard, group in enumerate(groups):  # every header before any data
-        prefix, entries = encode_header([(t.name, _CODES[str(t.dtype).removeprefix("torch.")], t.shape)
+        prefix, entries = encode_header([(t.name, SAFETENSORS_CODES[str(t.dtype).removeprefix("torch.")], t.shape)
                                          for t in group], metadata)
         for tensor, entry in zip(group, entries):
             tensor.shard, tensor.position = shard, len(prefix) + entry.begin
         headers.append((prefix, len(prefix) + (entries[-1].end if entries else 0)))
-    owned = sorted(p for p in directory.iterdir() if _OWNED.fullmatch(p.name)) if directory.is_dir() else []
+    owned = sorted(p for p in directory.iterdir() if OWNED.fullmatch(p.name)) if directory.is_dir() else []
     refuse_existing(owned, force)
     total = sum(t.nbytes for t in planned)
     show = sys.stderr.isatty() if progress is None else progress
-    created = _missing_ancestors(directory.parent)
+    created = missing_ancestors(directory.parent)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging: Optional[Path] = None
     try:
@@ -531,7 +314,7 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
             if index is not None:
                 index.discard()
         if directory.is_dir():
-            keep = [p for p in directory.iterdir() if not _OWNED.fullmatch(p.name)]
+            keep = [p for p in directory.iterdir() if not OWNED.fullmatch(p.name)]
             replace_directory(staging, directory, keep)
         else:
             os.rename(staging, directory)

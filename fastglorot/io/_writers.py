@@ -41,6 +41,7 @@ from ._atomic import (
     check_free_space,
     check_writable,
     fsync_directory,
+    missing_ancestors,
     pwrite_all,
     refuse_existing,
     replace_directory,
@@ -274,15 +275,6 @@ _OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.i
 """The names a sharded checkpoint consists of: replaced as a whole; anything else in the directory is kept."""
 
 
-def _missing_ancestors(directory: Path) -> List[Path]:
-    """``directory`` and its ancestors that do not exist yet, deepest first."""
-    missing = []
-    while not directory.exists() and directory != directory.parent:
-        missing.append(directory)
-        directory = directory.parent
-    return missing
-
-
 def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shard_size: int, force: bool,
                    show: bool, metadata: Dict[str, str], client: Any = None) -> List[Path]:
     """A Hugging Face sharded checkpoint, built in a hidden directory and swapped into place whole.
@@ -302,7 +294,7 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
                         "remove the file or choose another path")
     owned = sorted(p for p in directory.iterdir() if _OWNED.fullmatch(p.name)) if directory.is_dir() else []
     refuse_existing(owned, force)
-    created = _missing_ancestors(directory.parent)
+    created = missing_ancestors(directory.parent)
     directory.parent.mkdir(parents=True, exist_ok=True)
     total = sum(s.nbytes for s in specs)
     staging: Optional[Path] = None
