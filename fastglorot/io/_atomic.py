@@ -20,10 +20,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Deque, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Iterator, List, Optional, Pattern, Sequence, Tuple
 
 __all__ = ["AtomicFile", "staged_directory", "replace_directory", "refuse_existing", "check_writable",
-           "check_free_space", "set_size", "pwrite_all", "fsync_directory", "WriteBehind", "missing_ancestors"]
+           "check_free_space", "set_size", "pwrite_all", "fsync_directory", "WriteBehind", "missing_ancestors",
+           "staged_checkpoint"]
 
 
 def refuse_existing(paths: Sequence[Path], force: bool) -> None:
@@ -188,6 +189,47 @@ def replace_directory(staging: Path, target: Path, keep: Sequence[Path]) -> None
         os.rename(staging, target)
         shutil.rmtree(replaced)
     fsync_directory(target.parent)
+
+
+@contextlib.contextmanager
+def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: bool) -> Iterator[Path]:
+    """A hidden staging directory beside ``directory`` that replaces it, whole, when the block succeeds.
+
+    Before anything is created: a file in the way, an existing checkpoint
+    (entries matching ``owned``) without ``force``, an unwritable place and
+    too little space for ``nbytes`` are refused.  Missing parents are created.
+    On success the staging directory takes ``directory``'s place
+    (:func:`replace_directory`, keeping the entries ``owned`` does not
+    match); on any error, or an interrupt, the staging directory and the
+    parents created for it are removed and ``directory`` is as it was.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(errno.EEXIST, f"{directory} is a file, but the checkpoint is a directory: remove the "
+                                            "file or choose another path")
+    existing = sorted(p for p in directory.iterdir() if owned.fullmatch(p.name)) if directory.is_dir() else []
+    refuse_existing(existing, force)
+    created = missing_ancestors(directory.parent)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging: Optional[Path] = None
+    done = False
+    try:
+        check_writable(directory.parent, directory)
+        check_free_space(directory.parent, nbytes)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+        yield staging
+        if directory.is_dir():
+            replace_directory(staging, directory, [p for p in directory.iterdir() if not owned.fullmatch(p.name)])
+        else:
+            os.rename(staging, directory)
+            fsync_directory(directory.parent)
+        done = True
+    finally:
+        if not done:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            for ancestor in created:  # deepest first; only if still empty
+                with contextlib.suppress(OSError):
+                    ancestor.rmdir()
 
 
 @contextlib.contextmanager

@@ -46,10 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
@@ -57,14 +54,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 from ._atomic import (
     AtomicFile,
     WriteBehind,
-    check_free_space,
-    check_writable,
-    fsync_directory,
-    missing_ancestors,
     pwrite_all,
-    refuse_existing,
-    replace_directory,
     set_size,
+    staged_checkpoint,
 )
 from ._hf_model import (
     DEFAULT_MAX_SHARD_SIZE,
@@ -76,7 +68,6 @@ from ._hf_model import (
     load_config,
     plan,
     registrations,
-    shards,
 )
 from ._safetensors import encode_header
 from ._spec import PathLike, SpecError
@@ -241,7 +232,7 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
     import fastglorot
 
     from .._seeding import resolve_seed
-    from ._writers import _progress_bar
+    from ._writers import _progress_bar, shard_groups, shard_names, write_index
 
     if client is not None:
         raise SpecError("a Dask client (--scheduler) is not supported with a config yet: write it in one process")
@@ -258,11 +249,8 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
     resolved_seed = resolve_seed(seed)
     model = build_meta_model(load_config(config), dtype)
     planned = plan(model)
-    groups = shards(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
-    if len(groups) == 1:
-        names = ["model.safetensors"]
-    else:
-        names = [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    groups = shard_groups(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
+    names = shard_names(len(groups))
     metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__}
     headers = []
     for shard, group in enumerate(groups):  # every header before any data
@@ -271,17 +259,9 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         for tensor, entry in zip(group, entries):
             tensor.shard, tensor.position = shard, len(prefix) + entry.begin
         headers.append((prefix, len(prefix) + (entries[-1].end if entries else 0)))
-    owned = sorted(p for p in directory.iterdir() if OWNED.fullmatch(p.name)) if directory.is_dir() else []
-    refuse_existing(owned, force)
     total = sum(t.nbytes for t in planned)
     show = sys.stderr.isatty() if progress is None else progress
-    created = missing_ancestors(directory.parent)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging: Optional[Path] = None
-    try:
-        check_writable(directory.parent, directory)
-        check_free_space(directory.parent, sum(size for _, size in headers))
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+    with staged_checkpoint(directory, OWNED, sum(size for _, size in headers), force) as staging:
         extra = [staging / "config.json"]
         model.config.save_pretrained(staging)
         if model.can_generate() and getattr(model, "generation_config", None) is not None:
@@ -290,7 +270,6 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         for saved in extra:
             _fsync_file(saved)
         files = [AtomicFile(staging / n) for n in names]
-        index: Optional[AtomicFile] = None
         try:
             with _progress_bar(total, show) as bar:
                 outputs = []
@@ -299,34 +278,13 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
                     pwrite_all(file.fd, memoryview(prefix), 0)
                     outputs.append(WriteBehind(file.fd))
                 _write_data(model, planned, outputs, resolved_seed, bar)
-            if len(groups) > 1:
-                index = AtomicFile(staging / "model.safetensors.index.json")
-                content = json.dumps({"metadata": {"total_size": total, **metadata},
-                                      "weight_map": {t.name: names[t.shard] for t in planned}}, indent=2).encode()
-                pwrite_all(index.fd, memoryview(content), 0)
             for file in files:
                 file.commit(False)
-            if index is not None:
-                index.commit(False)
         finally:
             for file in files:
                 file.discard()
-            if index is not None:
-                index.discard()
-        if directory.is_dir():
-            keep = [p for p in directory.iterdir() if not OWNED.fullmatch(p.name)]
-            replace_directory(staging, directory, keep)
-        else:
-            os.rename(staging, directory)
-            fsync_directory(directory.parent)
-        staging = None
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        for ancestor in created:  # deepest first; only if still empty
-            with contextlib.suppress(OSError):
-                ancestor.rmdir()
-        raise
+        if len(groups) > 1:
+            write_index(staging, total, metadata, {t.name: names[t.shard] for t in planned})
     written = [directory / n for n in names]
     if len(groups) > 1:
         written.append(directory / "model.safetensors.index.json")

@@ -23,7 +23,7 @@ from .._formats import FORMATS, NAMES
 from ._spec import SpecError
 
 __all__ = ["DEFAULT_MAX_SHARD_SIZE", "WRITABLE_DTYPES", "SAFETENSORS_CODES", "OWNED", "Planned", "require",
-           "load_config", "build_meta_model", "saved_names", "registrations", "plan", "shards", "config_spec",
+           "load_config", "build_meta_model", "saved_names", "registrations", "plan", "config_spec",
            "first_line"]
 
 
@@ -219,19 +219,6 @@ def plan(model: Any) -> List[Planned]:
             raise SpecError(f"{name}: dtype {dtype_name} has no safetensors code fastglorot writes")
         planned.append(Planned(name, tuple(tensor.shape), tensor.dtype, tensor.numel() * tensor.element_size()))
     return planned
-
-
-def shards(planned: List[Planned], max_shard_size: int) -> List[List[Planned]]:
-    """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
-    groups: List[List[Planned]] = [[]]
-    size = 0
-    for tensor in planned:
-        if groups[-1] and size + tensor.nbytes > max_shard_size:
-            groups.append([])
-            size = 0
-        groups[-1].append(tensor)
-        size += tensor.nbytes
-    return groups
 
 
 def config_spec(config: Any, *, dtype: Optional[str] = None) -> Dict[str, Dict[str, Any]]:

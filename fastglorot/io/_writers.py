@@ -14,19 +14,15 @@ only when a checkpoint is written.
 from __future__ import annotations
 
 import collections
-import contextlib
 import concurrent.futures
 import functools
 import io as _io
 import json
 import math
-import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -40,12 +36,10 @@ from ._atomic import (
     WriteBehind,
     check_free_space,
     check_writable,
-    fsync_directory,
-    missing_ancestors,
     pwrite_all,
     refuse_existing,
-    replace_directory,
     set_size,
+    staged_checkpoint,
     staged_directory,
 )
 from ._distributed import write_shards
@@ -122,17 +116,44 @@ def _npy_header(spec: TensorSpec) -> bytes:
     return header.getvalue()
 
 
-def _shard_groups(specs: List[TensorSpec], max_shard_size: int) -> List[List[TensorSpec]]:
+class _Sized(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Sized)
+
+
+def shard_groups(tensors: Sequence[_T], max_shard_size: int) -> List[List[_T]]:
     """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
-    groups: List[List[TensorSpec]] = [[]]
+    groups: List[List[_T]] = [[]]
     size = 0
-    for spec in specs:
-        if groups[-1] and size + spec.nbytes > max_shard_size:
+    for tensor in tensors:
+        if groups[-1] and size + tensor.nbytes > max_shard_size:
             groups.append([])
             size = 0
-        groups[-1].append(spec)
-        size += spec.nbytes
+        groups[-1].append(tensor)
+        size += tensor.nbytes
     return groups
+
+
+def shard_names(count: int) -> List[str]:
+    """Hugging Face's shard file names: ``model.safetensors`` alone, else ``model-0000k-of-0000N.safetensors``."""
+    if count == 1:
+        return ["model.safetensors"]
+    return [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
+
+
+def write_index(staging: Path, total: int, metadata: Dict[str, str], weight_map: Dict[str, str]) -> None:
+    """``model.safetensors.index.json`` (written last, once every shard is complete)."""
+    index = AtomicFile(staging / "model.safetensors.index.json")
+    try:
+        content = json.dumps({"metadata": {"total_size": total, **metadata}, "weight_map": weight_map},
+                             indent=2).encode()
+        pwrite_all(index.fd, memoryview(content), 0)
+        index.commit(False)
+    finally:
+        index.discard()
 
 
 def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec], None] = None, *,
@@ -284,61 +305,27 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
     interrupt leaves ``directory`` as it was (no new directory when there was
     none) and nothing else behind.
     """
-    groups = _shard_groups(specs, max_shard_size)
-    if len(groups) == 1:
-        names = ["model.safetensors"]
-    else:
-        names = [f"model-{i:05d}-of-{len(groups):05d}.safetensors" for i in range(1, len(groups) + 1)]
+    groups = shard_groups(specs, max_shard_size)
+    names = shard_names(len(groups))
     if directory.exists() and not directory.is_dir():
         raise SpecError(f"{directory} is a file, but with max_shard_size the checkpoint is a directory of shards: "
                         "remove the file or choose another path")
-    owned = sorted(p for p in directory.iterdir() if _OWNED.fullmatch(p.name)) if directory.is_dir() else []
-    refuse_existing(owned, force)
-    created = missing_ancestors(directory.parent)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     total = sum(s.nbytes for s in specs)
-    staging: Optional[Path] = None
-    try:
-        check_writable(directory.parent, directory)
-        check_free_space(directory.parent, total)
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".partial"))
+    with staged_checkpoint(directory, _OWNED, total, force) as staging:
         files = [] if client is not None else [AtomicFile(staging / n) for n in names]
-        index: Optional[AtomicFile] = None
         with _progress_bar(total, show and client is None) as bar:
             try:
                 if client is not None:
                     write_shards(client, staging, names, groups, seed, metadata)  # each file whole, on a worker
                 else:
                     _write_safetensors(files, groups, seed, bar, metadata)
-                if len(groups) > 1:
-                    index = AtomicFile(staging / "model.safetensors.index.json")
-                    content = json.dumps({"metadata": {"total_size": total, **metadata},
-                                          "weight_map": {s.name: name for name, group in zip(names, groups)
-                                                         for s in group}}, indent=2).encode()
-                    pwrite_all(index.fd, memoryview(content), 0)
                 for file in files:
                     file.commit(False)
-                if index is not None:
-                    index.commit(False)
             finally:
                 for file in files:
                     file.discard()
-                if index is not None:
-                    index.discard()
-        if directory.is_dir():
-            keep = [p for p in directory.iterdir() if not _OWNED.fullmatch(p.name)]
-            replace_directory(staging, directory, keep)
-        else:
-            os.rename(staging, directory)
-            fsync_directory(directory.parent)
-        staging = None
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        for ancestor in created:  # deepest first; only if still empty
-            with contextlib.suppress(OSError):
-                ancestor.rmdir()
-        raise
+        if len(groups) > 1:
+            write_index(staging, total, metadata, {s.name: name for name, group in zip(names, groups) for s in group})
     return [directory / n for n in names] + ([directory / "model.safetensors.index.json"] if len(groups) > 1 else [])
 
 
