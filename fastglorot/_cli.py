@@ -9,10 +9,11 @@ load none of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
-from typing import Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from . import __version__
 from ._formats import FORMATS
@@ -202,6 +203,21 @@ def _in_cli_terms(message: str) -> str:
     return message
 
 
+@contextlib.contextmanager
+def _scheduler(address: Optional[str]) -> Iterator[Any]:
+    """A Dask client of ``--scheduler ADDRESS`` for the block (closed after), or None without one."""
+    if address is None:
+        yield None
+        return
+    from .io._distributed import connect
+
+    client = connect(address)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 class _Terminated(Exception):
     """SIGTERM, raised in the main thread so that the writer removes what it started."""
 
@@ -216,8 +232,6 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     if args.config is not None:
         if args.spec is not None or args.like is not None or args.example is not None:
             parser.error("--config is a source of its own: not with --spec, --like or --example")
-        if args.scheduler is not None:
-            parser.error("--scheduler is not supported with --config yet")
     elif args.example is not None:
         if args.spec is not None or args.like is not None:
             parser.error("--example is a spec of its own: not with --spec or --like")
@@ -244,9 +258,11 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
                     print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype), indent=1))
                     return 0
                 seed = resolve_seed(args.seed)
-                written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
-                                              max_shard_size=args.max_shard_size, force=args.force,
-                                              progress=False if args.quiet else (args.progress or None))
+                with _scheduler(args.scheduler) as client:
+                    written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
+                                                  max_shard_size=args.max_shard_size, force=args.force,
+                                                  progress=False if args.quiet else (args.progress or None),
+                                                  client=client)
             except ImportError as error:
                 print(f"fastglorot init: error: {error}", file=sys.stderr)
                 return 1
@@ -268,18 +284,10 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
                               for s in specs}, indent=1))
             return 0
         seed = resolve_seed(args.seed)  # drawn here when not given, so that the report can name it
-        client = None
-        if args.scheduler is not None:
-            from .io._distributed import connect
-
-            client = connect(args.scheduler)
-        try:
+        with _scheduler(args.scheduler) as client:
             written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
                                           force=args.force, progress=False if args.quiet else (args.progress or None),
                                           client=client)
-        finally:
-            if client is not None:
-                client.close()
     except KeyboardInterrupt:
         print("fastglorot init: interrupted; no output was written", file=sys.stderr)
         return 130

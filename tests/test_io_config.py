@@ -186,8 +186,6 @@ def test_bad_input_is_refused_in_the_users_terms_and_nothing_is_written(tmp_path
         io.write_checkpoint(out, {"w": {"shape": [2], "init": "zeros"}}, config=llama())
     with pytest.raises(TypeError, match="needs a spec"):
         io.write_checkpoint(out)
-    with pytest.raises(SpecError, match="Dask client .* not supported with a config yet"):
-        io.write_checkpoint(out, config=llama(), max_shard_size=10**6, client=object())
     with pytest.raises(SpecError, match="a directory .* not a .safetensors file"):
         io.write_checkpoint(tmp_path / "model.safetensors", config=llama())
     with pytest.raises(SpecError, match="fastglorot writes float32"):
@@ -209,7 +207,6 @@ for argv in {[
     ["init", "--config", str(directory), "--print-spec", "--dtype", "bfloat16"],
     ["init", str(tmp_path / "x"), "--config", str(tmp_path / "nowhere")],
     ["init", str(tmp_path / "x"), "--config", str(directory), "--like", "other.safetensors"],
-    ["init", str(tmp_path / "x"), "--config", str(directory), "--scheduler", "tcp://nowhere:8786"],
 ]!r}:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -236,8 +233,7 @@ print(json.dumps(runs))
     assert listing["model.embed_tokens.weight"] == {"shape": [256, 64], "dtype": "bfloat16",
                                                     "init": "LlamaForCausalLM._init_weights"}
     for (code, out, err), (status, message) in zip(runs[3:], [(1, "nowhere: no such file or directory"),
-                                                              (2, "--config is a source of its own"),
-                                                              (2, "--scheduler is not supported with --config")]):
+                                                              (2, "--config is a source of its own")]):
         last = err.strip().splitlines()[-1]
         assert code == status and last.startswith("fastglorot init: error:") and message in last, err
         assert status == 2 or err.strip() == last  # a usage line before argparse's errors; else one line

@@ -116,3 +116,20 @@ def test_a_client_needs_a_sharded_checkpoint(tmp_path, cluster):
     with pytest.raises(io.SpecError, match="pass max_shard_size too"):
         io.write_checkpoint(tmp_path / "m.safetensors", SPEC, seed=1, client=client)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_checkpoint_on_the_cluster_equals_one_process(tmp_path, cluster):
+    """--config with a client: each worker rebuilds the meta model, writes its shard whole; same bytes."""
+    transformers = pytest.importorskip("transformers")
+    _, client = cluster
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                                      num_key_value_heads=2, vocab_size=256)
+    alone = io.write_checkpoint(tmp_path / "alone", config=config, seed=3, max_shard_size=50_000, progress=False)
+    with distributed.get_task_stream(client) as stream:
+        written = io.write_checkpoint(tmp_path / "cluster", config=config, seed=3, max_shard_size=50_000,
+                                      client=client)
+    assert [p.name for p in written] == [p.name for p in alone]
+    assert len([p for p in written if p.name.startswith("model-")]) >= 3
+    assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")
+    shard_tasks = [task for task in stream.data if "fastglorot-shard" in str(task["key"])]
+    assert len({task["worker"] for task in shard_tasks}) == 2  # both workers wrote

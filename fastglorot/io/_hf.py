@@ -193,16 +193,20 @@ def _tensor_bytes(tensor: Any) -> memoryview:
     return memoryview(flat.view(torch.uint8).numpy())
 
 
-def _write_data(model: Any, planned: List[Planned], outputs: List[WriteBehind], seed: int, bar: Any) -> None:
-    """Every planned tensor's bytes at its position, one unit at a time."""
+def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehind], seed: int, bar: Any) -> None:
+    """The bytes of every planned tensor of the shards in ``outputs`` at its position, one unit at a time."""
     by_name = {t.name: t for t in planned}
     registered = registrations(model)
     all_untouched = []
     for unit in _units(model, list(by_name), registered):
+        if not any(by_name[name].shard in outputs for name in unit.written):
+            continue  # (a unit split across shards is materialized by each shard's writer: the same values)
         with _materialized(model, unit, seed, model._init_weights, registered) as (tensors, untouched):
             all_untouched.extend(untouched)
             for name in unit.written:
                 tensor, plan = tensors.pop(name), by_name[name]
+                if plan.shard not in outputs:
+                    continue
                 if tuple(tensor.shape) != plan.shape or tensor.dtype != plan.dtype:
                     raise RuntimeError(f"{name}: the model's init left a {tensor.dtype} tensor of shape "
                                        f"{tuple(tensor.shape)}, the header says {plan.dtype} {plan.shape}")
@@ -213,6 +217,60 @@ def _write_data(model: Any, planned: List[Planned], outputs: List[WriteBehind], 
     if all_untouched:
         warnings.warn(f"fastglorot.io: no init of the model wrote {len(all_untouched)} tensor(s), written as zeros: "
                       f"{', '.join(all_untouched)}", UserWarning, stacklevel=4)
+
+
+def _headers(groups: List[List[Planned]], metadata: Dict[str, str]) -> List[Tuple[bytes, int]]:
+    """``(header bytes, file size)`` of every shard; sets each planned tensor's shard and file position."""
+    headers = []
+    for shard, group in enumerate(groups):
+        prefix, entries = encode_header([(t.name, SAFETENSORS_CODES[str(t.dtype).removeprefix("torch.")], t.shape)
+                                         for t in group], metadata)
+        for tensor, entry in zip(group, entries):
+            tensor.shard, tensor.position = shard, len(prefix) + entry.begin
+        headers.append((prefix, len(prefix) + (entries[-1].end if entries else 0)))
+    return headers
+
+
+def _write_shards(model: Any, planned: List[Planned], headers: List[Tuple[bytes, int]], paths: Dict[int, Path],
+                  seed: int, bar: Any) -> None:
+    """Write the shard files ``paths`` (shard index -> path) whole: header, data, commit."""
+    files = {shard: AtomicFile(path) for shard, path in paths.items()}
+    try:
+        outputs = {}
+        for shard, file in files.items():
+            prefix, size = headers[shard]
+            set_size(file.fd, size)
+            pwrite_all(file.fd, memoryview(prefix), 0)
+            outputs[shard] = WriteBehind(file.fd)
+        _write_data(model, planned, outputs, seed, bar)
+        for file in files.values():
+            file.commit(False)
+    finally:
+        for file in files.values():
+            file.discard()
+
+
+def _write_shard_on_worker(path: str, config: Any, dtype: Optional[str], max_shard_size: int, shard: int, seed: int,
+                           metadata: Dict[str, str]) -> str:
+    """One shard of a config checkpoint, written whole on a Dask worker; returns the worker's address.
+
+    The worker rebuilds the meta model and the layout from the config (the
+    same functions, so the same header), and materializes only the units with
+    a tensor in its shard.
+    """
+    from ._writers import _progress_bar, shard_groups
+
+    model = build_meta_model(config, dtype)
+    planned = plan(model)
+    headers = _headers(shard_groups(planned, max_shard_size), metadata)
+    with _progress_bar(0, False) as bar:
+        _write_shards(model, planned, headers, {shard: Path(path)}, seed, bar)
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except ValueError:
+        return "local"
 
 
 def _fsync_file(path: Path) -> None:
@@ -234,8 +292,6 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
     from .._seeding import resolve_seed
     from ._writers import _progress_bar, shard_groups, shard_names, write_index
 
-    if client is not None:
-        raise SpecError("a Dask client (--scheduler) is not supported with a config yet: write it in one process")
     if max_shard_size is not None and (isinstance(max_shard_size, bool) or not isinstance(max_shard_size, int)
                                        or max_shard_size <= 0):
         raise SpecError(f"max_shard_size must be a positive number of bytes, got {max_shard_size!r}")
@@ -247,18 +303,14 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         raise SpecError(f"{directory} is a file, but a checkpoint from a config is a directory: remove the file or "
                         "choose another path")
     resolved_seed = resolve_seed(seed)
-    model = build_meta_model(load_config(config), dtype)
+    loaded = load_config(config)
+    model = build_meta_model(loaded, dtype)
     planned = plan(model)
-    groups = shard_groups(planned, DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size)
+    shard_size = DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size
+    groups = shard_groups(planned, shard_size)
     names = shard_names(len(groups))
     metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__}
-    headers = []
-    for shard, group in enumerate(groups):  # every header before any data
-        prefix, entries = encode_header([(t.name, SAFETENSORS_CODES[str(t.dtype).removeprefix("torch.")], t.shape)
-                                         for t in group], metadata)
-        for tensor, entry in zip(group, entries):
-            tensor.shard, tensor.position = shard, len(prefix) + entry.begin
-        headers.append((prefix, len(prefix) + (entries[-1].end if entries else 0)))
+    headers = _headers(groups, metadata)  # every header before any data
     total = sum(t.nbytes for t in planned)
     show = sys.stderr.isatty() if progress is None else progress
     with staged_checkpoint(directory, OWNED, sum(size for _, size in headers), force) as staging:
@@ -269,20 +321,20 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
             extra.append(staging / "generation_config.json")
         for saved in extra:
             _fsync_file(saved)
-        files = [AtomicFile(staging / n) for n in names]
-        try:
+        if client is not None:  # each shard whole on a worker (fastglorot.io._distributed's rules)
+            futures = [client.submit(_write_shard_on_worker, str(staging / name), loaded, dtype, shard_size,
+                                     shard, resolved_seed, metadata, pure=False,
+                                     key=f"fastglorot-shard-{name}-{staging.name}")
+                       for shard, name in enumerate(names)]
+            try:
+                client.gather(futures)
+            finally:
+                for future in futures:
+                    future.cancel()
+        else:
             with _progress_bar(total, show) as bar:
-                outputs = []
-                for file, (prefix, size) in zip(files, headers):
-                    set_size(file.fd, size)
-                    pwrite_all(file.fd, memoryview(prefix), 0)
-                    outputs.append(WriteBehind(file.fd))
-                _write_data(model, planned, outputs, resolved_seed, bar)
-            for file in files:
-                file.commit(False)
-        finally:
-            for file in files:
-                file.discard()
+                _write_shards(model, planned, headers, {i: staging / n for i, n in enumerate(names)}, resolved_seed,
+                              bar)
         if len(groups) > 1:
             write_index(staging, total, metadata, {t.name: names[t.shard] for t in planned})
     written = [directory / n for n in names]

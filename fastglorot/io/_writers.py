@@ -191,7 +191,7 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         ``fastglorot.torch.materialize(model, seed, init_fn=model._init_weights)``,
         computed and written module by module (peak memory: the largest
         module's tensors plus a constant).  Needs torch and transformers
-        (imported only then); ``client`` is not supported with it yet.
+        (imported only then).
     seed : int or None, default None
         Philox key; ``None`` draws one from OS entropy (then recorded in the
         safetensors metadata, ``fastglorot_seed``, so the file can be
