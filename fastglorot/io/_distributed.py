@@ -13,11 +13,21 @@ write: every tensor is a pure function of the seed and its name.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from ._spec import TensorSpec
 
-__all__ = ["write_shards", "connect"]
+__all__ = ["write_shards", "run_shard_tasks", "worker_address", "connect"]
+
+
+def worker_address() -> str:
+    """The address of the Dask worker running the caller (``"local"`` outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except ValueError:  # not on a worker (a synchronous client)
+        return "local"
 
 
 def _write_shard(path: str, group: List[TensorSpec], seed: int, metadata: Dict[str, str]) -> str:
@@ -32,32 +42,33 @@ def _write_shard(path: str, group: List[TensorSpec], seed: int, metadata: Dict[s
         file.commit(False)
     finally:
         file.discard()
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().address)
-    except ValueError:  # not on a worker (a synchronous client)
-        return "local"
+    return worker_address()
 
 
-def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Sequence[List[TensorSpec]], seed: int,
-                 metadata: Dict[str, str]) -> List[str]:
-    """Write each shard ``staging / names[i]`` as one task on ``client``'s workers; return who wrote each.
+def run_shard_tasks(client: Any, staging: Path, names: Sequence[str], function: Callable[..., str],
+                    arguments: Sequence[Tuple[Any, ...]]) -> List[str]:
+    """``function(str(staging / names[i]), *arguments[i])`` as one task per shard; who wrote each.
 
-    The call returns once every shard is written, or raises the first
-    task's error (``KilledWorker`` when Dask gives up on a task whose workers
-    died).
+    No worker restrictions: the scheduler spreads the tasks over idle workers,
+    and a restriction to a worker that died (its restart has a new address)
+    would leave the rerun waiting for it.  Returns once every shard is
+    written, or raises the first task's error (``KilledWorker`` when Dask
+    gives up on a task whose workers died).
     """
-    # No worker restrictions: the scheduler spreads the tasks over idle workers, and a restriction to a worker
-    # that died (its restart has a new address) would leave the rerun waiting for it.
-    futures = [client.submit(_write_shard, str(staging / name), group, seed, metadata, pure=False,
+    futures = [client.submit(function, str(staging / name), *args, pure=False,
                              key=f"fastglorot-shard-{name}-{staging.name}")
-               for name, group in zip(names, groups)]
+               for name, args in zip(names, arguments)]
     try:
         return [str(address) for address in client.gather(futures)]
     finally:
         for future in futures:
             future.cancel()
+
+
+def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Sequence[List[TensorSpec]], seed: int,
+                 metadata: Dict[str, str]) -> List[str]:
+    """Write each shard ``staging / names[i]`` (the tensors ``groups[i]``) on ``client``'s workers."""
+    return run_shard_tasks(client, staging, names, _write_shard, [(group, seed, metadata) for group in groups])
 
 
 def connect(address: str, timeout: float = 30.0) -> Any:

@@ -58,6 +58,7 @@ from ._atomic import (
     set_size,
     staged_checkpoint,
 )
+from ._distributed import run_shard_tasks, worker_address
 from ._hf_model import (
     DEFAULT_MAX_SHARD_SIZE,
     OWNED,
@@ -265,12 +266,7 @@ def _write_shard_on_worker(path: str, config: Any, dtype: Optional[str], max_sha
     headers = _headers(shard_groups(planned, max_shard_size), metadata)
     with _progress_bar(0, False) as bar:
         _write_shards(model, planned, headers, {shard: Path(path)}, seed, bar)
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().address)
-    except ValueError:
-        return "local"
+    return worker_address()
 
 
 def _fsync_file(path: Path) -> None:
@@ -322,15 +318,8 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         for saved in extra:
             _fsync_file(saved)
         if client is not None:  # each shard whole on a worker (fastglorot.io._distributed's rules)
-            futures = [client.submit(_write_shard_on_worker, str(staging / name), loaded, dtype, shard_size,
-                                     shard, resolved_seed, metadata, pure=False,
-                                     key=f"fastglorot-shard-{name}-{staging.name}")
-                       for shard, name in enumerate(names)]
-            try:
-                client.gather(futures)
-            finally:
-                for future in futures:
-                    future.cancel()
+            arguments = [(loaded, dtype, shard_size, shard, resolved_seed, metadata) for shard in range(len(names))]
+            run_shard_tasks(client, staging, names, _write_shard_on_worker, arguments)
         else:
             with _progress_bar(total, show) as bar:
                 _write_shards(model, planned, headers, {i: staging / n for i, n in enumerate(names)}, resolved_seed,
