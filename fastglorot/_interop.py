@@ -7,6 +7,10 @@
 * :func:`torch_refusal`: why a torch tensor cannot be filled in place, or
   None; the buffer views raise it, ``fastglorot.torch.supports`` falls back
   on it.
+* :func:`missing` / :func:`require`: the one import rule of the adapters:
+  importing an adapter whose framework is not installed raises ImportError
+  at once, with an install command that works from a clone and from an
+  installed package.
 
 Imports no framework: a function that needs one imports it when called (or
 takes it from ``sys.modules``, where an object of that framework implies it
@@ -16,6 +20,7 @@ import this one; it imports no adapter.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Tuple, Type, TypeVar, Union
 
@@ -25,12 +30,76 @@ if TYPE_CHECKING:
     import jax
     from numpy.typing import NDArray
 
-__all__ = ["ARGUMENT_ERRORS", "Refusal", "adopt_jax", "probe", "torch_refusal"]
+__all__ = ["ARGUMENT_ERRORS", "EXTRAS", "Refusal", "adopt_jax", "install_hint", "missing", "probe", "require",
+           "torch_refusal"]
 
 T = TypeVar("T")
 
 ARGUMENT_ERRORS: Tuple[Type[Exception], ...] = (TypeError, ValueError)
 """What the library raises for arguments it refuses (README "Buffers, dtypes and arguments")."""
+
+EXTRAS = {
+    "dask": ("dask[array,distributed]>=2024.12", "zarr>=3"),
+    "jax": ("jax>=0.6",),
+    "keras": ("keras>=3.5",),
+}
+"""The requirements of each optional extra, as in ``pyproject.toml`` (a test keeps them equal).
+
+Install hints name these requirements themselves, not ``fastglorot[extra]``:
+the extra syntax needs fastglorot on a package index, which a clone is not.
+"""
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs ``extra``'s frameworks, from a clone or an installed package alike.
+
+    ``'python -m pip install "jax>=0.6" (in a fastglorot clone: python -m
+    pip install ".[jax]")'``; for ``"torch"`` (no extra: the right build
+    depends on the platform), ``python -m pip install torch``.
+    """
+    if extra == "torch":
+        return "python -m pip install torch (the build for your platform: https://pytorch.org)"
+    requirements = " ".join(f'"{r}"' for r in EXTRAS[extra])
+    return f'python -m pip install {requirements} (in a fastglorot clone: python -m pip install ".[{extra}]")'
+
+
+def missing(adapter: str, extra: str, module: str) -> ImportError:
+    """The ImportError of ``adapter`` when ``module`` (its framework) is not installed.
+
+    The rule for every adapter (README "Usage"): ``import
+    fastglorot.<adapter>`` fails at import, naming the install command, when
+    its framework is missing.  Adapters that load the framework at import
+    raise this from their ``import`` (for a ``ModuleNotFoundError`` of that
+    module, not one from inside a broken install); ``fastglorot.dask``, which
+    loads dask at first use, checks with :func:`require`.
+
+    Parameters
+    ----------
+    adapter : str
+        The adapter's module name, for the message (``"fastglorot.dask"``).
+    extra : str
+        Its key in :data:`EXTRAS` (or ``"torch"``).
+    module : str
+        The missing top-level module.
+    """
+    return ImportError(f"{adapter} needs {module}, which is not installed: {install_hint(extra)}")
+
+
+def require(adapter: str, extra: str, module: str) -> None:
+    """Raise :func:`missing`'s ImportError now if ``module`` is not installed; import nothing.
+
+    ``importlib.util.find_spec`` finds a top-level module without executing
+    it, so an adapter that loads its framework lazily still fails at import.
+    """
+    if _find_spec(module) is None:
+        raise missing(adapter, extra, module)
+
+
+def _find_spec(module: str) -> object:
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # a parent package that fails, or a module without a spec
+        return None
 
 
 def adopt_jax(array: NDArray[Any]) -> jax.Array:

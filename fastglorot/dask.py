@@ -21,8 +21,9 @@ computing one element on the client), so a bad argument fails there, not in
 a worker.  ``seed=None`` draws one seed from OS entropy on the client, once:
 every chunk uses it (pass an explicit seed to be able to reproduce the array).
 
-Dask is imported on first use, not with :mod:`fastglorot` (install it with
-``pip install "fastglorot[dask]"``).
+Importing this module checks that dask is installed (ImportError naming the
+install command otherwise, as every adapter does) but loads dask only on
+first use, so the import stays cheap.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 
 import fastglorot
 
-from ._interop import probe
+from ._interop import probe, require
 from ._seeding import resolve_seed
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from numpy.typing import DTypeLike, NDArray
 
     from ._position import Shape
+
+require(__name__, "dask", "dask")
 
 __all__ = [
     "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
@@ -54,10 +57,8 @@ __all__ = [
 
 
 def _dask_array() -> ModuleType:
-    try:
-        import dask.array
-    except ImportError:  # pragma: no cover - exercised only without dask
-        raise ImportError('fastglorot.dask needs dask: pip install "fastglorot[dask]"') from None
+    import dask.array  # checked at import (require above); loaded here, at first use
+
     return dask.array
 
 

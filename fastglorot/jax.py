@@ -57,7 +57,7 @@ Under ``jax.jit``, ``vmap`` and ``eval_shape``
     the requested sharding; ``eval_shape`` runs nothing.
 
 JAX is imported by this module, not by ``import fastglorot``
-(``pip install "fastglorot[jax]"``).
+(an ImportError at import names the install command when JAX is missing).
 """
 
 from __future__ import annotations
@@ -73,13 +73,15 @@ import numpy as np
 
 import fastglorot
 from fastglorot._formats import NAMES
-from fastglorot._interop import adopt_jax
+from fastglorot._interop import adopt_jax, missing
 
 try:
     import jax
     import jax.numpy as jnp
-except ImportError:  # pragma: no cover - exercised only without jax
-    raise ImportError('fastglorot.jax needs JAX: pip install "fastglorot[jax]"') from None
+except ModuleNotFoundError as error:
+    if error.name != "jax":
+        raise
+    raise missing(__name__, "jax", "jax") from None
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

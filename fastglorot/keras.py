@@ -36,14 +36,20 @@ from typing import Any, Callable, ClassVar, Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from fastglorot._interop import adopt_jax, missing, probe
+
 try:
     import keras
-except ImportError:  # pragma: no cover - exercised only without keras
-    raise ImportError('fastglorot.keras needs Keras 3: pip install "fastglorot[keras]"') from None
+except ModuleNotFoundError as error:
+    if error.name == "keras":
+        raise missing(__name__, "keras", "keras") from None
+    # Keras is there; the backend KERAS_BACKEND names (default tensorflow) is not.
+    raise ImportError(f"fastglorot.keras: Keras could not load its backend ({error}). Keras uses the "
+                      "backend named by KERAS_BACKEND (default tensorflow): install it, or set "
+                      "KERAS_BACKEND=jax or KERAS_BACKEND=torch before keras is imported") from None
 
 import fastglorot
 from fastglorot._formats import NAMES
-from fastglorot._interop import adopt_jax, probe
 from fastglorot._params import variance_draw
 
 __all__ = [

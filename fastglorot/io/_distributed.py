@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from .._interop import install_hint
 from ._spec import TensorSpec
 
 __all__ = ["write_shards", "run_shard_tasks", "worker_address", "connect"]
@@ -76,7 +77,7 @@ def connect(address: str, timeout: float = 30.0) -> Any:
     try:
         from distributed import Client
     except ImportError:
-        raise ImportError("--scheduler needs dask.distributed: python -m pip install 'dask[distributed]'") from None
+        raise ImportError(f"--scheduler needs dask.distributed: {install_hint('dask')}") from None
     try:
         return Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
     except OSError as error:

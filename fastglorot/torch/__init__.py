@@ -63,10 +63,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._interop import missing
+
 try:
     import torch
-except ImportError:  # pragma: no cover - exercised only without torch
-    raise ImportError("fastglorot.torch needs PyTorch: pip install torch") from None
+except ModuleNotFoundError as error:
+    if error.name != "torch":
+        raise
+    raise missing(__name__, "torch", "torch") from None
 
 from ._nn_init import (
     FanMode,
