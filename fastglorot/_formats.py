@@ -48,6 +48,9 @@ class Format:
         The largest ``|mean + std * z|`` (exact) that a fill writes as a
         finite value: ``max`` for float32/float64; for the 16-bit formats the
         largest float32 below the rounding midpoint to inf.
+    tiny : float
+        The smallest positive (subnormal) value; magnitudes up to half of it
+        round to 0.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Format:
     numpy_native: bool
     max: float
     normal_limit: float
+    tiny: float
 
     @property
     def torch_name(self) -> str:
@@ -90,15 +94,15 @@ _F32_MAX = float(np.finfo(np.float32).max)
 _F64_MAX = float(np.finfo(np.float64).max)
 
 FORMATS: Dict[str, Format] = {fmt.name: fmt for fmt in (
-    Format("float32", 4, "float32", "float32", (), "F32", True, _F32_MAX, _F32_MAX),
-    Format("float64", 8, "float64", "float64", (), "F64", True, _F64_MAX, _F64_MAX),
+    Format("float32", 4, "float32", "float32", (), "F32", True, _F32_MAX, _F32_MAX, 2.0**-149),
+    Format("float64", 8, "float64", "float64", (), "F64", True, _F64_MAX, _F64_MAX, 2.0**-1074),
     # float16's largest finite value is 65504; float32 values up to the one below 65520 round to it.
     Format("float16", 2, "float32", "half", (False,), "F16", True, float(np.finfo(np.float16).max),
-           float(np.nextafter(np.float32(65520.0), np.float32(0.0)))),
+           float(np.nextafter(np.float32(65520.0), np.float32(0.0))), 2.0**-24),
     # bfloat16 is float32's top half: largest finite bits 0x7F7F; float32 values below 0x7F7F8000
     # (the tie with inf, which rounds to even: inf) stay finite.
     Format("bfloat16", 2, "float32", "half", (True,), "BF16", False, float(np.uint32(0x7F7F0000).view(np.float32)),
-           float(np.uint32(0x7F7F7FFF).view(np.float32))),
+           float(np.uint32(0x7F7F7FFF).view(np.float32)), 2.0**-133),
 )}
 
 NAMES: Tuple[str, ...] = tuple(FORMATS)

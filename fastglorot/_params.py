@@ -20,6 +20,9 @@ functions, so a parameter is checked, rounded and laid out one way:
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,7 +33,7 @@ from ._validate import as_finite, dtype_max
 
 __all__ = ["TRUNCATED_STD", "TRUNCATION_LIMIT", "draw_dtype", "uniform_params", "normal_params", "truncated_params",
            "normal_z_max", "normal_limit", "normal_fits", "normal_range_error", "NORMAL_Z_BOUND_F32",
-           "NORMAL_Z_BOUND_F64", "Draw", "variance_draw"]
+           "NORMAL_Z_BOUND_F64", "Draw", "variance_draw", "largest_magnitude", "warn_if_all_zero"]
 
 TRUNCATED_STD = 0.87962566103423978
 """Standard deviation of N(0, 1) truncated to [-2, 2]: dividing by it keeps the
@@ -270,3 +273,53 @@ def _scale_bound(largest: float, n: float, fmt: str) -> str:
     if math.isfinite(largest * n):
         text += f" (scale at most {largest * n:.4g} for n = {n!r})"
     return text
+
+
+def largest_magnitude(distribution: str, params: np.ndarray[Any, Any], fmt: str) -> float:
+    """The largest ``|value|`` a draw with these kernel parameters can produce before rounding to ``fmt``.
+
+    Uniform and truncated normal: the larger clamp; normal: ``|mean| + z_max * std``.
+    """
+    if distribution == "normal":
+        return abs(float(params[0])) + normal_z_max(fmt) * float(params[1])
+    return max(abs(float(params[2])), abs(float(params[3])))
+
+
+def warn_if_all_zero(distribution: str, params: np.ndarray[Any, Any], fmt: str, what: str) -> None:
+    """Warn (UserWarning, at the user's call) when every value of a fill rounds to 0 in ``fmt``.
+
+    A float16 fill of a layer with huge fans (or tiny bounds) has a bound
+    below half the smallest float16 subnormal, ``2**-25 ~ 3e-8``: every value
+    rounds to 0, which is a valid fill but almost surely not what was meant.
+    A draw whose parameters are themselves 0 (``std=0``, ``low=high=0``) is
+    meant and does not warn.
+
+    Parameters
+    ----------
+    distribution, params : str, ndarray
+        The draw (``Draw`` fields).
+    fmt : str
+        The output format.
+    what : str
+        The arguments in the caller's terms, to start the message.
+    """
+    largest = largest_magnitude(distribution, params, fmt)
+    tiny = FORMATS[fmt].tiny
+    if 0.0 < largest <= tiny / 2:
+        warnings.warn(f"{what}: every value of this {fmt} fill is 0: the values are at most {largest:.4g} in "
+                      f"magnitude, and {fmt} rounds magnitudes up to {tiny / 2:.4g} to 0 (its smallest positive "
+                      f"value is {tiny:.4g}); use a wider dtype (float32, bfloat16) or a larger scale",
+                      UserWarning, stacklevel=_user_stacklevel())
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """``warnings.warn``'s stacklevel for the first frame outside fastglorot (called from inside ``warn_*``)."""
+    frame = sys._getframe(1)  # the warning function's frame is level 1
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level

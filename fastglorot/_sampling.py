@@ -16,7 +16,7 @@ from ._constants import WORDS_PER_TILE, tile_elements
 from ._engines import kernel_name, select
 from ._formats import FORMATS
 from ._launch import run_fill
-from ._params import normal_params, truncated_params, uniform_params
+from ._params import normal_params, truncated_params, uniform_params, warn_if_all_zero
 from ._position import Runs, Shape, flat_runs, resolve_position
 from ._seeding import Seed, Stream, resolve_seed, resolve_stream
 from ._validate import as_count, as_offset, key_stream_words
@@ -149,7 +149,10 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
 
     float16 and bfloat16 outputs are the float32 draw rounded to nearest even;
     rounding may then reach a bound (or pass one that is not representable
-    in the 16-bit dtype) by up to half a 16-bit ulp.
+    in the 16-bit dtype) by up to half a 16-bit ulp: ``uniform_`` of a
+    bfloat16 array on ``[-0.1, 0.1]`` holds values equal to ``+-0.100097656``,
+    bfloat16's rounding of 0.1.  A float16 fill whose every value rounds to 0
+    (a bound below ``2**-25``) warns.
 
     Compatibility guarantee: the values are stream format
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
@@ -157,6 +160,7 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
     """
     target = as_output(out)
     params = uniform_params(low, high, target.format)
+    warn_if_all_zero("uniform", params, target.format, f"uniform_ on [{low}, {high}]")
     return cast(Out, fill(target, "uniform", params, locate(target.array.shape, seed, stream, offset, global_shape,
                                                             global_offset)))
 
@@ -205,6 +209,7 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     """
     target = as_output(out)
     params = normal_params(mean, std, target.format)
+    warn_if_all_zero("normal", params, target.format, f"normal_ with mean={mean}, std={std}")
     return cast(Out, fill(target, "normal", params, locate(target.array.shape, seed, stream, offset, global_shape,
                                                            global_offset)))
 
@@ -240,8 +245,10 @@ def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0
     ``v = (k + 1/2)/2**B`` (``B = 32`` from one word for float32, 52 from two
     words for float64).  ``Phi^-1`` is Wichura's AS 241 (relative error
     ~1e-16), evaluated from the nearer tail, so intervals far in a tail are
-    sampled accurately.  Computed in float64, rounded to the output dtype and
-    clamped: values never leave ``[a, b]``.
+    sampled accurately.  Computed in float64, rounded to the draw dtype and
+    clamped: values never leave ``[a, b]``.  float16 and bfloat16 outputs
+    round the clamped float32 value, so a bound the 16-bit dtype cannot hold
+    may be passed by up to half a 16-bit ulp (as for :func:`uniform_`).
 
     Compatibility guarantee: the values are stream format
     :data:`~fastglorot.STREAM_FORMAT` (README "Stream format"): the same
@@ -249,5 +256,6 @@ def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0
     """
     target = as_output(out)
     params = truncated_params(mean, std, a, b, target.format)
+    warn_if_all_zero("truncated_normal", params, target.format, f"trunc_normal_ on [{a}, {b}]")
     return cast(Out, fill(target, "truncated_normal", params, locate(target.array.shape, seed, stream, offset,
                                                                      global_shape, global_offset)))

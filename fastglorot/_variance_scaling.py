@@ -23,7 +23,7 @@ from ._arguments import positive
 from ._position import Shape, fan_shape, resolve_position
 from ._buffers import as_output
 from ._fans import compute_fans
-from ._params import variance_draw
+from ._params import variance_draw, warn_if_all_zero
 from ._sampling import Where, fill
 
 __all__ = ["variance_scaling_core"]
@@ -58,4 +58,6 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
     n = {"fan_in": fans_in, "fan_out": fans_out, "fan_avg": (fans_in + fans_out) / 2,
          "fan_geo_avg": math.sqrt(fans_in * fans_out)}[mode]
     draw = variance_draw(scale, n, distribution, target.format)
+    warn_if_all_zero(draw.distribution, draw.params, target.format,
+                     f"variance scale / n = {scale!r} / {n!r} (fans {fans_in!r} in, {fans_out!r} out)")
     return cast(Out, fill(target, draw.distribution, draw.params, Where(args["seed"], args["stream"], runs)))

@@ -293,6 +293,66 @@ def test_representable_bounds_are_never_left(half, name, fill, a, b):
     assert values.min() <= a + 2 * ulp * max(abs(a), 1) and values.max() >= b - 2 * ulp * max(abs(b), 1)
 
 
+def test_unrepresentable_bound_is_reached_rounded():
+    """README "Buffers, dtypes and arguments": a 16-bit output is the rounded
+    float32 draw, so a bound the 16-bit format cannot hold (0.1) is reached
+    as its 16-bit rounding (0.100097656 in bfloat16, 0.099975586 in float16)
+    -- never passed by more than that rounding.  float32 keeps its values
+    strictly inside.  The reproduction of the report: 2**24 bfloat16 values
+    on [-0.1, 0.1], seed 0."""
+    out = fastglorot.uniform_(np.empty(1 << 24, BF16), -0.1, 0.1, seed=0)
+    values = out.astype(np.float64)
+    rounded = float(BF16.type(0.1))
+    assert rounded == 0.10009765625
+    assert values.max() == rounded and values.min() == -rounded
+    assert 0 < np.count_nonzero(np.abs(values) == rounded) < 2e-3 * out.size
+    exact = fastglorot.uniform_(np.empty(1 << 20, np.float32), -0.1, 0.1, seed=0)
+    assert np.abs(exact).max() < np.float32(0.1)
+
+
+WIDE = dict(fan_in=10**17, fan_out=10**17)  # largest |value| <= 2.2e-8 < 2**-25 (float16 rounds it to 0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastglorot.glorot_uniform((64, 64), dtype=np.float16, seed=0, **WIDE),
+    lambda: fastglorot.glorot_normal((64, 64), dtype=np.float16, seed=0, **WIDE),
+    lambda: fastglorot.variance_scaling((64, 64), 1.0, "fan_avg", "truncated_normal", dtype=np.float16, seed=0,
+                                        **WIDE),
+    lambda: fastglorot.uniform_(np.empty(64, np.float16), -1e-8, 1e-8, seed=0),
+    lambda: fastglorot.normal_(np.empty(64, np.float16), 0.0, 1e-9, seed=0),
+    lambda: fastglorot.trunc_normal_(np.empty(64, np.float16), 0.0, 1e-8, -2e-8, 2e-8, seed=0),
+], ids=["glorot_uniform", "glorot_normal", "variance_scaling truncated", "uniform_", "normal_", "trunc_normal_"])
+def test_float16_fill_that_rounds_to_zero_warns_at_the_callers_line(call):
+    with pytest.warns(UserWarning, match="every value of this float16 fill is 0") as record:
+        out = call()
+    assert not np.any(out)
+    assert record[0].filename == __file__  # attributed to the user's call, not to fastglorot's internals
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastglorot.glorot_uniform((64, 64), dtype=ml_dtypes.bfloat16, seed=0, **WIDE),  # bfloat16: float32 range
+    lambda: fastglorot.glorot_uniform((64, 64), dtype=np.float32, seed=0, **WIDE),
+    lambda: fastglorot.glorot_uniform((64, 64), dtype=np.float16, seed=0, fan_in=10**14, fan_out=10**14),
+    lambda: fastglorot.uniform_(np.empty(64, np.float16), 0.0, 0.0, seed=0),  # zeros asked for
+    lambda: fastglorot.normal_(np.empty(64, np.float16), 0.0, 0.0, seed=0),
+], ids=["bfloat16", "float32", "float16 bound above the limit", "low == high == 0", "std == 0"])
+def test_no_warning_when_values_survive_or_zeros_are_asked_for(call):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        call()
+
+
+def test_torch_float16_fill_that_rounds_to_zero_warns(torch_module):
+    import fastglorot.torch
+
+    t = torch_module.empty(8, 8, dtype=torch_module.float16)
+    with pytest.warns(UserWarning, match="every value of this float16 fill is 0") as record:
+        fastglorot.torch.uniform_(t, -1e-8, 1e-8)
+    assert record[0].filename == __file__ and not t.any()
+
+
 # -- no full float32 temporary ---------------------------------------------------
 
 @pytest.mark.parametrize("order", ["C", "F"])
