@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
+import os
 import re
 import sys
+import tempfile
+from io import TextIOWrapper
+from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from . import __version__
@@ -294,6 +299,8 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     except _Terminated:
         print("fastglorot init: terminated (SIGTERM); no output was written", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # stdout's reader went away (--print-spec | head): main exits quietly
+        raise
     except (OSError, ValueError) as error:
         print(f"fastglorot init: error: {_in_cli_terms(str(error))}", file=sys.stderr)
         return 1
@@ -305,7 +312,101 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return 0
 
 
+BENCH_MEMORY_HEADROOM = 512 << 20
+"""Memory ``fastglorot bench`` needs beyond the layer: the interpreters, numba, torch and the peers' scratch."""
+
+
+def _available_memory() -> Optional[int]:
+    """Bytes of memory available to a new allocation now (``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB"
+
+
+def _check_bench_size(size: int, parser: argparse.ArgumentParser) -> None:
+    """Refuse a ``--size`` that cannot fit in memory now, before anything is allocated, saying what fits."""
+    available = _available_memory()
+    if available is None or size + BENCH_MEMORY_HEADROOM <= available:
+        return
+    fits = max(available - BENCH_MEMORY_HEADROOM, 0) >> 20  # MiB
+    advice = (f"use --size {fits >> 10}GiB or less" if fits >= 1024 else
+              f"use --size {fits}MiB or less" if fits >= 16 else "free some memory first")
+    parser.error(f"argument --size: the layer ({_gib(size)}) and about {BENCH_MEMORY_HEADROOM >> 20}MiB for the "
+                 f"libraries do not fit in the {_gib(available)} of memory available now; {advice}")
+
+
+def _check_output_path(option: str, path: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse an output path that cannot be written, before the benchmark spends minutes measuring."""
+    target = Path(path)
+    if target.is_dir():
+        parser.error(f"argument {option}: {path} is a directory; give a file name (such as {target / 'bench'}"
+                     f"{'.json' if option == '--json' else '.png'})")
+    parent = target.parent
+    if not parent.is_dir():
+        parser.error(f"argument {option}: {path}: directory {parent} does not exist")
+    try:  # writable: a file can be created next to it (and the file itself, if it exists, opened for writing)
+        handle, probe = tempfile.mkstemp(prefix=".fastglorot-bench-", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+        if target.exists():
+            with open(target, "r+b"):
+                pass
+    except OSError as error:
+        parser.error(f"argument {option}: cannot write {path} ({parent}: {error.strerror or error})")
+
+
+def _check_bench_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Everything about ``fastglorot bench``'s arguments that can fail, checked before it measures."""
+    row_bytes = LAYER_COLUMNS * _ITEMSIZE[args.dtype]
+    if args.size < row_bytes:
+        parser.error(
+            f"argument --size: {args.size} bytes is less than one layer row; the benchmark layer has rows of "
+            f"{LAYER_COLUMNS} elements, so --size must be at least {row_bytes // 1024}KiB "
+            f"({row_bytes} bytes) for {args.dtype}")
+    _check_bench_size(args.size, parser)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            _check_output_path(option, path, parser)
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        parser.error("argument --plot: needs matplotlib, which is not installed: python -m pip install matplotlib")
+
+
+def _quiet_broken_pipe() -> int:
+    """After the reader of stdout went away (``fastglorot bench | head -1``): exit as Unix tools do, quietly.
+
+    Python would print a traceback, and another one when it flushes stdout at
+    exit; stdout is pointed at /dev/null for that final flush.  The status is
+    128 + SIGPIPE, what a tool killed by the signal returns.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``fastglorot`` command: its exit status."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser, bench_parser, init_parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -314,26 +415,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "init":
         return _init_command(args, init_parser)
     if args.command == "warmup":
-        from ._warmup import warmup
+        from ._warmup import cache_problem, warmup
 
+        directory, problem = cache_problem(args.dtypes, args.distributions, compiled=False)
+        if problem:  # before compiling: the cache is warmup's whole point
+            print(f"fastglorot warmup: error: {problem}", file=sys.stderr)
+            return 1
         times = warmup(args.dtypes, args.distributions, args.processes)
         total = times.pop("total")
         for name, seconds in times.items():
             print(f"{name:28s} {seconds:6.2f} s")
         print(f"{'total (wall)':28s} {total:6.2f} s")
+        directory, problem = cache_problem(args.dtypes, args.distributions)
+        if problem:
+            print(f"fastglorot warmup: error: {problem}", file=sys.stderr)
+            return 1
+        print(f"cached in {directory}")
         return 0
+    _check_bench_arguments(args, bench_parser)
     # Imported here, not at the top: only "fastglorot bench" needs the harness.
     from .benchmarks import harness
 
-    row_bytes = LAYER_COLUMNS * _ITEMSIZE[args.dtype]
-    if args.size < row_bytes:
-        bench_parser.error(
-            f"argument --size: {args.size} bytes is less than one layer row; the benchmark layer has rows of "
-            f"{LAYER_COLUMNS} elements, so --size must be at least {row_bytes // 1024}KiB "
-            f"({row_bytes} bytes) for {args.dtype}")
+    if isinstance(sys.stdout, TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress as it comes; a closed pipe stops the run at once
     dists = ("uniform", "normal") if args.dist == "both" else (args.dist,)
-    return harness.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
-                             args.quick)
+    try:
+        return harness.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
+                                 args.quick)
+    except KeyboardInterrupt:
+        print("fastglorot bench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from numba.core.typing.templates import Signature
 
 __all__ = ["njit_cached", "kernel", "inline", "intrinsic_as", "ieee_sqrt", "float_bits", "float32_from_bits",
-           "float64_from_bits", "announce_compile", "cached_on_disk"]
+           "float64_from_bits", "announce_compile", "cached_on_disk", "cache_directory"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FloatT = TypeVar("_FloatT", bound=Union[float, np.floating[Any]])
@@ -193,6 +193,19 @@ def cached_on_disk(dispatcher: Any) -> bool:
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     index = getattr(cache_file, "_index_path", None)
     return isinstance(index, str) and os.path.exists(index)
+
+
+def cache_directory(dispatcher: Any) -> Optional[str]:
+    """The directory numba's disk cache of ``dispatcher`` lives in, or None when it compiles in memory only.
+
+    numba picks the first location it can write, in order: ``NUMBA_CACHE_DIR``,
+    ``__pycache__`` next to the source, a user-wide cache directory; with
+    none writable, :func:`njit_cached` compiles without a cache.  An
+    unwritable ``NUMBA_CACHE_DIR`` is passed over silently, so callers that
+    promise a cache there compare it with this.
+    """
+    path = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
+    return path if isinstance(path, str) else None
 
 
 def announce_compile(dispatcher: Any, what: str) -> None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Dict, Optional, Sequence, Tuple
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ._formats import FORMATS, NAMES
 
-__all__ = ["warmup", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
+__all__ = ["warmup", "cache_problem", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
 
 WARMUP_DTYPES = NAMES
 WARMUP_DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
@@ -86,6 +87,13 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     ValueError
         For an unknown dtype or distribution.
 
+    Warns
+    -----
+    UserWarning
+        numba cannot write its disk cache where asked (:func:`cache_problem`);
+        with no writable location at all, the kernels are compiled for this
+        process only.
+
     Examples
     --------
     >>> import fastglorot
@@ -100,7 +108,11 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
         if distribution not in WARMUP_DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {', '.join(WARMUP_DISTRIBUTIONS)}; got {distribution!r}")
     jobs = _jobs(distributions, dtypes)
-    workers = min(len(jobs), processes or os.cpu_count() or 1)
+    directory, problem = cache_problem(dtypes, distributions, compiled=False)
+    if problem:
+        warnings.warn(problem, UserWarning, stacklevel=2)
+    # Without a disk cache, compiler processes would compile for nothing: compile here only.
+    workers = min(len(jobs), processes or os.cpu_count() or 1) if directory is not None else 1
     start = time.perf_counter()
     if workers > 1:
         # Fresh interpreters (spawn) compile in parallel and write the disk
@@ -117,3 +129,44 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     result = {f"{distribution} {_label(dtype)}": seconds[distribution, dtype] for distribution, dtype in jobs}
     result["total"] = time.perf_counter() - start
     return result
+
+
+def cache_problem(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] = WARMUP_DISTRIBUTIONS,
+                  compiled: bool = True) -> Tuple[Optional[str], Optional[str]]:
+    """Where the kernels of ``distributions`` x ``dtypes`` are cached, and what went wrong, if anything.
+
+    Returns ``(directory, problem)``: ``directory`` holds the cache (None
+    when numba can write none), and ``problem`` is None when the kernels are
+    (or, before :func:`warmup`, will be) on disk where they were asked to
+    be, else a sentence for the user: no writable cache location at all, a
+    ``NUMBA_CACHE_DIR`` that numba passed over for another directory because
+    it cannot write there, or (with ``compiled``, after :func:`warmup`) a
+    kernel missing from the cache.  The location is known before anything
+    compiles, so ``fastglorot warmup`` checks it first.
+    """
+    from ._engines import kernel, kernel_name
+    from ._jit import cache_directory, cached_on_disk
+
+    dispatchers = [kernel(kernel_name(distribution, dtype)) for distribution, dtype in _jobs(distributions, dtypes)]
+    directories = {cache_directory(d) for d in dispatchers}
+    directory = next(iter(directories)) if len(directories) == 1 else None
+    requested = os.environ.get("NUMBA_CACHE_DIR", "").strip()
+    where = f"NUMBA_CACHE_DIR={requested}" if requested else "__pycache__ next to fastglorot and numba's user cache"
+    if None in directories:
+        return None, (f"numba cannot write its disk cache ({where}: not a writable directory): the kernels were "
+                      "compiled in memory only and every new process compiles them again; set NUMBA_CACHE_DIR "
+                      "to a writable directory")
+    problems: List[str] = []
+    if requested and directory is not None and not _inside(directory, requested):
+        problems.append(f"NUMBA_CACHE_DIR={requested} is not a writable directory: numba passes it over and "
+                        f"caches in {directory} instead; set NUMBA_CACHE_DIR to a writable directory, or unset it")
+    missing = [d.__name__ for d in dispatchers if compiled and not cached_on_disk(d)]
+    if missing:
+        problems.append(f"numba did not write {', '.join(missing)} to its cache in {directory}")
+    return directory, "; ".join(problems) or None
+
+
+def _inside(path: str, directory: str) -> bool:
+    """Whether ``path`` is ``directory`` or lies under it (after resolving links)."""
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return os.path.commonpath([path, directory]) == directory

@@ -89,3 +89,127 @@ def test_help_loads_no_benchmark_harness(python_runner):
         "            pass\n"
         f"print(sorted(m for m in sys.modules if m in {HARNESS!r}))")
     assert result.stdout.strip() == "[]"
+
+
+# -- bench checks what can fail before it measures (minutes at the default size) --------------------------------
+
+@pytest.mark.parametrize("option, path, message", [
+    ("--json", "/nonexistent/dir/x.json", "argument --json: /nonexistent/dir/x.json: directory /nonexistent/dir "
+                                          "does not exist"),
+    ("--plot", "/proc/x.png", "argument --plot: cannot write /proc/x.png (/proc: "),
+    ("--json", "{tmp}", "argument --json: {tmp} is a directory; give a file name"),
+    ("--plot", "{tmp}", "argument --plot: {tmp} is a directory; give a file name"),
+])
+def test_bench_checks_output_paths_before_measuring(tmp_path, option, path, message):
+    path, message = path.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    result = fastglorot_cli("bench", option, path)  # the default 1 GiB run: it must not start
+    assert result.returncode == 2 and not result.stdout  # not even the machine line: nothing was measured
+    assert f"fastglorot bench: error: {message}" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # the writability probe leaves nothing behind
+
+
+def test_bench_size_beyond_the_machine_is_refused_with_what_fits():
+    result = fastglorot_cli("bench", "--size", "1TB")
+    assert result.returncode == 2 and not result.stdout and "Traceback" not in result.stderr
+    assert re.search(r"argument --size: the layer \(931\.3 GiB\) and about 512MiB for the libraries do not fit in "
+                     r"the [\d.]+ GiB of memory available now; use --size \d+[GM]iB or less", result.stderr)
+
+
+@pytest.mark.parametrize("available, advice", [(8 << 30, "use --size 7GiB or less"),
+                                               (700 << 20, "use --size 188MiB or less"),
+                                               (520 << 20, "free some memory first")])
+def test_bench_size_check_says_what_fits(monkeypatch, capsys, available, advice):
+    from fastglorot import _cli
+
+    monkeypatch.setattr(_cli, "_available_memory", lambda: available)
+    with pytest.raises(SystemExit) as exit_:
+        _cli.main(["bench", "--size", "20GiB"])
+    assert exit_.value.code == 2 and advice in capsys.readouterr().err
+
+
+def test_bench_allocation_failure_is_a_message(monkeypatch):
+    """Where the available memory is unknown (or went away since the check), the allocation's MemoryError."""
+    from fastglorot.benchmarks import harness
+
+    allocate = harness.allocate
+
+    def refuse(shape, dtype):
+        if shape != (1,):  # the harness asks for one element to learn the dtype
+            raise MemoryError("Unable to allocate")
+        return allocate(shape, dtype)
+
+    monkeypatch.setattr(harness, "allocate", refuse)
+    with pytest.raises(SystemExit, match=r"error: cannot allocate the 4\.00 MiB layer \(1024, 1024\) of float32"):
+        harness.run_bench(4 << 20, quick=True, repeats=1)
+
+
+def test_bench_without_matplotlib_refuses_plot_before_measuring(python_runner, tmp_path):
+    result = python_runner("import sys\nsys.modules['matplotlib'] = None\nfrom fastglorot._cli import main\n"
+                           f"main(['bench', '--plot', {str(tmp_path / 'b.png')!r}])", check=False)
+    assert result.returncode == 2 and not result.stdout
+    assert "argument --plot: needs matplotlib, which is not installed" in result.stderr
+
+
+# -- a closed pipe (| head) ends the command quietly, as Unix tools do -------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "--size", "4MiB", "--quick", "--repeats", "1"],
+    ["init", "--example", "llama-tiny", "--print-spec"],
+    ["warmup", "--dtypes", "float32", "--distributions", "uniform"],
+], ids=["bench", "init --print-spec", "warmup"])
+def test_closed_stdout_exits_quietly(argv):
+    """The reader is gone before the first line (what ``| head -1`` does to the rest): no traceback."""
+    env = dict(os.environ, FASTGLOROT_QUIET="1")  # no compile notice on stderr: it must stay empty
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "fastglorot", *argv], stdout=write_end, stderr=subprocess.PIPE,
+                                text=True, env=env, timeout=300)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == ""  # 128 + SIGPIPE
+
+
+def test_bench_piped_to_head_stops_after_the_line_it_wanted():
+    """``fastglorot bench | head -1``: one line, then the benchmark stops (line-buffered stdout sees the pipe close)."""
+    env = dict(os.environ, FASTGLOROT_QUIET="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(f"{sys.executable} -m fastglorot bench --size 64MiB | head -1; "
+                            "echo status ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+                            text=True, env=env, timeout=300)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("# ") and lines[1] == "status 141"
+    assert result.stderr == ""
+
+
+# -- warmup says when the cache cannot be written -----------------------------------------------------------------
+
+def test_warmup_with_an_unwritable_cache_dir_fails_before_compiling(python_runner):
+    result = python_runner("import sys\nfrom fastglorot._cli import main\n"
+                           "sys.exit(main(['warmup', '--dtypes', 'float64', '--distributions', 'normal']))",
+                           env={"NUMBA_CACHE_DIR": "/proc/nb"}, check=False)
+    assert result.returncode == 1 and result.stdout == ""  # no kernel times: nothing was compiled
+    assert result.stderr.startswith("fastglorot warmup: error: NUMBA_CACHE_DIR=/proc/nb is not a writable directory")
+
+
+def test_warmup_reports_the_cache_directory(python_runner, tmp_path):
+    cache = tmp_path / "cache"
+    result = python_runner("import sys\nfrom fastglorot._cli import main\n"
+                           "sys.exit(main(['warmup', '--dtypes', 'float32', '--distributions', 'uniform']))",
+                           env={"NUMBA_CACHE_DIR": str(cache)})
+    assert result.stdout.splitlines()[-1].startswith(f"cached in {cache}")
+
+
+def test_no_writable_cache_location_is_reported_and_warmup_compiles_here(monkeypatch):
+    """numba finds no location it can write (a read-only install, no NUMBA_CACHE_DIR): the kernels compile in
+    memory; the library's warmup says so and compiles in this process only (no compiler processes)."""
+    from fastglorot import _jit, _warmup
+
+    monkeypatch.setattr(_jit, "cache_directory", lambda dispatcher: None)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    directory, problem = _warmup.cache_problem(["float32"], ["uniform"], compiled=False)
+    assert directory is None and "numba cannot write its disk cache" in problem and "compiled in memory" in problem
+    with pytest.warns(UserWarning, match="numba cannot write its disk cache"):
+        times = fastglorot.warmup(["float32"], ["uniform"], processes=2)
+    assert set(times) == {"uniform float32", "total"}

@@ -221,7 +221,12 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         numba.set_num_threads(threads)
     threads = numba.get_num_threads()
     dtype = format_of(dtype)
-    out = allocate(layer_for(size, dtype), dtype)
+    shape = layer_for(size, dtype)
+    try:
+        out = allocate(shape, dtype)
+    except MemoryError:  # the CLI checked --size against the available memory; this is the last word
+        raise SystemExit(f"fastglorot bench: error: cannot allocate the {_bytes(size)} layer {shape} of {dtype}: "
+                         "not enough memory; use a smaller --size") from None
     memset_(out)  # first touch outside every timed region
     peers = [name for name, peer in PEERS.items() if peer.available()]
     missing = [f"{name} (needs {peer.module})" for name, peer in PEERS.items() if not peer.available()]
@@ -244,8 +249,9 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         print("\nThread scaling (fastglorot, GB/s)")
         print(format_table(["threads"] + [k for k in scaling[0] if k != "threads"],
                            [list(row.values()) for row in scaling]))
-        memory = _peak_memory(out.shape, dtype)
-        print(f"\nPeak memory of glorot_uniform({out.shape}, dtype={dtype!r}), in a fresh process: "
+        del out  # the fresh process allocates its own layer: one layer in memory at a time, not two
+        memory = _peak_memory(shape, dtype)
+        print(f"\nPeak memory of glorot_uniform({shape}, dtype={dtype!r}), in a fresh process: "
               f"{memory['extra'] / 2**20:+.1f} MiB beyond its {_bytes(memory['output'])} output "
               f"(target <= +{MEMORY_TARGET_SLACK >> 20} MiB: {'met' if memory['within_target'] else 'MISSED'})")
         cold = _cold_start()
@@ -255,11 +261,23 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
               f"+ first fill {cold['warm']['first uniform']:.2f} s; by default (NumPy path, no numba): import "
               f"{cold['numpy_path']['import']:.2f} s + first fill {cold['numpy_path']['first uniform']:.3f} s")
         report.update(thread_scaling=scaling, peak_memory=memory, cold_start=cold)
+    status = 0
+    # The CLI checked both paths before measuring; a write can still fail (a full disk): say so, keep going.
     if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"\nwrote {json_path}")
+        try:
+            Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+            print(f"\nwrote {json_path}")
+        except OSError as error:
+            print(f"fastglorot bench: error: cannot write --json {json_path}: {error.strerror or error}",
+                  file=sys.stderr)
+            status = 1
     if plot_path:
-        title = f"{facts['cpu']}, {threads} threads: {_bytes(out.nbytes)} {dtype} layer {out.shape}"
-        _plot(plot_path, results, dists, title)
-        print(f"wrote {plot_path}")
-    return 0
+        title = f"{facts['cpu']}, {threads} threads: {_bytes(report['size_bytes'])} {dtype} layer {shape}"
+        try:
+            _plot(plot_path, results, dists, title)
+            print(f"wrote {plot_path}")
+        except OSError as error:
+            print(f"fastglorot bench: error: cannot write --plot {plot_path}: {error.strerror or error}",
+                  file=sys.stderr)
+            status = 1
+    return status
