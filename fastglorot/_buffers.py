@@ -290,11 +290,14 @@ def allocate(shape: Any, dtype: object) -> np.ndarray[Any, Any]:
     TypeError
         A shape that is not integers, a torch dtype, or an unsupported dtype.
     ValueError
-        A negative dimension.
+        A negative dimension, or more bytes than NumPy can address.
+    MemoryError
+        Not enough memory (the message names the shape, dtype and size).
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(dtype, getattr(torch, "dtype", ())):
         raise TypeError(f"dtype={dtype} is a torch dtype, but the allocating functions return NumPy arrays; "
                         f"pass a NumPy dtype (e.g. {format_of(dtype)!r}), or fill a tensor in place: "
                         f"glorot_uniform_(torch.empty(shape, dtype={dtype}))")
-    return aligned_empty(as_shape("shape", shape), FORMATS[format_of(dtype)].numpy_dtype())
+    fmt = FORMATS[format_of(dtype)]
+    return aligned_empty(as_shape("shape", shape), fmt.numpy_dtype(), fmt.name)

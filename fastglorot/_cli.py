@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from . import __version__
 from ._formats import FORMATS
+from ._memory import available_memory
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(i)?B?|B?)\s*$", re.IGNORECASE)
 _POWERS = {"K": 1, "M": 2, "G": 3, "T": 4}
@@ -316,28 +317,13 @@ BENCH_MEMORY_HEADROOM = 512 << 20
 """Memory ``fastglorot bench`` needs beyond the layer: the interpreters, numba, torch and the peers' scratch."""
 
 
-def _available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation now (``MemAvailable``), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _gib(nbytes: float) -> str:
     return f"{nbytes / 2**30:.1f} GiB"
 
 
 def _check_bench_size(size: int, parser: argparse.ArgumentParser) -> None:
     """Refuse a ``--size`` that cannot fit in memory now, before anything is allocated, saying what fits."""
-    available = _available_memory()
+    available = available_memory()
     if available is None or size + BENCH_MEMORY_HEADROOM <= available:
         return
     fits = max(available - BENCH_MEMORY_HEADROOM, 0) >> 20  # MiB

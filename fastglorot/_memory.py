@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ALIGNMENT", "aligned_empty", "advise_huge_pages", "huge_pages"]
+__all__ = ["ALIGNMENT", "aligned_empty", "advise_huge_pages", "huge_pages", "available_memory", "format_bytes"]
 
 HUGE_PAGE_BYTES = 2 << 20
 HUGE_PAGE_MIN_BYTES = 4 << 20
@@ -81,13 +81,63 @@ ALIGNMENT = 64
 aligned), and a whole cache line for the kernels' first tile."""
 
 
-def aligned_empty(shape: Tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+_MAX_BYTES = int(np.iinfo(np.intp).max) - ALIGNMENT
+"""The largest array NumPy can index, in bytes (less the alignment slack)."""
+
+
+def aligned_empty(shape: Tuple[int, ...], dtype: np.dtype[Any], name: str = "") -> np.ndarray[Any, Any]:
     """``np.empty(shape, dtype)`` whose data starts on an :data:`ALIGNMENT`-byte boundary.
 
     NumPy's allocator aligns to 16 bytes only; over-allocating one alignment
-    unit and slicing costs 64 bytes and no copy.
+    unit and slicing costs 64 bytes and no copy.  The byte buffer is an
+    internal detail, so errors name the caller's ``shape`` and ``dtype``
+    (``name`` is the dtype's name for the message, default ``dtype.name``).
+
+    Raises
+    ------
+    ValueError
+        The array has more bytes than NumPy can index (``2**63 - 1``).
+    MemoryError
+        The system cannot provide the memory; the message names the shape,
+        the dtype, the size and the memory available.
     """
     nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+    what = f"an array of shape {shape} and dtype {name or dtype.name}"
+    if nbytes > _MAX_BYTES:
+        raise ValueError(f"{what} would hold {format_bytes(nbytes)} ({nbytes} bytes), more than NumPy can address "
+                         f"(2**63 - 1 bytes); fill it block by block (global_shape=, global_offset=), or lazily "
+                         f"with fastglorot.dask, or into a file with fastglorot.io")
+    try:
+        raw = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
+    except MemoryError:
+        available = available_memory()
+        free = f" ({format_bytes(available)} available now)" if available is not None else ""
+        raise MemoryError(f"cannot allocate {what}: {format_bytes(nbytes)} ({nbytes} bytes) does not fit in "
+                          f"memory{free}; fill it block by block (global_shape=, global_offset=), lazily with "
+                          f"fastglorot.dask, or into a file with fastglorot.io") from None
     start = -raw.ctypes.data % ALIGNMENT
     return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def format_bytes(nbytes: float) -> str:
+    """``nbytes`` in binary units for messages: ``"4.00 TiB"``, ``"512 B"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if nbytes < 1024 or unit == "EiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -121,7 +121,7 @@ def test_bench_size_beyond_the_machine_is_refused_with_what_fits():
 def test_bench_size_check_says_what_fits(monkeypatch, capsys, available, advice):
     from fastglorot import _cli
 
-    monkeypatch.setattr(_cli, "_available_memory", lambda: available)
+    monkeypatch.setattr(_cli, "available_memory", lambda: available)
     with pytest.raises(SystemExit) as exit_:
         _cli.main(["bench", "--size", "20GiB"])
     assert exit_.value.code == 2 and advice in capsys.readouterr().err
