@@ -251,3 +251,34 @@ def test_hugging_face_llama_materialized_from_meta():
     expected = fastglorot.normal_(np.empty((256, 64), np.float32), 0.0, 0.02, seed=SEED,
                                   stream="model.embed_tokens.weight")
     np.testing.assert_array_equal(cpu.model.embed_tokens.weight.detach().numpy(), expected)
+
+
+# -- arguments in the caller's terms ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("function", ["init_module", "materialize"])
+def test_a_tensor_instead_of_a_module_is_a_type_error_that_says_what_to_call(function):
+    """The report's reproduction: init_module(torch.zeros(3)) raised AttributeError 'named_modules'."""
+    with pytest.raises(TypeError, match=rf"^fastglorot\.torch\.{function}\(\) expects a torch\.nn\.Module, got "
+                                        r"torch\.Tensor \(to fill a tensor, call an initializer on it: "):
+        getattr(fastglorot.torch, function)(torch.zeros(3), seed=1)
+
+
+@pytest.mark.parametrize("function", ["init_module", "materialize"])
+@pytest.mark.parametrize("module, name", [([1, 2], "list"), (None, "NoneType"), ("model", "str")])
+def test_other_non_modules_are_type_errors(function, module, name):
+    with pytest.raises(TypeError, match=rf"expects a torch\.nn\.Module, got {name}$"):
+        getattr(fastglorot.torch, function)(module, seed=1)
+
+
+@pytest.mark.parametrize("function", ["init_module", "materialize"])
+def test_uncallable_init_fn_is_a_type_error(function):
+    model = torch.nn.Linear(4, 4, device="meta" if function == "materialize" else "cpu")
+    with pytest.raises(TypeError, match=r"init_fn must be callable \(called with each submodule\), got int"):
+        getattr(fastglorot.torch, function)(model, seed=1, init_fn=3)
+
+
+def test_materialize_checks_the_seed_before_allocating():
+    model = torch.nn.Linear(4, 4, device="meta")
+    with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*64\)"):
+        fastglorot.torch.materialize(model, seed=-1)
+    assert model.weight.is_meta  # nothing was allocated

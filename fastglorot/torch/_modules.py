@@ -261,6 +261,7 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
     * Fills torch performs itself (tensors fastglorot does not fill, see
       :func:`supports`) keep torch's semantics and generator.
     """
+    _check_arguments("init_module", module, init_fn)
     resolved = resolve_seed(seed)  # the library's seed rule: checked, or drawn from OS entropy
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
@@ -318,6 +319,8 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
     torch.nn.Module
         ``module`` itself.
     """
+    _check_arguments("materialize", module, init_fn)
+    seed = resolve_seed(seed)  # a bad seed fails before any storage is allocated
     ties = _ties(module)
     _to_empty(module, torch.device(device))
     # to_empty gives each name its own new tensor when the device changes
@@ -330,6 +333,19 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
             getattr(module.get_submodule(owner), kind)[local_name] = tensor
     init_module(module, seed, init_fn=init_fn, prefix=prefix)
     return module
+
+
+def _check_arguments(function: str, module: object, init_fn: object) -> None:
+    """TypeError, in the caller's terms, for a ``module`` that is not an ``nn.Module`` or an uncallable ``init_fn``."""
+    if not isinstance(module, torch.nn.Module):
+        hint = (" (to fill a tensor, call an initializer on it: fastglorot.torch.xavier_uniform_(tensor), "
+                "fastglorot.torch.normal_(tensor, ...))" if isinstance(module, torch.Tensor) else "")
+        kind = type(module)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        raise TypeError(f"fastglorot.torch.{function}() expects a torch.nn.Module, got {name}{hint}")
+    if init_fn is not None and not callable(init_fn):
+        raise TypeError(f"fastglorot.torch.{function}(): init_fn must be callable (called with each submodule), "
+                        f"got {type(init_fn).__name__}")
 
 
 def _to_empty(module: torch.nn.Module, device: torch.device) -> None:
