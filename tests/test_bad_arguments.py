@@ -133,6 +133,7 @@ def _call(function, out, args, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
+        warnings.filterwarnings("ignore", ".*every value of this float16 fill is 0")  # extreme arguments, on purpose
         return function(out, *args, **kwargs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import ml_dtypes
 import numpy as np
@@ -55,6 +56,13 @@ def numpy_dtype(name):
 
 def sample(distribution, dtype, shape, **kwargs):
     """An allocating public call of ``distribution`` with parameters that exercise every branch."""
+    with warnings.catch_warnings():
+        # extreme parameters (the property test's tiny bounds) make float16 fills all 0, on purpose
+        warnings.filterwarnings("ignore", ".*every value of this float16 fill is 0")
+        return _sample(distribution, dtype, shape, **kwargs)
+
+
+def _sample(distribution, dtype, shape, **kwargs):
     params = dict(kwargs)
     if distribution == "uniform":
         return fastglorot.uniform(shape, params.pop("low", -0.3), params.pop("high", 0.7), dtype=dtype, **params)
