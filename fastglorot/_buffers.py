@@ -15,17 +15,19 @@ only be a torch tensor or an ml_dtypes array if its module is already loaded.
 
 from __future__ import annotations
 
+import math
 import sys
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple, cast
 
 import numpy as np
 
+from ._cuda import is_cuda_array
 from ._formats import FORMATS, SUPPORTED, format_of, numpy_format, torch_formats
 from ._interop import torch_refusal
 from ._memory import aligned_empty
 from ._position import as_shape
 
-__all__ = ["Output", "as_output", "allocate"]
+__all__ = ["Output", "DeviceArray", "as_output", "allocate"]
 
 # DLPack device types whose memory the CPU can write directly: kDLCPU,
 # kDLCUDAHost (pinned) and kDLROCMHost (pinned).
@@ -61,6 +63,19 @@ class Output(NamedTuple):
     format: str
     result: Any
     finish: Callable[[], None]
+    device: str = "cpu"
+    """``"cpu"``, or ``"cuda"``: then ``array`` is a :class:`DeviceArray` and the fill runs on the GPU."""
+
+
+class DeviceArray(NamedTuple):
+    """A CUDA output as the public functions see it: its shape and size, and the object ``_cuda`` fills."""
+
+    obj: Any
+    """What ``_cuda.fill_cuda`` receives: the caller's array, or for a torch tensor its detached view
+    (a 16-bit integer view for bfloat16 and float16, which the CUDA Array Interface cannot name)."""
+    shape: Tuple[int, ...]
+    size: int
+    nbytes: int
 
 
 def _nothing() -> None:
@@ -158,6 +173,40 @@ def _torch_if_tensor(out: object) -> Any:
     return None
 
 
+# -- CUDA --------------------------------------------------------------------
+
+def _cuda_output(out: Any) -> Output:
+    """A CUDA array (``__cuda_array_interface__``, CUDA DLPack, numba device arrays, simulated ones too).
+
+    The GPU fills it (``_cuda.fill_cuda``); checks of dtype, layout and
+    writability happen there, before anything is launched.
+    """
+    from ._cuda import cuda_format, cuda_shape
+
+    torch = _torch_if_tensor(out)
+    finish = _nothing
+    if torch is not None:
+        format_ = torch_formats(torch).get(out.dtype)
+        if format_ is None:
+            raise TypeError(f"out must have dtype {SUPPORTED}, got {out.dtype}")
+        obj = out.detach()  # a tensor that requires grad exports no CUDA Array Interface
+        if FORMATS[format_].bits_dtype.kind != "f":
+            obj = obj.view(torch.int16)
+
+        def bump_version() -> None:
+            increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+            if increment is not None:
+                increment(out)
+
+        finish = bump_version
+    else:
+        obj, format_ = out, cuda_format(out)
+    shape = cuda_shape(obj)
+    size = math.prod(shape)
+    array = DeviceArray(obj, shape, size, size * FORMATS[format_].itemsize)
+    return Output(cast(Any, array), format_, out, finish, "cuda")
+
+
 # -- DLPack ------------------------------------------------------------------
 
 def _dlpack_output(out: Any) -> Output:
@@ -252,6 +301,8 @@ def as_output(out: object) -> Output:
     """
     if isinstance(out, np.ndarray):
         return _finalize(out, out)
+    if is_cuda_array(out):
+        return _cuda_output(out)
     torch = _torch_if_tensor(out)
     if torch is not None:
         return _torch_output(out, torch)
@@ -261,8 +312,6 @@ def as_output(out: object) -> Output:
         return _dlpack_output(out)
     if hasattr(out, "__array_interface__") or hasattr(out, "__array_struct__"):
         return _interface_output(out)
-    if hasattr(out, "__cuda_array_interface__"):
-        raise ValueError(f"out ({type(out).__name__}) lives on a CUDA device; only CPU memory can be filled in place")
     return _buffer_output(out)
 
 

@@ -42,6 +42,7 @@ EXTRAS = {
     "dask": ("dask[array,distributed]>=2024.12", "zarr>=3"),
     "jax": ("jax>=0.6",),
     "keras": ("keras>=3.5",),
+    "cuda": ("numba-cuda>=0.30",),
 }
 """The requirements of each optional extra, as in ``pyproject.toml`` (a test keeps them equal).
 

@@ -49,6 +49,13 @@ def fill(target: Output, distribution: str, params: np.ndarray[Any, Any], where:
     if array.size == 0:
         return target.result
     fmt = FORMATS[target.format]
+    if target.device == "cuda":  # on the GPU, with the same bits (README "GPU")
+        from ._cuda import fill_cuda
+
+        fill_cuda(cast(Any, array).obj, distribution, fmt.name, key_stream_words(where.seed, where.stream), params,
+                  where.runs)
+        target.finish()
+        return target.result
     args: Tuple[Any, ...] = (key_stream_words(where.seed, where.stream), params) + fmt.kernel_args
     kernel, parallel = select(kernel_name(distribution, fmt.name), array.nbytes,
                               f"{distribution.replace('_', ' ')} {fmt.name}")

@@ -394,7 +394,16 @@ def test_dlpack_bfloat16_is_a_clear_type_error(torch):
         as_output(out)
 
 
-@pytest.mark.parametrize("device", [(2, 0), (10, 1), (13, 0), (99, 0)])
+@pytest.mark.parametrize("device", [(2, 0), (13, 0)])
+def test_dlpack_cuda_device_goes_to_the_cuda_path_without_export(device):
+    """kDLCUDA and kDLCUDAManaged memory is filled on the GPU (README "GPU"), never viewed as a CPU buffer."""
+    from fastglorot._cuda import is_cuda_array
+
+    out = DLPackExporter(np.zeros(3, np.float32), device=device)
+    assert is_cuda_array(out) and out.calls == 0
+
+
+@pytest.mark.parametrize("device", [(10, 1), (99, 0)])
 def test_dlpack_non_cpu_device_is_rejected_without_export(device):
     source = np.zeros(3, np.float32)
     out = DLPackExporter(source, device=device)
@@ -502,12 +511,13 @@ def test_array_method_alone_is_not_enough():
         as_output(ArrayLike())
 
 
-def test_cuda_array_interface_is_rejected():
+def test_cuda_array_interface_goes_to_the_cuda_path():
+    """Never a CPU view of device memory: the GPU fills it (tests/test_cuda_public.py checks the values)."""
     class CudaArray:
         __cuda_array_interface__ = {"shape": (3,), "typestr": "<f4", "data": (0, False), "version": 3}
 
-    with pytest.raises(ValueError, match="CUDA"):
-        as_output(CudaArray())
+    target = as_output(CudaArray())
+    assert target.device == "cuda" and target.array.shape == (3,) and target.array.nbytes == 12
 
 
 # -- buffer protocol ------------------------------------------------------------
