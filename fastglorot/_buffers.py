@@ -186,9 +186,10 @@ def _cuda_output(out: Any) -> Output:
     torch = _torch_if_tensor(out)
     finish = _nothing
     if torch is not None:
-        format_ = torch_formats(torch).get(out.dtype)
-        if format_ is None:
-            raise TypeError(f"out must have dtype {SUPPORTED}, got {out.dtype}")
+        refusal = torch_refusal(out)
+        if refusal is not None:
+            raise refusal.error(refusal.message)
+        format_ = torch_formats(torch)[out.dtype]
         obj = out.detach()  # a tensor that requires grad exports no CUDA Array Interface
         if FORMATS[format_].bits_dtype.kind != "f":
             obj = obj.view(torch.int16)

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     import jax
     from numpy.typing import NDArray
 
-__all__ = ["ARGUMENT_ERRORS", "EXTRAS", "Refusal", "adopt_jax", "install_hint", "missing", "probe", "require",
-           "torch_refusal"]
+__all__ = ["ARGUMENT_ERRORS", "EXTRAS", "Refusal", "adopt_jax", "cuda_fills_available", "install_hint", "missing",
+           "probe", "require", "torch_refusal"]
 
 T = TypeVar("T")
 
@@ -163,19 +163,27 @@ class Refusal(NamedTuple):
     message: str
 
 
+def cuda_fills_available() -> bool:
+    """Whether CUDA arrays can be filled here: numba-cuda is installed (README "GPU")."""
+    return _find_spec("numba_cuda") is not None
+
+
 def torch_refusal(tensor: Any) -> Optional[Refusal]:
     """Why fastglorot cannot fill the torch tensor ``tensor`` in place, or None if it can.
 
-    In order: not on the CPU, not dense (strided, not nested), quantized,
+    In order: not on the CPU or a CUDA GPU (CUDA needs numba-cuda), not dense (strided, not nested), quantized,
     not float32/float64/float16/bfloat16, a conjugate or negative bit, an
     inference tensor outside ``torch.inference_mode()``.  The element layout
     (aliasing strides) is checked where the memory is viewed.  torch is
     taken from ``sys.modules``: a tensor implies it is loaded.
     """
     torch = sys.modules["torch"]
-    if tensor.device.type != "cpu":
-        return Refusal(ValueError, f"out is a torch tensor on device {tensor.device}; only CPU tensors can be "
-                                   "filled in place (fill a CPU tensor, then copy it over)")
+    if tensor.device.type == "cuda" and not cuda_fills_available():
+        return Refusal(ValueError, f"out is a torch tensor on device {tensor.device}; CUDA tensors are filled on "
+                                   f"the GPU with numba-cuda, which is not installed: {install_hint('cuda')}")
+    if tensor.device.type not in ("cpu", "cuda"):
+        return Refusal(ValueError, f"out is a torch tensor on device {tensor.device}; only CPU and CUDA tensors "
+                                   "can be filled in place (fill a CPU tensor, then copy it over)")
     if tensor.layout != torch.strided or getattr(tensor, "is_nested", False):
         return Refusal(TypeError, f"out must be a dense (strided) tensor, got layout {tensor.layout}")
     if tensor.is_quantized:

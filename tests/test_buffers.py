@@ -277,13 +277,12 @@ def test_torch_meta_tensor_is_rejected(torch):
         as_output(torch.empty(3, device="meta"))
 
 
-def test_torch_non_cpu_tensor_is_rejected_untouched(torch):
+def test_torch_cuda_tensor_goes_to_the_cuda_path(torch):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    out = torch.zeros(3, device="cuda")
-    with pytest.raises(ValueError, match="cuda"):
-        as_output(out)
-    assert bool((out == 0).all())
+    pytest.importorskip("numba_cuda")
+    target = as_output(torch.zeros(3, 5, device="cuda", dtype=torch.bfloat16))
+    assert target.device == "cuda" and target.format == "bfloat16" and target.array.shape == (3, 5)
 
 
 @pytest.mark.parametrize("name", ["int32", "int16", "uint8", "bool", "complex64", "complex128", "float8_e4m3fn"])

@@ -262,13 +262,15 @@ def test_non_finite_mean_is_left_to_torch():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_tensors_get_torchs_own_function():  # pragma: no cover - no GPU on the project's machines
-    tensor = torch.zeros(6, 4, device="cuda")
-    assert not fi.supports(tensor)
-    torch.cuda.manual_seed(4)
-    ours = fi.normal_(tensor.clone())
-    torch.cuda.manual_seed(4)
-    assert torch.equal(ours, torch.nn.init.normal_(tensor.clone()))
+def test_cuda_tensors_are_filled_by_fastglorot_with_the_cpu_bits():  # pragma: no cover - no GPU on CI
+    """README "GPU": with numba-cuda, a CUDA tensor gets the values of the CPU fill of the same arguments."""
+    pytest.importorskip("numba_cuda")
+    for dtype in (torch.float32, torch.bfloat16):
+        tensor = torch.zeros(600, 40, device="cuda", dtype=dtype)
+        assert fi.supports(tensor)
+        fastglorot.trunc_normal_(tensor, 0.0, 0.02, -0.04, 0.04, seed=4, stream="w")
+        cpu = fastglorot.trunc_normal_(torch.zeros(600, 40, dtype=dtype), 0.0, 0.02, -0.04, 0.04, seed=4, stream="w")
+        assert torch.equal(tensor.cpu(), cpu)
 
 
 def test_supports_accepts_what_fastglorot_fills():

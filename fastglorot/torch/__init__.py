@@ -50,7 +50,8 @@ Fallback rule
     CPU, dense (strided, not nested or quantized), of dtype float32, float64,
     float16 or bfloat16, whose elements do not alias one another (no zero
     strides), and not an inference tensor outside ``torch.inference_mode()``.
-    Everything else (CUDA, MPS, meta, integer or complex dtypes, sparse
+    CUDA tensors qualify too where numba-cuda is installed (README "GPU").
+    Everything else (MPS, meta, integer or complex dtypes, sparse
     tensors, DTensor and other subclasses, lazy parameters) goes to torch's
     own function, unchanged, so a model never breaks because the backend is
     on.  So do argument values fastglorot does not sample but torch accepts
