@@ -209,9 +209,6 @@ def _memory(out: object, simulator: bool) -> _Memory:
 
 # -- formats ------------------------------------------------------------------------------
 
-_FLOAT_FORMATS = {("f", 4): "float32", ("f", 8): "float64", ("f", 2): "float16"}
-
-
 def cuda_shape(out: object) -> Tuple[int, ...]:
     """The shape of a CUDA array (from its CUDA Array Interface, DLPack or numba device array)."""
     return _memory(out, simulator_enabled()).shape
@@ -258,7 +255,7 @@ def _bits_dtype(distribution: str, fmt: str, dtype: np.dtype[Any]) -> np.dtype[A
         raise TypeError(f"out must be in native byte order on the GPU, got dtype {dtype}")
     if spec.family == "half":
         # float16 itself, or 16-bit integer (or ml_dtypes/void) views of the bits.
-        kinds = "fui" if fmt == "float16" else "uiV"
+        kinds = "fui" if spec.numpy_native else "uiV"  # float16 is a NumPy dtype; bfloat16 is ml_dtypes' (kind V)
         if dtype.itemsize != 2 or dtype.kind not in kinds:
             raise TypeError(f"a {fmt} fill needs a 2-byte CUDA array ({fmt} or its 16-bit integer view), "
                             f"got dtype {dtype}")
