@@ -185,6 +185,7 @@ def _run_tasks(tasks: Sequence[_T], work: Callable[[_T, Dict[str, Any]], None], 
 
     helpers = min(threads, len(tasks)) - 1
     futures = [_helper_pool().submit(worker) for _ in range(helpers)] if helpers > 0 else []
+    interrupted: List[KeyboardInterrupt] = []
     try:
         worker()
     except BaseException:
@@ -199,8 +200,13 @@ def _run_tasks(tasks: Sequence[_T], work: Callable[[_T, Dict[str, Any]], None], 
                     if not future.cancelled():
                         future.exception()  # waits; helpers stop within one chunk
                     break
-                except KeyboardInterrupt:
-                    cancelled.set()  # keep waiting: no write may outlive the call
+                except KeyboardInterrupt as interrupt:
+                    # Keep waiting (no write may outlive the call), then raise it: a Ctrl-C that lands
+                    # while this thread waits for the helpers must not return a half-filled output.
+                    cancelled.set()
+                    interrupted.append(interrupt)
+    if interrupted:
+        raise interrupted[0]
     if errors:
         raise errors[0]
 

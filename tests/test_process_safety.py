@@ -754,3 +754,22 @@ def test_generic_cpu_gives_identical_bits(python_runner, tmp_path):
     assert "'generic'" in info["MAGIC"], info["MAGIC"]
     assert info["WIDE"] == "False", "generic code uses AVX registers"
     assert info["DIGESTS"].split() == want
+
+
+def test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed():
+    """A KeyboardInterrupt that lands while the calling thread waits for the pool must reach the caller:
+    swallowing it returned a half-filled output (the helpers stop at the cancel) as if complete.  Task 0 is
+    instant, task 1 interrupts the main thread; when a helper takes task 1, the caller is waiting for it."""
+    import _thread
+    import time
+
+    from fastglorot import _launch
+
+    def work(task, local):
+        if task == 1:
+            time.sleep(0.2)
+            _thread.interrupt_main()
+            time.sleep(0.2)
+
+    with pytest.raises(KeyboardInterrupt):
+        _launch._run_tasks([0, 1], work, 2)
