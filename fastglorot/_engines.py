@@ -17,13 +17,25 @@ load would have (a per-process budget rather than a per-fill size, so a model
 of a thousand mid-size layers does not fill them all at NumPy speed).  The
 default budget is about what the NumPy path fills in the time of a warm
 kernel load (README "Performance", ``python bench/bench_startup.py``).
+
+Thread safety: several threads may make their first fills at once (Dask
+tasks, models built in threads inside ``fast_init``).  One lock serializes
+the import of ``_kernels`` (another guards the budget's bookkeeping, so that
+a small fill never waits for numba's import), and the kernel module is
+published (``_kernels_module``) only once its import has finished:
+``sys.modules`` holds a module from the moment its import *starts*, so
+reading it there would hand other threads a half-initialized module without
+its kernels.  Compiling a kernel is serialized by numba
+itself (its global compiler lock; a second thread finds the first one's
+result and does not compile again).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from typing import Callable, Tuple
+import threading
+from types import ModuleType
+from typing import Callable, Optional, Tuple
 
 __all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "kernel_name", "select", "kernel",
            "is_loaded", "load"]
@@ -34,7 +46,16 @@ NUMPY_MAX_BYTES = 32 << 20
 ENVIRONMENT_VARIABLE = "FASTGLOROT_NUMPY_MAX_BYTES"
 
 _numpy_bytes = 0
-"""Bytes this process has filled through the NumPy path."""
+"""Bytes this process has filled through the NumPy path (under ``_budget_lock``)."""
+
+_budget_lock = threading.Lock()
+"""Guards ``_numpy_bytes``."""
+
+_import_lock = threading.Lock()
+"""Held by the one thread that imports ``_kernels``; the others wait for it."""
+
+_kernels_module: Optional[ModuleType] = None
+"""``fastglorot._kernels`` once its import has completed (set under ``_import_lock``)."""
 
 Fill = Callable[..., None]
 
@@ -69,18 +90,47 @@ def kernel_name(distribution: str, fmt: str) -> str:
     return f"fill_{distribution}_{FORMATS[fmt].family}"
 
 
+def _kernels() -> ModuleType:
+    """``fastglorot._kernels``, imported (once, by one thread) on first use."""
+    global _kernels_module
+    module = _kernels_module
+    if module is None:
+        with _import_lock:
+            module = _kernels_module
+            if module is None:
+                from . import _kernels as module
+
+                _kernels_module = module
+    return module
+
+
 def kernel(name: str) -> Fill:
     """The numba kernel ``name`` (importing numba and the kernels on first use)."""
-    from . import _kernels
-
-    fill: Fill = getattr(_kernels, name)
+    fill: Fill = getattr(_kernels(), name)
     return fill
 
 
 def is_loaded(name: str) -> bool:
-    """Whether this process has a compiled (or cache-loaded) numba kernel ``name``."""
-    kernels = sys.modules.get(f"{__package__}._kernels")
+    """Whether this process has a compiled (or cache-loaded) numba kernel ``name``.
+
+    Never imports anything: False while the kernel module is not (completely) imported.
+    """
+    kernels = _kernels_module
     return kernels is not None and bool(getattr(kernels, name).signatures)
+
+
+def _take_numpy_budget(nbytes: int, budget: int) -> bool:
+    """Charge ``nbytes`` to the NumPy path if it stays within ``budget``; whether it did.
+
+    Under the lock, so threads filling at once never overrun the budget
+    together (an unlocked check-then-add let each of them pass the check).
+    """
+    global _numpy_bytes
+    with _budget_lock:
+        if _numpy_bytes + nbytes > budget:
+            return False
+        _numpy_bytes += nbytes
+        return True
 
 
 def select(name: str, nbytes: int, what: str) -> Tuple[Fill, bool]:
@@ -89,12 +139,10 @@ def select(name: str, nbytes: int, what: str) -> Tuple[Fill, bool]:
     ``what`` names the kernel in the one-line notice printed before a
     compile (``_jit.announce_compile``).
     """
-    global _numpy_bytes
     budget = numpy_max_bytes()
-    if budget and not is_loaded(name) and _numpy_bytes + nbytes <= budget:
+    if budget and not is_loaded(name) and _take_numpy_budget(nbytes, budget):
         from . import _numpy_kernels
 
-        _numpy_bytes += nbytes  # unlocked: a race only moves the switch to the kernels by one fill
         twin: Fill = getattr(_numpy_kernels, name)
         return twin, False
     fill = kernel(name)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
-from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Tuple, TypedDict, TypeVar, Union, cast, overload
+from typing import (TYPE_CHECKING, Any, Callable, Literal, Optional, Set, Tuple, TypedDict, TypeVar, Union, cast,
+                    overload)
 
 import numba
 import numpy as np
@@ -208,17 +210,25 @@ def cache_directory(dispatcher: Any) -> Optional[str]:
     return path if isinstance(path, str) else None
 
 
+_announce_lock = threading.Lock()
+_announced: Set[int] = set()
+"""``id`` of each dispatcher whose compile notice this process has printed."""
+
+
 def announce_compile(dispatcher: Any, what: str) -> None:
     """One line on stderr before ``dispatcher`` compiles for the first time on this machine.
 
     First use of a kernel takes seconds (numba typing and LLVM); the line says
-    why, once per kernel and process, and only when numba's disk cache has no
-    entry for it.  ``FASTGLOROT_QUIET=1`` silences it.
+    why, once per kernel and process (also when several threads need the
+    kernel at once: they wait for one compile), and only when numba's disk
+    cache has no entry for it.  ``FASTGLOROT_QUIET=1`` silences it.
     """
     if dispatcher.signatures or os.environ.get("FASTGLOROT_QUIET", "") not in ("", "0"):
         return
-    if cached_on_disk(dispatcher):
-        return
+    with _announce_lock:
+        if id(dispatcher) in _announced or cached_on_disk(dispatcher):
+            return
+        _announced.add(id(dispatcher))  # dispatchers live as long as the process: ids are never reused
     print(f"fastglorot: compiling the {what} kernel (first use on this machine, a few seconds; cached on disk "
           "afterwards). 'fastglorot warmup' compiles all kernels ahead of time; FASTGLOROT_QUIET=1 hides this.",
           file=sys.stderr, flush=True)

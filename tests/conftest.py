@@ -40,12 +40,24 @@ os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 
+USER_DEFAULTS = {"FASTGLOROT_NUMPY_MAX_BYTES": None}
+"""``env`` for :func:`run_python` that undoes the suite's NumPy-path budget: the child runs with the
+default budget, as users do (``None`` unsets a variable)."""
+
+
 def run_python(code: str, *, env: dict | None = None, timeout: float = 240, check: bool = True,
                **kwargs) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter that imports this checkout."""
+    """Run ``code`` in a fresh interpreter that imports this checkout.
+
+    ``env`` is laid over this process's environment; a value of None removes the variable.
+    """
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
-    full_env.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            full_env.pop(name, None)
+        else:
+            full_env[name] = value
     result = subprocess.run([sys.executable, "-c", code], env=full_env, timeout=timeout,
                             capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:

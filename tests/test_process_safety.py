@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 import fastglorot as fg
+from conftest import USER_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
@@ -41,7 +42,7 @@ import hashlib, os, sys, threading, time
 import numba
 import numpy as np
 import fastglorot as fg
-from fastglorot import _kernels, _launch, _sampling
+from fastglorot import _launch, _sampling  # not _kernels: the fills import it, from whichever thread fills first
 
 MiB = 1 << 20
 
@@ -148,15 +149,6 @@ def run(s):
 
 def main():
     specs = {(t, r): spec(t, r) for t in range(THREADS) for r in range(ROUNDS)}
-    # The reference: the same fills, one at a time, on one thread.
-    saved = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        want = {key: run(s) for key, s in specs.items()}
-    finally:
-        numba.set_num_threads(saved)
-    assert want[0, 0] == want[4, 0] and want[1, 0] == want[5, 0]
-
     got, errors = {}, []
     barrier = threading.Barrier(THREADS)
 
@@ -179,6 +171,15 @@ def main():
     hung = [thread.name for thread in threads if thread.is_alive()]
     assert not hung, f"fill threads still running after 120 s: {hung}"
     assert not errors, errors
+    # The reference, after the threads (so that in a fresh process they are the first to fill, and
+    # load the kernels): the same fills, one at a time, on one thread.
+    saved = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        want = {key: run(s) for key, s in specs.items()}
+    finally:
+        numba.set_num_threads(saved)
+    assert want[0, 0] == want[4, 0] and want[1, 0] == want[5, 0]
     bad = sorted(key for key in specs if got.get(key) != want[key])
     assert not bad, f"concurrent fills differ from serial ones: {bad}"
     callers = {thread.ident for thread in threads}
@@ -203,18 +204,26 @@ os._exit(0)  # never wait on a stuck daemon thread at exit
 '''
 
 
+BUDGETS = {"kernels only": {"FASTGLOROT_NUMPY_MAX_BYTES": "0"}, "default budget": USER_DEFAULTS}
+"""The suite's setting (every fill on the kernels), and the users' default: the first fills of a
+process take the NumPy path and the kernels load while other threads fill (issue #28)."""
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("layer", ["workqueue", "omp"])
-def test_concurrent_fills_match_serial_under_threading_layer(python_runner, layer):
+def test_concurrent_fills_match_serial_under_threading_layer(python_runner, layer, budget):
     """Eight Python threads filling different arrays at once (4-8 MiB each, so
     every call uses the pool; uniform/normal, float32/float64, shared seeds and
     streams, one thread writing strided views) give exactly the values of the
     same fills done one at a time on one thread, while pool threads really run
     chunks, under numba's ``workqueue`` layer (which aborts when parallel
     kernels are launched from several threads) and under ``omp``, with 4
-    numba threads (3 pool helpers shared by all eight callers)."""
+    numba threads (3 pool helpers shared by all eight callers); with every
+    fill on the kernels and with the default NumPy-path budget, where the
+    eight threads' first fills load the kernels at once."""
     result = python_runner(CONCURRENCY_SRC + CONCURRENCY_MAIN,
-                           env={"NUMBA_THREADING_LAYER": layer, "NUMBA_NUM_THREADS": "4"},
+                           env={"NUMBA_THREADING_LAYER": layer, "NUMBA_NUM_THREADS": "4", **BUDGETS[budget]},
                            timeout=240)
     if "LAYER-UNAVAILABLE" in result.stdout:
         pytest.skip(f"numba threading layer {layer!r} unavailable: {result.stdout.strip()}")
@@ -313,14 +322,15 @@ print("FORK-OK", flush=True)
 
 
 @pytest.mark.slow
-def test_fork_after_fill_child_fills_correctly(python_runner):
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_fork_after_fill_child_fills_correctly(python_runner, budget):
     """A process that used the pool, and keeps a second thread filling, forks
     six times; each child fills a large array (so it needs a pool of its own)
     and gets the expected values, children run chunks on two threads (the
     pool is rebuilt after fork, not left pointing at dead threads), and each exits
     within 60 s (a deadlock on state inherited from the parent, such as the
     pool or its lock, is detected and the child killed)."""
-    result = python_runner(FORK_SRC, timeout=240)
+    result = python_runner(FORK_SRC, env=BUDGETS[budget], timeout=240)
     assert "FORK-OK" in result.stdout, result.stdout + result.stderr
 
 
@@ -355,11 +365,12 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-def test_multiprocessing_fork_pool_workers_fill_correctly(python_runner):
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_multiprocessing_fork_pool_workers_fill_correctly(python_runner, budget):
     """A ``multiprocessing`` pool of forked workers, created after the parent
     used fastglorot's thread pool, returns the same values as the parent and
     fills in parallel in each worker (a hang fails after 60 s)."""
-    result = python_runner(MP_FORK_SRC, timeout=240)
+    result = python_runner(MP_FORK_SRC, env=BUDGETS[budget], timeout=240)
     assert "MP-FORK-OK" in result.stdout, result.stdout + result.stderr
 
 
@@ -508,7 +519,7 @@ def test_thread_count_does_not_change_bits(python_runner):
     distributions) are bit-identical with ``numba.set_num_threads(1)`` (one
     thread runs every chunk) and with the default thread count (several
     threads run chunks), and in subprocesses started with NUMBA_NUM_THREADS=1
-    and NUMBA_NUM_THREADS=3."""
+    and NUMBA_NUM_THREADS=3 (with the default NumPy-path budget: these fills are past it)."""
     default = numba.get_num_threads()
     parallel, used = _thread_case_digests()
     if default >= 2:
@@ -522,7 +533,7 @@ def test_thread_count_does_not_change_bits(python_runner):
     assert serial == parallel
 
     for threads in ("1", "3"):
-        out = python_runner(THREADS_SRC, env={"NUMBA_NUM_THREADS": threads}).stdout
+        out = python_runner(THREADS_SRC, env={"NUMBA_NUM_THREADS": threads, **USER_DEFAULTS}).stdout
         lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
         count, used_child = map(int, lines["THREADS"].split())
         assert count == int(threads)
@@ -728,6 +739,7 @@ GENERIC_CASES = [  # kind, dtype, n, seed, stream, offset
 
 GENERIC_SRC = PRELUDE + r'''
 from numba.core.registry import cpu_target
+from fastglorot import _kernels
 magic = cpu_target.target_context.codegen().magic_tuple()
 print("MAGIC", repr(magic))
 digests = case_digests(%r)
