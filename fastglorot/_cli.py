@@ -37,7 +37,9 @@ DESCRIPTION = """\
 fastglorot: fast, bit-reproducible weight initialization (Philox4x32-10
 streams, Numba kernels on all cores).
 
-Run "fastglorot COMMAND --help" for a command's options."""
+Run "fastglorot COMMAND --help" for a command's options. Errors are
+reported in one line (exit status 1; 2 for bad arguments); set
+FASTGLOROT_TRACEBACK=1 to see a traceback as well."""
 
 BENCH_DESCRIPTION = f"""\
 Compare fastglorot's Glorot uniform and normal fills with NumPy (one thread
@@ -257,21 +259,17 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     start = time.perf_counter()
     try:
         if args.config is not None:  # a Hugging Face config: the model's own init, module by module
-            try:
-                from .io import _hf
+            from .io import _hf
 
-                if args.print_spec:  # a listing (names, shapes, dtypes), not a spec --spec takes
-                    print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype), indent=1))
-                    return 0
-                seed = resolve_seed(args.seed)
-                with _scheduler(args.scheduler) as client:
-                    written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
-                                                  max_shard_size=args.max_shard_size, force=args.force,
-                                                  progress=False if args.quiet else (args.progress or None),
-                                                  client=client)
-            except ImportError as error:
-                print(f"fastglorot init: error: {error}", file=sys.stderr)
-                return 1
+            if args.print_spec:  # a listing (names, shapes, dtypes), not a spec --spec takes
+                print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype), indent=1))
+                return 0
+            seed = resolve_seed(args.seed)
+            with _scheduler(args.scheduler) as client:
+                written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
+                                              max_shard_size=args.max_shard_size, force=args.force,
+                                              progress=False if args.quiet else (args.progress or None),
+                                              client=client)
             if not args.quiet:
                 seconds = time.perf_counter() - start
                 nbytes = sum(p.stat().st_size for p in written if p.suffix == ".safetensors")
@@ -302,8 +300,9 @@ def _init_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         return 143
     except BrokenPipeError:  # stdout's reader went away (--print-spec | head): main exits quietly
         raise
-    except (OSError, ValueError) as error:
-        print(f"fastglorot init: error: {_in_cli_terms(str(error))}", file=sys.stderr)
+    except (OSError, ValueError, ImportError) as error:  # the user's input or system; ImportError: a missing package
+        _report_traceback()
+        print(f"fastglorot init: error: {_in_cli_terms(_one_line(error))}", file=sys.stderr)
         return 1
     if not args.quiet:
         seconds = time.perf_counter() - start
@@ -382,13 +381,60 @@ def _quiet_broken_pipe() -> int:
     return 128 + 13
 
 
+TRACEBACK_VARIABLE = "FASTGLOROT_TRACEBACK"
+"""Set to 1 to get the traceback of an error the command line reports in one line."""
+
+
+def _report_traceback() -> bool:
+    """Print the traceback of the exception being handled if ``FASTGLOROT_TRACEBACK=1``; whether it did."""
+    if os.environ.get(TRACEBACK_VARIABLE, "") in ("", "0"):
+        return False
+    import traceback
+
+    traceback.print_exc()
+    return True
+
+
+def _one_line(error: BaseException) -> str:
+    """``error``'s message on one line (some libraries put the reason on a second line), or its type's name."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _command(argv: Optional[Sequence[str]]) -> str:
+    """``"fastglorot init"`` (the subcommand ``argv`` runs) for messages, or ``"fastglorot"``."""
+    words = sys.argv[1:] if argv is None else argv
+    name = next((word for word in words if not word.startswith("-")), None)
+    return f"fastglorot {name}" if name in ("bench", "init", "warmup") else "fastglorot"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``fastglorot`` command: its exit status."""
+    """The ``fastglorot`` command: its exit status.
+
+    No error escapes as a traceback: errors a user can cause (their
+    arguments, files, system, a missing optional package) are reported by
+    each command in one line in their terms; anything else that escapes
+    (an ``OSError``, ``MemoryError`` or ``ImportError`` from the system or
+    the environment, or a bug) is caught here and reported in one line too,
+    exit status 1.  ``FASTGLOROT_TRACEBACK=1`` adds the traceback.
+    """
     try:
         status = _main(argv)
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print(f"{_command(argv)}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, MemoryError, ImportError) as error:  # the system or the environment, not fastglorot
+        _report_traceback()
+        print(f"{_command(argv)}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: one clear line, the traceback on request
+        shown = _report_traceback()
+        how = "" if shown else f"; {TRACEBACK_VARIABLE}=1 shows the traceback"
+        print(f"{_command(argv)}: internal error ({type(error).__name__}: {_one_line(error)}); this is a bug in "
+              f"fastglorot, please report it with the command line{how}", file=sys.stderr)
+        return 1
     return status
 
 

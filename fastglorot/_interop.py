@@ -11,6 +11,9 @@
   importing an adapter whose framework is not installed raises ImportError
   at once, with an install command that works from a clone and from an
   installed package.
+* :func:`load`: the same rule for every other use of an optional package
+  (zarr output, ``--scheduler``, ``--config``): one ImportError naming every
+  missing package and one command that installs them all.
 
 Imports no framework: a function that needs one imports it when called (or
 takes it from ``sys.modules``, where an object of that framework implies it
@@ -20,9 +23,12 @@ import this one; it imports no adapter.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import re
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Tuple, Type, TypeVar, Union
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from ._formats import SUPPORTED, torch_formats
 
@@ -30,8 +36,8 @@ if TYPE_CHECKING:
     import jax
     from numpy.typing import NDArray
 
-__all__ = ["ARGUMENT_ERRORS", "EXTRAS", "Refusal", "adopt_jax", "cuda_fills_available", "install_hint", "missing",
-           "probe", "require", "torch_refusal"]
+__all__ = ["ARGUMENT_ERRORS", "EXTRAS", "PACKAGES", "PROVIDERS", "Refusal", "adopt_jax", "cuda_fills_available",
+           "install_hint", "load", "missing", "probe", "require", "torch_refusal"]
 
 T = TypeVar("T")
 
@@ -50,21 +56,68 @@ Install hints name these requirements themselves, not ``fastglorot[extra]``:
 the extra syntax needs fastglorot on a package index, which a clone is not.
 """
 
+PACKAGES = {
+    "torch": "torch",
+    "transformers": "transformers>=4.45",
+}
+"""Optional packages that no extra installs, with the requirement a hint names.
 
-def install_hint(extra: str) -> str:
-    """The command that installs ``extra``'s frameworks, from a clone or an installed package alike.
+torch has no extra because the right build depends on the platform (the
+hint links to pytorch.org); transformers (``--config``) at the version the
+test extra pins (a test keeps them equal).
+"""
+
+PROVIDERS: Dict[str, Tuple[str, ...]] = {
+    "torch": ("torch",),
+    "transformers": ("transformers",),
+    "jax": ("jax",),
+    # Keras 3 needs a backend: the README installs jax with it (torch works too).
+    "keras": ("keras", "jax"),
+    "dask": ("dask",),
+    "distributed": ("dask",),
+    "zarr": ("dask",),
+    "numba_cuda": ("cuda",),
+}
+"""Top-level module -> the extras (:data:`EXTRAS`) or packages (:data:`PACKAGES`) whose install provides it.
+
+The one rule every hint follows, adapters and the command line alike: a
+missing module is reported with ``install_hint(*PROVIDERS[module])``.
+"""
+
+
+def install_hint(*names: str) -> str:
+    """The one command that installs the extras or packages ``names``, from a clone or an installed package alike.
 
     ``'python -m pip install "jax>=0.6" (in a fastglorot clone: python -m
-    pip install ".[jax]")'``; for ``"torch"`` (no extra: the right build
-    depends on the platform), ``python -m pip install torch``.
+    pip install ".[jax]")'``; ``install_hint("keras", "jax")`` installs both
+    (``".[keras,jax]"`` in a clone); for ``"torch"`` (no extra: the right
+    build depends on the platform), ``python -m pip install torch`` and where
+    to pick that build.  The clone form is given only when every name is an
+    extra.
+
+    Parameters
+    ----------
+    *names : str
+        Keys of :data:`EXTRAS` or :data:`PACKAGES`, at least one.
     """
-    if extra == "torch":
-        return "python -m pip install torch (the build for your platform: https://pytorch.org)"
-    requirements = " ".join(f'"{r}"' for r in EXTRAS[extra])
-    return f'python -m pip install {requirements} (in a fastglorot clone: python -m pip install ".[{extra}]")'
+    if not names:
+        raise TypeError("install_hint() needs at least one extra or package name")
+    requirements = [r for name in names for r in (EXTRAS[name] if name in EXTRAS else (PACKAGES[name],))]
+    command = "python -m pip install " + " ".join(_quoted(r) for r in requirements)
+    notes = []
+    if "torch" in names:
+        notes.append("pick torch's build for your platform: https://pytorch.org")
+    if all(name in EXTRAS for name in names):
+        notes.append(f'in a fastglorot clone: python -m pip install ".[{",".join(names)}]"')
+    return command + "".join(f" ({note})" for note in notes)
 
 
-def missing(adapter: str, extra: str, module: str) -> ImportError:
+def _quoted(requirement: str) -> str:
+    """``requirement`` quoted for a shell where it needs it (``>``, ``[``): ``torch``, ``"jax>=0.6"``."""
+    return requirement if re.fullmatch(r"[A-Za-z0-9._-]+", requirement) else f'"{requirement}"'
+
+
+def missing(adapter: str, extra: Union[str, Sequence[str]], module: str) -> ImportError:
     """The ImportError of ``adapter`` when ``module`` (its framework) is not installed.
 
     The rule for every adapter (README "Usage"): ``import
@@ -77,13 +130,16 @@ def missing(adapter: str, extra: str, module: str) -> ImportError:
     Parameters
     ----------
     adapter : str
-        The adapter's module name, for the message (``"fastglorot.dask"``).
-    extra : str
-        Its key in :data:`EXTRAS` (or ``"torch"``).
+        The adapter's module name, for the message (``"fastglorot.dask"``),
+        or what needs the module (``"a .zarr output"``).
+    extra : str or sequence of str
+        Its key(s) in :data:`EXTRAS` or :data:`PACKAGES`, as
+        :data:`PROVIDERS` gives them.
     module : str
         The missing top-level module.
     """
-    return ImportError(f"{adapter} needs {module}, which is not installed: {install_hint(extra)}")
+    names = (extra,) if isinstance(extra, str) else tuple(extra)
+    return ImportError(f"{adapter} needs {module}, which is not installed: {install_hint(*names)}")
 
 
 def require(adapter: str, extra: str, module: str) -> None:
@@ -94,6 +150,43 @@ def require(adapter: str, extra: str, module: str) -> None:
     """
     if _find_spec(module) is None:
         raise missing(adapter, extra, module)
+
+
+def load(user: str, *modules: str) -> Tuple[ModuleType, ...]:
+    """Import the optional top-level ``modules`` for ``user``, or raise one ImportError that says what to install.
+
+    Every module that is not installed is named in one message, with one
+    command that installs them all (:data:`PROVIDERS`): ``"a checkpoint from
+    a config needs torch and transformers, which are not installed: python
+    -m pip install torch "transformers>=4.45" (pick ...)"``.  A module that
+    is installed but fails to import (a broken install) raises an
+    ImportError that says so, with the original error.
+
+    Parameters
+    ----------
+    user : str
+        What needs them, in the user's terms (``"--scheduler"``, ``"a .zarr
+        output"``).
+    *modules : str
+        Keys of :data:`PROVIDERS`.
+
+    Returns
+    -------
+    tuple of module
+        The imported modules, in order.
+    """
+    absent = [module for module in modules if _find_spec(module) is None]
+    if absent:
+        names = tuple(dict.fromkeys(name for module in absent for name in PROVIDERS[module]))
+        which = "which is" if len(absent) == 1 else "which are"
+        raise ImportError(f"{user} needs {' and '.join(absent)}, {which} not installed: {install_hint(*names)}")
+    loaded = []
+    for module in modules:
+        try:
+            loaded.append(importlib.import_module(module))
+        except ImportError as error:
+            raise ImportError(f"{user} needs {module}, which is installed but failed to import: {error}") from error
+    return tuple(loaded)
 
 
 def _find_spec(module: str) -> object:
@@ -168,16 +261,28 @@ def cuda_fills_available() -> bool:
     return _find_spec("numba_cuda") is not None
 
 
+def _functorch_wrapped(torch: Any, tensor: Any) -> bool:
+    """Whether ``tensor`` is a ``torch.func`` wrapper (``grad``/``vmap``/``jvp`` levels): storage-less, the
+    transform's own autograd and batching rules."""
+    functorch = getattr(torch._C, "_functorch", None)
+    return functorch is not None and bool(functorch.is_functorch_wrapped_tensor(tensor))
+
+
 def torch_refusal(tensor: Any) -> Optional[Refusal]:
     """Why fastglorot cannot fill the torch tensor ``tensor`` in place, or None if it can.
 
     In order: not on the CPU or a CUDA GPU (CUDA needs numba-cuda), not dense (strided, not nested), quantized,
     not float32/float64/float16/bfloat16, a conjugate or negative bit, an
-    inference tensor outside ``torch.inference_mode()``.  The element layout
+    inference tensor outside ``torch.inference_mode()``, a tensor of a
+    ``torch.func`` transform.  The element layout
     (aliasing strides) is checked where the memory is viewed.  torch is
     taken from ``sys.modules``: a tensor implies it is loaded.
     """
     torch = sys.modules["torch"]
+    if _functorch_wrapped(torch, tensor):
+        return Refusal(TypeError, "out is a tensor inside a torch.func transform (grad, vmap, jvp, ...), which has "
+                                  "no memory of its own to write; fill it outside the transform, or use torch's own "
+                                  "function")
     if tensor.device.type == "cuda" and not cuda_fills_available():
         return Refusal(ValueError, f"out is a torch tensor on device {tensor.device}; CUDA tensors are filled on "
                                    f"the GPU with numba-cuda, which is not installed: {install_hint('cuda')}")

@@ -36,13 +36,13 @@ from typing import Any, Callable, ClassVar, Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from fastglorot._interop import adopt_jax, missing, probe
+from fastglorot._interop import PROVIDERS, adopt_jax, missing, probe
 
 try:
     import keras
 except ModuleNotFoundError as error:
     if error.name == "keras":
-        raise missing(__name__, "keras", "keras") from None
+        raise missing(__name__, PROVIDERS["keras"], "keras") from None  # Keras with a backend, as README "Keras"
     # Keras is there; the backend KERAS_BACKEND names (default tensorflow) is not.
     raise ImportError(f"fastglorot.keras: Keras could not load its backend ({error}). Keras uses the "
                       "backend named by KERAS_BACKEND (default tensorflow): install it, or set "

@@ -213,3 +213,87 @@ def test_no_writable_cache_location_is_reported_and_warmup_compiles_here(monkeyp
     with pytest.warns(UserWarning, match="numba cannot write its disk cache"):
         times = fastglorot.warmup(["float32"], ["uniform"], processes=2)
     assert set(times) == {"uniform float32", "total"}
+
+
+# -- no traceback escapes: one line for every error, FASTGLOROT_TRACEBACK=1 for the traceback ---------------------
+
+@pytest.mark.parametrize("error, status, line", [
+    (KeyboardInterrupt(), 130, "fastglorot warmup: interrupted"),
+    (OSError(28, "No space left on device"), 1, "fastglorot warmup: error: [Errno 28] No space left on device"),
+    (MemoryError(), 1, "fastglorot warmup: error: MemoryError"),
+    (ImportError("libcuda.so.1: cannot open shared object file"), 1,
+     "fastglorot warmup: error: libcuda.so.1: cannot open shared object file"),
+    (RuntimeError("a broken\ninvariant"), 1, "fastglorot warmup: internal error (RuntimeError: a broken invariant); "
+                                             "this is a bug in fastglorot, please report it with the command line; "
+                                             "FASTGLOROT_TRACEBACK=1 shows the traceback"),
+], ids=["interrupt", "oserror", "memoryerror", "importerror", "bug"])
+def test_an_exception_escaping_a_command_is_one_line(monkeypatch, capsys, error, status, line):
+    from fastglorot import _cli
+
+    def fail(argv):
+        raise error
+
+    monkeypatch.delenv("FASTGLOROT_TRACEBACK", raising=False)
+    monkeypatch.setattr(_cli, "_main", fail)
+    assert _cli.main(["warmup", "--dtypes", "float32"]) == status
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [line] and captured.out == ""
+
+
+def _failing_init(tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
+    """``fastglorot init`` in a fresh interpreter whose writer has a bug (it raises a RuntimeError)."""
+    (tmp_path / "spec.json").write_text('{"w": {"shape": [8, 8], "init": "glorot_uniform"}}')
+    code = ("import sys\nimport fastglorot.io\n"
+            "def write_checkpoint(*args, **kwargs):\n    raise RuntimeError('shard plan of w is empty')\n"
+            "fastglorot.io.write_checkpoint = write_checkpoint\n"
+            "from fastglorot._cli import main\nsys.exit(main(['init', 'w.safetensors', '--spec', 'spec.json']))")
+    full_env = {name: value for name, value in os.environ.items() if name != "FASTGLOROT_TRACEBACK"}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**full_env, **env}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_bug_in_init_is_one_line_and_the_traceback_on_request(tmp_path):
+    result = _failing_init(tmp_path, {})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "fastglorot init: internal error (RuntimeError: shard plan of w is empty); this is a bug in fastglorot, "
+        "please report it with the command line; FASTGLOROT_TRACEBACK=1 shows the traceback"]
+    shown = _failing_init(tmp_path, {"FASTGLOROT_TRACEBACK": "1"})
+    lines = shown.stderr.splitlines()
+    assert shown.returncode == 1 and lines[0] == "Traceback (most recent call last):"
+    assert "RuntimeError: shard plan of w is empty" in lines and "in write_checkpoint" in shown.stderr
+    assert lines[-1] == ("fastglorot init: internal error (RuntimeError: shard plan of w is empty); this is a bug "
+                         "in fastglorot, please report it with the command line")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
+
+
+def test_a_user_error_shows_its_traceback_only_on_request(tmp_path, monkeypatch, capsys):
+    from fastglorot import _cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.json").write_text('{"w": {"shape": [8, 8], "init": "no_such_init"}}')
+    monkeypatch.delenv("FASTGLOROT_TRACEBACK", raising=False)
+    assert _cli.main(["init", "w.safetensors", "--spec", "spec.json"]) == 1
+    quiet = capsys.readouterr().err
+    assert len(quiet.splitlines()) == 1 and quiet.startswith("fastglorot init: error: ") and "no_such_init" in quiet
+    monkeypatch.setenv("FASTGLOROT_TRACEBACK", "1")
+    assert _cli.main(["init", "w.safetensors", "--spec", "spec.json"]) == 1
+    loud = capsys.readouterr().err
+    assert loud.startswith("Traceback (most recent call last):") and loud.splitlines()[-1] == quiet.strip()
+
+
+def test_help_names_the_traceback_variable():
+    assert "FASTGLOROT_TRACEBACK=1" in " ".join(fastglorot_cli("--help").stdout.split())
+
+
+def test_a_config_that_transformers_refuses_is_one_line(tmp_path):
+    """transformers' own validation errors (huggingface_hub's, no ValueError) are the user's config, not a bug."""
+    pytest.importorskip("transformers")
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "llama", "hidden_size": "wide", "num_hidden_layers": 1}')
+    result = fastglorot_cli("init", str(tmp_path / "out"), "--config", str(config), "--seed", "1")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"fastglorot init: error: {config}: transformers cannot read this config: ")
+    assert "hidden_size" in result.stderr and "internal error" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

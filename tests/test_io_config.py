@@ -250,7 +250,7 @@ sys.exit(main(["init", {str(tmp_path / "out")!r}, "--config", {str(tmp_path)!r}]
     result = run_python(code, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == result.stderr.strip().splitlines()[0]
-    assert "needs torch and transformers: pip install transformers" in result.stderr
+    assert 'needs transformers, which is not installed: python -m pip install "transformers>=4.45"' in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

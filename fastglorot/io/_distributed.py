@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-from .._interop import install_hint
+from .._interop import load
 from ._spec import TensorSpec
 
 __all__ = ["write_shards", "run_shard_tasks", "worker_address", "connect"]
@@ -74,11 +74,9 @@ def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Seque
 
 def connect(address: str, timeout: float = 30.0) -> Any:
     """A ``dask.distributed.Client`` of the scheduler at ``address`` (``--scheduler``), with a clear error."""
+    (distributed,) = load("--scheduler", "distributed")  # one line naming the install command when missing
+    Client = distributed.Client
     try:
-        from distributed import Client
-    except ImportError:
-        raise ImportError(f"--scheduler needs dask.distributed: {install_hint('dask')}") from None
-    try:
-        return Client(address, timeout=timeout)  # type: ignore[no-untyped-call]
+        return Client(address, timeout=timeout)
     except OSError as error:
         raise OSError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {error}") from None

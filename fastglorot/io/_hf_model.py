@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from .._formats import FORMATS, NAMES
+from .._interop import load
 from ._spec import SpecError
 
 __all__ = ["DEFAULT_MAX_SHARD_SIZE", "WRITABLE_DTYPES", "SAFETENSORS_CODES", "OWNED", "Planned", "require",
@@ -42,16 +43,11 @@ OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.in
                    r"|generation_config\.json")
 """What a config checkpoint consists of: replaced as a whole; anything else in OUT is kept."""
 
-_INSTALL = "a checkpoint from a config needs torch and transformers: pip install transformers"
-
 
 def require() -> Tuple[Any, Any]:
     """``(torch, transformers)``, or an ImportError that says what to install."""
-    try:
-        import torch
-        import transformers
-    except ImportError as error:
-        raise ImportError(f"{_INSTALL} ({error})") from None
+    # Both named at once when both are missing, with one command that installs them (torch's build: pytorch.org).
+    torch, transformers = load("a checkpoint from a Hugging Face config", "torch", "transformers")
     return torch, transformers
 
 
@@ -90,8 +86,9 @@ def load_config(config: Any) -> Any:
                         f"{transformers.__version__} knows (a newer transformers may; remote code is not run)")
     try:
         return transformers.AutoConfig.from_pretrained(str(file), local_files_only=True)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        raise SpecError(f"{file}: transformers cannot read this config: {first_line(error)}") from None
+    except Exception as error:  # its checks also raise huggingface_hub's validation errors, which are no ValueError
+        detail = " ".join(str(error).split()) or type(error).__name__  # one line: the reason may be on the second
+        raise SpecError(f"{file}: transformers cannot read this config: {detail}") from None
 
 
 def first_line(error: BaseException) -> str:

@@ -331,7 +331,9 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
 
 def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, show: bool) -> Path:
     """A zarr group written in a hidden temporary directory beside ``target``, renamed into place at the end."""
-    import zarr
+    from .._interop import load
+
+    (zarr,) = load("a .zarr output", "zarr")  # one line naming the install command when missing
 
     for spec in specs:
         if not FORMATS[spec.dtype].numpy_native:
