@@ -771,7 +771,10 @@ def test_generic_cpu_gives_identical_bits(python_runner, tmp_path):
 def test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed():
     """A KeyboardInterrupt that lands while the calling thread waits for the pool must reach the caller:
     swallowing it returned a half-filled output (the helpers stop at the cancel) as if complete.  Task 0 is
-    instant, task 1 interrupts the main thread; when a helper takes task 1, the caller is waiting for it."""
+    instant, task 1 interrupts the main thread; when a helper takes task 1, the caller is waiting for it.
+
+    ``interrupt_main`` does nothing where SIGINT is ignored (a suite started under ``nohup`` or as a
+    background job of a script), so the test installs Python's handler for its duration."""
     import _thread
     import time
 
@@ -783,5 +786,20 @@ def test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed():
             _thread.interrupt_main()
             time.sleep(0.2)
 
-    with pytest.raises(KeyboardInterrupt):
-        _launch._run_tasks([0, 1], work, 2)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _launch._run_tasks([0, 1], work, 2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_the_ctrl_c_test_passes_when_the_suite_starts_with_sigint_ignored():
+    """``nohup`` and background jobs of a script start the suite with SIGINT ignored, which children
+    inherit; the README's test command then failed the test above every time (``interrupt_main`` does
+    nothing for an ignored signal).  Run it in such a pytest."""
+    node = f"{Path(__file__).name}::test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+                            cwd=Path(__file__).parent, capture_output=True, text=True, timeout=120,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
