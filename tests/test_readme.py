@@ -8,13 +8,17 @@ pin the figures the README states about the library's own behaviour.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import importlib.util
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import textwrap
 import tomllib
 import warnings
 from functools import lru_cache
@@ -159,52 +163,269 @@ def test_readme_and_bench_notes_link_to_each_other():
     assert "(../README.md" in BENCH_README.read_text()
 
 
-# (d) the Keras block in a fresh interpreter
+# (d) every python and bash block runs as written, in a fresh directory
+
+BLOCK = re.compile(r"^(?P<indent>[ \t]*)```(?P<language>[^\n`]*)\n(?P<code>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
+RUN_LANGUAGES = ("python", "bash")
+NOT_CODE = ("", "text")
+"""Fences of blocks that are not programs (formulas, layouts); any other language is refused (see the test)."""
+
+NOT_RUN = {
+    'python -m pip install ".[bench]" && fastglorot bench':
+        "Quickstart: installs fastglorot from the network, then runs the whole benchmark and the whole suite; "
+        ".ci/run runs these commands itself (tests/test_project.py checks that)",
+    'python -m pip install -e ".[test,bench]"':
+        "Development: installs from the network, runs the whole suite (this test included), compiles every kernel and "
+        "benchmarks 1 GiB; its commands have their own tests (_codegen: tests/test_registry.py and "
+        "test_codegen_says_unchanged_when_nothing_changed; warmup: tests/test_first_use.py; bench: tests/test_cli.py)",
+    "dask scheduler                                    # on one machine: tcp://HOST:8786":
+        "starts a Dask scheduler and workers on several machines (servers that run until stopped); "
+        "tests/test_io_distributed.py runs --scheduler on a LocalCluster",
+    "fill(block, global_shape=G, global_offset=o) == fill(np.empty(G))[o0:o0+b0, o1:o1+b1, ...]   # bit for bit":
+        "an equation in Python notation (fill, G, o and b are placeholders), not a program; "
+        "tests/test_blocks.py tests it for every distribution and dtype",
+}
+"""Blocks not run here, keyed by their first line, and why (a new block is run unless it is listed here)."""
+
+NEEDS_GPU = {"import torch, fastglorot"}
+"""Blocks that fill on a CUDA GPU: run where torch sees one and numba-cuda is installed, skipped elsewhere."""
+
+SCALED = {
+    "import fastglorot.dask": (("(131072, 65536)", "(1024, 512)"), ("chunks=(2048, 8192)", "chunks=(256, 128)")),
+    "fastglorot init --example llama-7b --print-spec > llama-7b.json     # a 7B-shaped spec to start from":
+        (("--example llama-7b --print-spec", "--example llama-tiny --print-spec"),),
+}
+"""Blocks run smaller than written (32 GiB and 12.6 GiB outputs), by exact substitutions, each of which must apply.
+
+The blocks stay correct as written: ``FASTGLOROT_README_FULL_SIZE=1`` runs them unchanged (minutes, and the disk).
+"""
+
+WRITES = {
+    "import fastglorot.dask": {"w.zarr"},
+    "fastglorot init --example llama-7b --print-spec > llama-7b.json     # a 7B-shaped spec to start from":
+        {"llama-7b.json", "llama-7b", "w.json", "w.npy", "tiny-config", "tiny-llama", "like-tiny.safetensors"},
+    "import fastglorot.io": {"model.safetensors"},
+}
+"""The files a block is there to write, in its working directory; every other block leaves that directory empty."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """A fenced code block of README.md."""
+
+    language: str
+    code: str
+    line: int
+    section: str
+
+    @property
+    def key(self) -> str:
+        """Its first non-empty line, which names it in the lists above."""
+        return next(line.strip() for line in self.code.splitlines() if line.strip())
+
+
+def readme_blocks(text: str = TEXT) -> list[Block]:
+    """Every fenced block, indented ones (in list items) included, dedented, with its line and ``##`` section."""
+    blocks = []
+    for match in BLOCK.finditer(text):
+        before = text[:match.start()]
+        sections = re.findall(r"^## (.+)$", FENCE.sub("", before), re.M)
+        blocks.append(Block(match.group("language").strip(), textwrap.dedent(match.group("code")),
+                            before.count("\n") + 1, sections[-1] if sections else ""))
+    return blocks
+
+
+def _listed() -> list[str]:
+    """Every block key the lists here name (each must name a README block)."""
+    return [key for listing in (NOT_RUN, NEEDS_GPU, SCALED, WRITES, CHECKS) for key in listing]
+
+
+def _runnable() -> list[Block]:
+    return [block for block in readme_blocks() if block.language in RUN_LANGUAGES and block.key not in NOT_RUN]
+
+
+def _block_id(block: Block) -> str:
+    same = [b for b in readme_blocks() if b.section == block.section and b.language in RUN_LANGUAGES]
+    return f"{block.section}-{same.index(block) + 1}"
+
+
+def test_every_block_is_run_or_listed_with_a_reason():
+    blocks = readme_blocks()
+    assert len(blocks) >= 15
+    strange = [f"line {b.line}: ```{b.language}" for b in blocks if b.language not in RUN_LANGUAGES + NOT_CODE]
+    assert not strange, (f"README blocks in a language this test neither runs nor knows: {strange}; use ```python or "
+                         "```bash (run here) or ```text (not a program)")
+    keys = [b.key for b in blocks if b.language in RUN_LANGUAGES]
+    stale = set(_listed()) - set(keys)
+    assert not stale, f"listed here but no README block starts with it any more: {stale}"
+    ambiguous = {key for key in _listed() if keys.count(key) > 1}
+    assert not ambiguous, f"several blocks start with these listed lines, the lists cannot tell them apart: {ambiguous}"
+    assert all(len(reason) > 40 for reason in NOT_RUN.values())
+
+
+def test_block_parser_finds_indented_blocks_and_sections():
+    text = "## A\n\n```bash\necho 1\n```\n\n- item:\n\n  ```python\n  x = 1\n  ```\n## B\n```text\nformula\n```\n"
+    assert [(b.language, b.code, b.section) for b in readme_blocks(text)] == [
+        ("bash", "echo 1\n", "A"), ("python", "x = 1\n", "A"), ("text", "formula\n", "B")]
+
+
+def _scaled(block: Block) -> str:
+    code = block.code
+    if os.environ.get("FASTGLOROT_README_FULL_SIZE") == "1":
+        return code
+    for old, new in SCALED.get(block.key, ()):
+        assert code.count(old) == 1, f"README block at line {block.line} changed: {old!r} is not in it once"
+        code = code.replace(old, new)
+    return code
+
+
+def _imports(code: str) -> set[str]:
+    """Top-level modules a Python program imports."""
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _skip_reason(block: Block) -> str | None:
+    """Why this machine cannot run ``block`` (a framework the block imports is not installed, no GPU), or None."""
+    needed = set()
+    if block.language == "python":
+        needed = _imports(block.code)
+    else:
+        for program in re.findall(r"python -c '([^']*)'", block.code):
+            needed |= _imports(program)
+        if "--config" in block.code:
+            needed |= {"torch", "transformers"}
+        if ".safetensors" in block.code:
+            needed.add("safetensors")
+    absent = sorted(name for name in needed if importlib.util.find_spec(name) is None)
+    if absent:
+        return f"not installed: {', '.join(absent)}"
+    if block.key in NEEDS_GPU:
+        import torch
+
+        if not torch.cuda.is_available() or importlib.util.find_spec("numba_cuda") is None:
+            return "needs a CUDA GPU and numba-cuda"
+    return None
+
+
+def _block_environment(bin_dir: Path) -> dict[str, str]:
+    """A user's environment: this checkout on the path, ``fastglorot`` and ``python`` commands running it, and
+    none of the suite's settings (the NumPy budget 0, KERAS_BACKEND); the suite's numba cache is kept."""
+    bin_dir.mkdir()
+    for name, command in (("fastglorot", f'exec "{sys.executable}" -m fastglorot "$@"'),
+                          ("python", f'exec "{sys.executable}" "$@"')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{command}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("FASTGLOROT_NUMPY_MAX_BYTES", "KERAS_BACKEND", "FASTGLOROT_TRACEBACK")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    return env
+
+
+def run_block(block: Block, tmp_path: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """Run ``block`` (scaled) in a fresh interpreter or ``bash -e``, in the empty directory ``tmp_path / "cwd"``."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = _block_environment(tmp_path / "bin")
+    code = _scaled(block)
+    if block.language == "python":
+        script = tmp_path / f"README-line-{block.line}.py"  # outside cwd: the block's own files only
+        script.write_text(code)
+        argv = [sys.executable, str(script)]
+    else:
+        argv = ["bash", "-e", "-o", "pipefail", "-c", code]
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return cwd, result
+
+
+def _check_dask(cwd: Path) -> None:
+    import zarr
+
+    import fastglorot
+
+    written = zarr.open(str(cwd / "w.zarr"), mode="r")
+    corner = fastglorot.glorot_normal((256, 128), seed=7, stream="w", global_shape=written.shape)
+    assert np.array_equal(written[:256, :128], corner)
+
+
+def _check_checkpoints(cwd: Path) -> None:
+    import fastglorot
+
+    assert np.array_equal(np.load(cwd / "w.npy"), fastglorot.kaiming_normal((1024, 1024), seed=1, stream="w"))
+    assert json.loads((cwd / "tiny-config" / "config.json").read_text())["model_type"] == "llama"
+    index = json.loads((cwd / "tiny-llama" / "model.safetensors.index.json").read_text())
+    assert (cwd / "tiny-llama" / "config.json").is_file() and len(set(index["weight_map"].values())) > 1
+    from safetensors import safe_open
+
+    with safe_open(str(cwd / "like-tiny.safetensors"), framework="numpy") as f:
+        assert set(f.keys()) == set(index["weight_map"])
+    assert any((cwd / "llama-7b").glob("*.safetensors"))
+
+
+def _check_python_checkpoint(cwd: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(cwd / "model.safetensors"), framework="numpy") as f:
+        assert sorted(f.keys()) == ["encoder.bias", "encoder.weight", "head.weight"]
+
+
+CHECKS = {
+    "import fastglorot.dask": _check_dask,
+    "fastglorot init --example llama-7b --print-spec > llama-7b.json     # a 7B-shaped spec to start from":
+        _check_checkpoints,
+    "import fastglorot.io": _check_python_checkpoint,
+}
+"""What the blocks that write files wrote, read back (values from fastglorot's own functions)."""
+
+
+@pytest.mark.parametrize("block", _runnable(), ids=_block_id)
+def test_readme_block_runs_as_written_in_a_fresh_directory(block, tmp_path):
+    keys = [b.key for b in readme_blocks()]
+    unmatched = {key for key in _listed() if keys.count(key) != 1}
+    assert not unmatched, f"listings that match no single README block (a block could run unscaled): {unmatched}"
+    reason = _skip_reason(block)
+    if reason:
+        pytest.skip(f"README line {block.line}: {reason}")
+    try:
+        cwd, result = run_block(block, tmp_path)
+        assert result.returncode == 0, f"README line {block.line}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        left = {path.name for path in cwd.iterdir()}
+        assert left == WRITES.get(block.key, set()), f"README line {block.line} left {sorted(left)} in its directory"
+        if block.key in CHECKS:
+            CHECKS[block.key](cwd)
+    finally:
+        shutil.rmtree(tmp_path / "cwd", ignore_errors=True)  # written files (GiB at full size) go at once
+
+
+def test_large_blocks_are_scaled_by_substitutions_that_apply():
+    for key, substitutions in SCALED.items():
+        block = next(b for b in readme_blocks() if b.key == key)
+        for old, _ in substitutions:
+            assert block.code.count(old) == 1, (key, old)
+
 
 def test_keras_block_sets_its_backend_before_importing_keras():
     code = _code_blocks("Keras", "python")[0]
     assert code.index('os.environ.setdefault("KERAS_BACKEND"') < code.index("import keras")
 
 
-def test_keras_block_runs_in_a_fresh_interpreter_without_keras_backend(tmp_path):
-    for module in ("keras", "jax"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed")
-    env = {name: value for name, value in os.environ.items() if name != "KERAS_BACKEND"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"  # Keras' own saving code on NumPy 2
-    code = _code_blocks("Keras", "python")[0]
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, timeout=300,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "model.keras").exists()
-
-
-# (e) the other blocks that are meant to run
-
-def test_usage_torch_block_runs_after_the_usage_example():
+def test_usage_torch_block_runs_on_its_own():
     pytest.importorskip("torch")
-    usage, with_torch = _code_blocks("Usage", "python")[:2]
+    with_torch = _code_blocks("Usage", "python")[1]
     namespace: dict = {}
-    exec(compile(usage + "\n" + with_torch, "README.md", "exec"), namespace)
+    exec(compile(with_torch, "README.md", "exec"), namespace)
     layer = namespace["layer"]
     expected = namespace["fastglorot"].glorot_uniform((4096, 1024), seed=2024, stream="decoder.proj.weight")
     assert np.array_equal(layer.weight.detach().numpy(), expected)
 
 
-def test_dask_block_runs_at_a_smaller_size(tmp_path, monkeypatch):
-    pytest.importorskip("dask.array")
-    zarr = pytest.importorskip("zarr")
-    code = _code_blocks("Dask", "python")[0]
-    small = code.replace("(131072, 65536)", "(1024, 512)").replace("chunks=(2048, 8192)", "chunks=(256, 128)")
-    assert small.count("(1024, 512)") == 1 and "chunks=(256, 128)" in small, "the README's Dask block changed"
-    monkeypatch.chdir(tmp_path)
-    exec(compile(small, "README.md", "exec"), {})
-    import fastglorot
-
-    written = zarr.open(str(tmp_path / "w.zarr"), mode="r")
-    assert np.array_equal(written[...], fastglorot.glorot_normal((1024, 512), seed=7, stream="w"))
-
+# (e) the commands of the bash blocks
 
 def _cli_lines(text: str) -> list[list[str]]:
     """Every ``fastglorot ...`` command of the bash blocks in ``text``, as argument lists."""
