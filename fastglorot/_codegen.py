@@ -331,16 +331,30 @@ _TABLE_START = "| fastglorot | distribution | torch.nn.init |"
 _TABLE_END = "\n\nFan conventions:"
 
 
+def _update(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it holds it already (then it is not touched); whether it wrote."""
+    if path.is_file() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
 def main() -> None:
-    """Rewrite ``_generated_api.py`` and, in a source checkout, README's initializer table."""
-    GENERATED.write_text(generate())
-    print(f"wrote {GENERATED}")
+    """Rewrite ``_generated_api.py`` and, in a source checkout, README's initializer table, where they changed.
+
+    Says what it wrote, or that a file was unchanged (then it is left as it
+    is, timestamp included, so tools keyed on it see no change).
+    """
+    print(f"wrote {GENERATED}" if _update(GENERATED, generate()) else f"{GENERATED}: unchanged")
     if README.is_file():
         text = README.read_text()
         start, end = text.find(_TABLE_START), text.find(_TABLE_END)
-        if 0 <= start < end:
-            README.write_text(text[:start] + readme_table() + text[end:])
+        if not 0 <= start < end:
+            print(f"{README}: no Initializers table found (it starts with {_TABLE_START!r}); not updated")
+        elif _update(README, text[:start] + readme_table() + text[end:]):
             print(f"updated the Initializers table in {README}")
+        else:
+            print(f"{README}: the Initializers table is unchanged")
 
 
 if __name__ == "__main__":

@@ -297,3 +297,33 @@ def test_a_config_that_transformers_refuses_is_one_line(tmp_path):
     assert result.stderr.startswith(f"fastglorot init: error: {config}: transformers cannot read this config: ")
     assert "hidden_size" in result.stderr and "internal error" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+# -- python -m fastglorot._codegen says what it changed, and "unchanged" when nothing did ----------------------------
+
+def test_codegen_says_unchanged_when_nothing_changed(tmp_path, monkeypatch, capsys):
+    """Run on copies of the checkout's generated module and README (the real ones are never written here)."""
+    from fastglorot import _codegen
+
+    generated, readme = tmp_path / "_generated_api.py", tmp_path / "README.md"
+    generated.write_text(_codegen.generate())
+    readme.write_text((REPO / "README.md").read_text())
+    if _codegen.readme_table() not in readme.read_text():
+        pytest.skip("the README's Initializers table is stale (tests/test_registry.py reports it)")
+    monkeypatch.setattr(_codegen, "GENERATED", generated)
+    monkeypatch.setattr(_codegen, "README", readme)
+    os.utime(generated, ns=(1, 1))
+    os.utime(readme, ns=(1, 1))
+    _codegen.main()
+    assert capsys.readouterr().out.splitlines() == [f"{generated}: unchanged",
+                                                    f"{readme}: the Initializers table is unchanged"]
+    assert generated.stat().st_mtime_ns == readme.stat().st_mtime_ns == 1  # not even rewritten
+
+    generated.write_text(generated.read_text() + "# edited by hand\n")
+    readme.write_text(readme.read_text().replace(_codegen.readme_table(), "| fastglorot | distribution | torch.nn.init "
+                                                                          "|\n| stale |"))
+    _codegen.main()
+    assert capsys.readouterr().out.splitlines() == [f"wrote {generated}",
+                                                    f"updated the Initializers table in {readme}"]
+    assert generated.read_text() == _codegen.generate()
+    assert _codegen.readme_table() in readme.read_text()

@@ -177,7 +177,7 @@ NOT_RUN = {
     'python -m pip install -e ".[test,bench]"':
         "Development: installs from the network, runs the whole suite (this test included), compiles every kernel and "
         "benchmarks 1 GiB; its commands have their own tests (_codegen: tests/test_registry.py and "
-        "test_codegen_says_unchanged_when_nothing_changed; warmup: tests/test_first_use.py; bench: tests/test_cli.py)",
+        "tests/test_cli.py; warmup: tests/test_first_use.py; bench: tests/test_cli.py)",
     "dask scheduler                                    # on one machine: tcp://HOST:8786":
         "starts a Dask scheduler and workers on several machines (servers that run until stopped); "
         "tests/test_io_distributed.py runs --scheduler on a LocalCluster",
