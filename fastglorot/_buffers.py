@@ -5,7 +5,9 @@ writable CPU buffer (NumPy arrays, memmaps, torch CPU tensors, and objects
 exposing ``__dlpack__``, ``__array_interface__``/``__array_struct__`` or the
 buffer protocol) and fill it through a zero-copy NumPy view of its memory.
 Nothing here ever copies: an object that cannot be viewed in place is
-rejected before anything is written.
+rejected before anything is written.  (One exception: a fill of a torch
+tensor that autograd records goes through torch's ``copy_``; see
+:func:`_torch_write`.)
 
 float16 and bfloat16 outputs are viewed as 16-bit unsigned integers holding
 the bits, so that the kernels never need a NumPy float16 or an ml_dtypes
@@ -146,7 +148,7 @@ def _torch_output(out: Any, torch: Any) -> Output:
     if refusal is not None:
         raise refusal.error(refusal.message)
     format_ = torch_formats(torch)[out.dtype]
-    tensor = out.detach()  # so that tensors requiring grad can be viewed
+    tensor, finish = _torch_write(out, torch)
     as_bits = FORMATS[format_].bits_dtype.kind != "f"
     if as_bits:  # 16-bit formats as their bits (NumPy has no bfloat16); same-size views keep strides
         tensor = tensor.view(torch.int16)
@@ -156,13 +158,49 @@ def _torch_output(out: Any, torch: Any) -> Output:
         raise TypeError(f"out cannot be viewed as a NumPy array: {error}") from None
     if as_bits:
         array = array.view(np.uint16)
-
-    def finish() -> None:
-        increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
-        if increment is not None:
-            increment(out)
-
     return _finalize(array, out, finish, format_)
+
+
+def _autograd_records(out: Any, torch: Any) -> bool:
+    """Whether autograd records an in-place write of ``out``: backward mode (grad mode on and ``out``
+    requires grad) or forward mode (``out`` carries a tangent, which torch's fills zero even under no_grad)."""
+    if torch.is_grad_enabled() and out.requires_grad:
+        return True
+    forward_ad = sys.modules.get("torch.autograd.forward_ad")  # loaded by torch; a tangent implies it
+    return forward_ad is not None and forward_ad.unpack_dual(out).tangent is not None
+
+
+def _torch_write(out: Any, torch: Any) -> Tuple[Any, Callable[[], None]]:
+    """``(tensor, finish)``: the detached tensor a fill of the torch tensor ``out`` writes, and the
+    ``Output.finish`` that makes autograd see the write as it sees torch's own ``Tensor.uniform_``.
+
+    Where autograd records nothing (``torch.no_grad()``, ``torch.inference_mode()``, a tensor that does not
+    require grad: every initializer in a module constructor), the fill writes ``out``'s own memory and
+    bumps its version counter once, so saved tensors notice it.  Where it records the write (``out`` is part
+    of a graph), the fill goes to a fresh tensor that torch's ``out.copy_`` then writes in: torch's own
+    in-place checks (a leaf or a view of a leaf that requires grad, a view made under no_grad or by a
+    multi-output op, ... raise torch's errors), one version bump, and ``out``'s ``grad_fn`` replaced
+    (``CopySlices`` for views), so gradients through the overwritten values are zero, as for
+    ``Tensor.uniform_``.  A failed fill leaves ``out`` and its graph untouched.
+    """
+    detached = out.detach()  # so that tensors requiring grad can be viewed
+    if not _autograd_records(out, torch):
+        def bump_version() -> None:
+            increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+            if increment is not None:
+                increment(out)
+
+        return detached, bump_version
+    if torch.is_grad_enabled() and out.requires_grad and (out._base if out._is_view() else out).is_leaf:
+        # A leaf, or a view of one, that requires grad: torch refuses in-place writes.  This copy of
+        # out onto itself raises torch's own error now, before a fill is computed in vain.
+        out.copy_(detached)
+    fresh = torch.empty(out.shape, dtype=out.dtype, device=out.device)
+
+    def write_in() -> None:
+        out.copy_(fresh)
+
+    return fresh, write_in
 
 
 def _torch_if_tensor(out: object) -> Any:
@@ -190,16 +228,9 @@ def _cuda_output(out: Any) -> Output:
         if refusal is not None:
             raise refusal.error(refusal.message)
         format_ = torch_formats(torch)[out.dtype]
-        obj = out.detach()  # a tensor that requires grad exports no CUDA Array Interface
+        obj, finish = _torch_write(out, torch)  # detached: one that requires grad exports no CUDA Array Interface
         if FORMATS[format_].bits_dtype.kind != "f":
             obj = obj.view(torch.int16)
-
-        def bump_version() -> None:
-            increment = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
-            if increment is not None:
-                increment(out)
-
-        finish = bump_version
     else:
         obj, format_ = out, cuda_format(out)
     shape = cuda_shape(obj)

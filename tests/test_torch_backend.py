@@ -284,14 +284,23 @@ def test_supports_accepts_what_fastglorot_fills():
 
 # -- fast_init() --------------------------------------------------------------------------
 
+def _no_grad(fill):
+    """``fill`` under torch.no_grad(), where model code writes parameters with Tensor methods (outside it,
+    torch refuses in-place writes to a leaf that requires grad: tests/test_torch_autograd.py)."""
+    def call(tensor):
+        with torch.no_grad():
+            return fill(tensor)
+    return call
+
+
 def test_fast_init_routes_every_kind_of_fill_to_fastglorot():
     captured = torch.nn.init.xavier_uniform_  # as libraries keep references taken at import
     calls = {
-        "Tensor.uniform_": (lambda t: t.uniform_(-0.5, 0.5), lambda t: fi.uniform_(t, -0.5, 0.5)),
-        "Tensor.uniform_ keywords": (lambda t: t.uniform_(to=2.0), lambda t: fi.uniform_(t, 0.0, 2.0)),
+        "Tensor.uniform_": (_no_grad(lambda t: t.uniform_(-0.5, 0.5)), lambda t: fi.uniform_(t, -0.5, 0.5)),
+        "Tensor.uniform_ keywords": (_no_grad(lambda t: t.uniform_(to=2.0)), lambda t: fi.uniform_(t, 0.0, 2.0)),
         "Tensor.normal_ (Hugging Face style)": (lambda t: t.data.normal_(mean=0.0, std=0.02),
                                                 lambda t: fi.normal_(t, 0.0, 0.02)),
-        "Tensor.normal_ positional": (lambda t: t.normal_(1.0), lambda t: fi.normal_(t, 1.0)),
+        "Tensor.normal_ positional": (_no_grad(lambda t: t.normal_(1.0)), lambda t: fi.normal_(t, 1.0)),
         "torch.nn.init.uniform_": (lambda t: torch.nn.init.uniform_(t, b=3.0), lambda t: fi.uniform_(t, b=3.0)),
         "torch.nn.init.normal_": (lambda t: torch.nn.init.normal_(t), lambda t: fi.normal_(t)),
         "torch.nn.init.kaiming_uniform_": (lambda t: torch.nn.init.kaiming_uniform_(t, a=math.sqrt(5)),

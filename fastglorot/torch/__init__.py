@@ -49,13 +49,24 @@ Fallback rule
     ``torch.Tensor`` or ``torch.nn.Parameter`` (no other subclass), on the
     CPU, dense (strided, not nested or quantized), of dtype float32, float64,
     float16 or bfloat16, whose elements do not alias one another (no zero
-    strides), and not an inference tensor outside ``torch.inference_mode()``.
+    strides), not an inference tensor outside ``torch.inference_mode()``, and
+    not a tensor inside a ``torch.func`` transform.
     CUDA tensors qualify too where numba-cuda is installed (README "GPU").
     Everything else (MPS, meta, integer or complex dtypes, sparse
     tensors, DTensor and other subclasses, lazy parameters) goes to torch's
     own function, unchanged, so a model never breaks because the backend is
     on.  So do argument values fastglorot does not sample but torch accepts
-    (a non-finite mean; for ``trunc_normal_``, ``std <= 0`` or ``a >= b``).
+    (a non-finite mean; for ``trunc_normal_``, ``std <= 0`` or ``a >= b``),
+    and fills that autograd records (below).
+
+Autograd rule
+    The initializers fill under ``torch.no_grad()``, as ``torch.nn.init``'s:
+    parameters that require grad are filled, nothing is recorded, the
+    version counter moves.  ``Tensor.uniform_``/``normal_`` under
+    :func:`fast_init` run in the caller's grad mode, as torch's: where
+    autograd records the write (grad mode on and the tensor requires grad,
+    or it carries a forward-mode tangent), torch's own method runs, so its
+    checks, ``grad_fn`` and gradients are torch's by construction.
 
 torch is imported by this module, not by ``import fastglorot``.
 """

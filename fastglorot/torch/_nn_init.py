@@ -70,9 +70,8 @@ def _fill(tensor: Tensor, generator: Optional[Generator], sample: Callable[..., 
     if names is not None:
         names.touched(tensor)
     target = resolve(tensor, generator)
-    if target is None:
-        with torch.no_grad():
-            return torch_fill()
+    if target is None:  # in the caller's grad mode: the drop-ins' no_grad, Tensor.uniform_'s own under fast_init()
+        return torch_fill()
     if isinstance(target, Target):
         sample(target.out, *params, seed=target.seed, stream=target.stream, global_shape=target.global_shape,
                global_offset=target.global_offset)
@@ -104,8 +103,7 @@ def _fill_normal(tensor: Tensor, mean: float, std: float, generator: Optional[Ge
         # torch fills with inf/nan; fastglorot samples finite values only (and refuses arguments whose
         # samples could overflow the dtype), so those calls keep torch's behaviour.
         if not _finite(mean, std) or _overflows(tensor.dtype, float(mean), float(std)):
-            with torch.no_grad():
-                return tensor.normal_(mean, std, generator=generator)
+            return tensor.normal_(mean, std, generator=generator)
     return _fill(tensor, generator, fastglorot.normal_, lambda: tensor.normal_(mean, std, generator=generator),
                  float(mean), float(std))
 
@@ -123,6 +121,19 @@ def _correct_fan(tensor: Tensor, mode: str) -> int:
         raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
     fan_in, fan_out = _fans(tensor)
     return fan_in if mode == "fan_in" else fan_out
+
+
+def _initialize(fill: Callable[..., Tensor], tensor: Tensor, *args: Any) -> Tensor:
+    """``fill(tensor, *args)`` as torch.nn.init fills: under ``torch.no_grad()``.
+
+    So a leaf parameter that requires grad is filled (outside no_grad, torch
+    refuses in-place writes to it), autograd records nothing (a non-leaf
+    keeps its ``grad_fn``, exactly as with ``torch.nn.init``), and the version
+    counter is bumped once.  ``Tensor.uniform_``/``normal_`` under
+    :func:`fast_init` call the fills in the caller's own grad mode instead.
+    """
+    with torch.no_grad():
+        return fill(tensor, *args)
 
 
 # -- torch.nn.init's random initializers ------------------------------------------
@@ -150,7 +161,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional
                                                      generator=generator)
     if not _fills(tensor):
         return torch.nn.init.uniform_(tensor, a, b, generator)
-    return _fill_uniform(tensor, a, b, generator)
+    return _initialize(_fill_uniform, tensor, a, b, generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
@@ -164,7 +175,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Opti
                                                      generator=generator)
     if not _fills(tensor):
         return torch.nn.init.normal_(tensor, mean, std, generator)
-    return _fill_normal(tensor, mean, std, generator)
+    return _initialize(_fill_normal, tensor, mean, std, generator)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -180,9 +191,10 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     """
     if not (_fills(tensor) and _finite(mean, std, a, b) and std > 0 and a < b):
         return torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator)
-    return _fill(tensor, generator, fastglorot.trunc_normal_,
-                 lambda: torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator),
-                 float(mean), float(std), float(a), float(b))
+    with torch.no_grad():
+        return _fill(tensor, generator, fastglorot.trunc_normal_,
+                     lambda: torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator),
+                     float(mean), float(std), float(a), float(b))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
@@ -196,7 +208,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[Gener
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return _fill_uniform(tensor, -a, a, generator)
+    return _initialize(_fill_uniform, tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
@@ -208,7 +220,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Genera
         return torch.nn.init.xavier_normal_(tensor, gain, generator)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill_normal(tensor, 0.0, std, generator)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator)
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: Nonlinearity) -> Optional[float]:
@@ -237,7 +249,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return _fill_uniform(tensor, -bound, bound, generator)
+    return _initialize(_fill_uniform, tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
@@ -251,4 +263,4 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
-    return _fill_normal(tensor, 0.0, std, generator)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator)

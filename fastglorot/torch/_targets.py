@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
 
 import torch
 
+from .._buffers import _autograd_records
 from .._interop import torch_refusal
 
 if TYPE_CHECKING:
@@ -63,8 +64,9 @@ def supports(tensor: object) -> bool:
     subclass) that fastglorot's buffer views accept
     (``fastglorot._interop.torch_refusal``: on the CPU, strided (not nested,
     sparse or quantized), of dtype float32, float64, float16 or bfloat16,
-    without conjugate or negative bits, and not an inference tensor outside
-    ``torch.inference_mode()``), with no zero stride on an axis longer than 1
+    without conjugate or negative bits, not an inference tensor outside
+    ``torch.inference_mode()``, not a tensor inside a ``torch.func``
+    transform), with no zero stride on an axis longer than 1
     (elements that alias one another, which torch refuses to fill).
     """
     if type(tensor) not in _TYPES:  # subclasses (DTensor, FakeTensor, ...) have their own semantics
@@ -164,8 +166,16 @@ def install_addressing(new: Optional[Addressing]) -> Optional[Addressing]:
 def resolve(tensor: Tensor, generator: Optional[Generator]) -> Union[Target, _Skip, None]:
     """The fill of ``tensor``: a :class:`Target`, :data:`SKIP`, or None for torch's own function.
 
-    Zero-element tensors go to torch (nothing to fill, so no key is drawn).
+    Zero-element tensors go to torch (nothing to fill, so no key is drawn).  So
+    do fills that autograd records (grad mode on and ``tensor`` requires grad,
+    or ``tensor`` carries a forward-mode tangent): torch's own in-place op
+    applies autograd's rules exactly (its errors for leaves and views of
+    leaves, the replaced ``grad_fn``, zero gradient through the overwritten
+    values) before drawing anything.  Initializers never get there: torch's
+    and fastglorot's run under ``torch.no_grad()`` (README "torch", "Autograd").
     """
+    if _autograd_records(tensor, torch):
+        return None
     block = local_block(tensor)
     if block is not None:
         out, global_shape, offset = block
