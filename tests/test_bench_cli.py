@@ -74,7 +74,10 @@ def test_bench_quick_json_and_plot(python_runner, tmp_path):
         f"sys.exit(main(['bench', '--size', '4MiB', '--repeats', '2', '--quick', '--threads', '2', "
         f"'--json', {str(report)!r}, '--plot', {str(png)!r}]))")
     data = json.loads(report.read_text())
-    assert set(data) >= {"machine", "size_bytes", "dtype", "threads", "results"}
+    assert set(data) >= {"machine", "size_bytes", "dtype", "threads", "results", "busy"}
+    assert set(data["busy"]) >= {"busy", "reasons", "memset_scaling", "spread", "other_cpus"}
+    assert data["busy"]["busy"] == bool(data["busy"]["reasons"])
+    assert ("WARNING: the machine was busy" in result.stdout) == data["busy"]["busy"]
     assert data["machine"]["isa"] == measure.vector_isa()
     assert f"kernels compiled for {data['machine']['isa']['isa']} " in result.stdout
     assert data["size_bytes"] == 4 << 20 and data["dtype"] == "float32" and data["threads"] == 2

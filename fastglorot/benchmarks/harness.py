@@ -9,6 +9,12 @@ shape and dtype against its output, and cold start (first-ever compile;
 import + first fill of a small 256x256 float32 array with a warm cache), the
 last two in fresh processes.
 
+Other work on the machine can halve every figure without changing how they
+look, so the main measurement also times the memset at one thread (hidden
+from the results) and counts the CPU time other processes take meanwhile;
+when ``contention.busy_report`` finds the machine busy, the report says so
+after its tables and the JSON's ``busy`` says why.
+
 The layer is ``peers.layer_shape(size // itemsize)``: square when that is a
 perfect square, else whole rows of ``peers.LAYER_COLUMNS`` elements.
 """
@@ -27,7 +33,8 @@ import numpy as np
 
 from .._buffers import allocate
 from .._formats import format_of
-from .measure import format_table, interleaved_times, machine, machine_line, median, memset_, run_python
+from . import contention
+from .measure import at_threads, format_table, interleaved_times, machine, machine_line, median, memset_, run_python
 from .peers import DISTS, PEERS, glorot_scale, layer_shape
 
 __all__ = ["run_bench", "layer_for"]
@@ -85,26 +92,45 @@ def _progress(total: int, description: str) -> Optional[_ProgressBar]:
     return bar
 
 
+_MEMSET_ONE = "memset at 1 thread"
+"""A hidden contender: the memset at one thread, for the busy check's thread scaling (not in the results)."""
+
+
 def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats: int,
-                   peers: Sequence[str]) -> List[Dict[str, Any]]:
+                   peers: Sequence[str]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """The results rows, and :func:`contention.busy_report` over the timed runs."""
     results = []
-    bar = _progress(len(dists) * len(peers) * (repeats + 1), "bench")
+    probe = threads > 1 and "memset" in peers
+    bar = _progress(len(dists) * (len(peers) + probe) * (repeats + 1), "bench")
     tick = bar.update if bar is not None else None
+    samples: Dict[Tuple[str, str], List[float]] = {}
+    before = contention.cpu_snapshot()
     try:
         for dist in dists:
             actions = {name: PEERS[name].make(out, dist, threads) for name in peers}
+            if probe:
+                actions[_MEMSET_ONE] = at_threads(1, PEERS["memset"].make(out, dist, 1))
             for action in actions.values():  # warm-up: compile, thread pools, page state
                 action()
                 if tick:
                     tick()
             times = interleaved_times(actions, repeats, tick)
             for name, seconds in times.items():
-                results.append({"impl": name, "dist": dist, "seconds": median(seconds),
-                                "gbps": out.nbytes / median(seconds) / 1e9})
+                samples[dist, name] = seconds
+                if name != _MEMSET_ONE:
+                    results.append({"impl": name, "dist": dist, "seconds": median(seconds),
+                                    "gbps": out.nbytes / median(seconds) / 1e9})
     finally:
         if bar is not None:
             bar.close()
-    return results
+    cpu = contention.other_cpu_use(before, contention.cpu_snapshot())
+
+    def pooled(name: str) -> List[float]:
+        return [t for dist in dists for t in samples.get((dist, name), [])]
+
+    busy = contention.busy_report(threads, memset_all=pooled("memset"), memset_one=pooled(_MEMSET_ONE),
+                                  samples={key: t for key, t in samples.items() if key[1] != _MEMSET_ONE}, cpu=cpu)
+    return results, busy
 
 
 def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[str, Any]]:
@@ -239,11 +265,14 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         print(f"# --size {size} bytes rounded down to whole layer rows: {out.nbytes} bytes")
     if missing:
         print("# skipped, not installed: " + ", ".join(missing))
-    results = _measure_layer(out, dists, threads, repeats, peers)
+    results, busy = _measure_layer(out, dists, threads, repeats, peers)
     print(_report(results, dists))
+    warning = contention.busy_text(busy)
+    if warning:
+        print("\n" + warning)
     report: Dict[str, Any] = {"machine": facts, "size_bytes": out.nbytes, "dtype": dtype, "threads": threads,
                               "shape": list(out.shape), "repeats": repeats, "results": results,
-                              "skipped": missing}
+                              "skipped": missing, "busy": busy}
     if not quick:
         scaling = _thread_scaling(out, threads, max(3, repeats // 2))
         print("\nThread scaling (fastglorot, GB/s)")

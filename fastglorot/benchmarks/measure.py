@@ -19,8 +19,8 @@ from .._jit import kernel
 from .._launch import run_fill
 from .._position import flat_runs
 
-__all__ = ["memset_", "memset_kernel", "interleaved_times", "median", "machine", "machine_line", "format_table",
-           "run_python", "vector_isa"]
+__all__ = ["memset_", "memset_kernel", "interleaved_times", "at_threads", "median", "machine", "machine_line",
+           "format_table", "run_python", "vector_isa", "last_level_cache"]
 
 
 @kernel
@@ -65,6 +65,24 @@ def interleaved_times(actions: Mapping[str, Callable[[], object]], repeats: int,
             if progress is not None:
                 progress()
     return times
+
+
+def at_threads(threads: int, action: Callable[[], object]) -> Callable[[], None]:
+    """``action`` run with ``numba.set_num_threads(threads)``, the caller's count restored after.
+
+    fastglorot's fills (and the memset) use ``numba.get_num_threads()`` of the calling thread.
+    """
+    import numba
+
+    def run() -> None:
+        saved = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            action()
+        finally:
+            numba.set_num_threads(saved)
+
+    return run
 
 
 def median(values: Sequence[float]) -> float:
@@ -145,6 +163,44 @@ def vector_isa() -> Dict[str, str]:
     return {"isa": isa, "cpu_name": cpu_name, "features": ",".join(sorted(vector))}
 
 
+def _cache_bytes(text: str) -> Optional[int]:
+    """``32768K`` / ``2M`` / ``1024`` (sysfs cache sizes) in bytes; None if unreadable."""
+    text = text.strip()
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    try:
+        if text[-1:].upper() in units:
+            return int(text[:-1]) * units[text[-1].upper()]
+        return int(text)
+    except ValueError:
+        return None
+
+
+def last_level_cache(root: str = "/sys/devices/system/cpu") -> Optional[Dict[str, int]]:
+    """The CPU's last-level cache as Linux reports it: ``{"level", "bytes", "instances"}``, or None.
+
+    ``bytes`` is the size of one instance times the number of distinct
+    instances (an L3 per socket or per core complex), the data a buffer
+    must exceed before its fills stream from memory rather than from cache.
+    Read from sysfs (``cpu*/cache/index*``); a virtual machine reports what
+    its hypervisor tells it.
+    """
+    best: Dict[int, Dict[str, int]] = {}  # level -> shared_cpu_list -> size
+    for index in Path(root).glob("cpu[0-9]*/cache/index[0-9]*"):
+        if _read(str(index / "type")) == "Instruction":
+            continue
+        try:
+            level = int(_read(str(index / "level")))
+        except ValueError:
+            continue
+        size = _cache_bytes(_read(str(index / "size")))
+        if size:
+            best.setdefault(level, {})[_read(str(index / "shared_cpu_list"))] = size
+    if not best:
+        return None
+    level = max(best)
+    return {"level": level, "bytes": sum(best[level].values()), "instances": len(best[level])}
+
+
 def machine() -> Dict[str, Any]:
     """Versions and machine facts recorded with every result (``isa``: :func:`vector_isa`)."""
     import numba
@@ -160,6 +216,7 @@ def machine() -> Dict[str, Any]:
         "numba": numba.__version__,
         "platform": platform.platform(),
         "transparent_hugepage": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
+        "last_level_cache": last_level_cache(),
     }
 
 
