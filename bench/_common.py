@@ -1,7 +1,13 @@
-"""Helpers shared by the ``bench/`` scripts: checkout import, tables, JSON.
+"""Helpers shared by the ``bench/`` scripts: checkout import, tables, targets, JSON.
 
 Importing this module puts the repository root first on ``sys.path`` so that
 ``python bench/NAME.py`` measures the checkout it lives in, installed or not.
+
+A script reports; it does not judge.  Its exit status is 1 on an error (a
+child process failed, a result is wrong), never because the machine is
+slower than a target, unless the user asked with ``--check``
+(:data:`CHECK_HELP`, :func:`report_targets`): the targets are the project's
+aims, and many healthy machines miss some of them.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -29,19 +35,46 @@ def parser(doc: Optional[str]) -> argparse.ArgumentParser:
     return result
 
 
+CHECK_HELP = ("exit with status 1 if a target is missed (without --check, targets are reported and the exit "
+              "status is 0)")
+"""Help of the ``--check`` option of every script with targets (each script declares ``"--check"`` itself)."""
+
+
+def report_targets(targets: Sequence[Tuple[bool, str]], check: bool) -> int:
+    """Print one line per ``(met, description)`` target and a summary; return the exit status.
+
+    Without ``check`` the lines say "met" or "missed" and the status is 0;
+    with it they say PASS or FAIL and a missed target makes the status 1.
+    """
+    missed = sum(not met for met, _ in targets)
+    print()
+    for met, text in targets:
+        label = ("PASS" if met else "FAIL") if check else ("met" if met else "missed")
+        print(f"{label:6s} {text}")
+    summary = f"targets met: {len(targets) - missed} of {len(targets)}"
+    if check:
+        print(summary + ("; --check: exit status 1" if missed else ""))
+    else:
+        print(summary + " (reported only: --check makes a missed target an exit status of 1)")
+    return 1 if check and missed else 0
+
+
+def busy_report(threads: int, **signs: Any) -> Dict[str, Any]:
+    """``contention.busy_report`` of a script's measurement, its warning printed when the machine was busy."""
+    from fastglorot.benchmarks import contention
+
+    report = contention.busy_report(threads, **signs)
+    warning = contention.busy_text(report)
+    if warning:
+        print("\n" + warning)
+    return report
+
+
 def at_threads(threads: int, action: Callable[[], object]) -> Callable[[], None]:
     """``action`` run with ``numba.set_num_threads(threads)``, the old count restored after."""
-    import numba
+    from fastglorot.benchmarks.measure import at_threads as run_at
 
-    def run() -> None:
-        saved = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            action()
-        finally:
-            numba.set_num_threads(saved)
-
-    return run
+    return run_at(threads, action)
 
 
 def gbps(nbytes: int, seconds: float) -> float:

@@ -15,18 +15,26 @@ fill, against ``np.empty`` plus ``memset_`` (the first-touch bound); a new
 array each repetition, freed outside the timed region.
 
 Compilation is excluded (warm-up calls first).  The header names the vector
-ISA the kernels were compiled for.  Ends with PASS/FAIL lines for the
-targets of that ISA (float32, all threads): on AVX-512, uniform_ >= 0.6x
-memset (aim 0.7x) and normal_ >= 0.3x (aim 0.35x); elsewhere (AVX2),
-uniform_ >= 0.5x and normal_ >= 0.2x; and everywhere trunc_normal_ >= 0.6x
-the GB/s of normal_ (aim 0.8x), float32 and bfloat16; exit status 1 if a
-target fails.
+ISA the kernels were compiled for.  A warning follows the tables when the
+machine was busy while it measured (``fastglorot.benchmarks.contention``:
+memset at all threads barely faster than at one, other processes' CPU time,
+spread of the repeats; JSON ``busy``).
 
-Run:  python bench/bench_fill.py [--size-mib 1024] [--repeats 7] [--json PATH]
+Ends with the project's targets for that ISA (float32, all threads), each
+reported as met or missed: on AVX-512, uniform_ >= 0.6x memset (aim 0.7x)
+and normal_ >= 0.3x (aim 0.35x); elsewhere (AVX2), uniform_ >= 0.5x and
+normal_ >= 0.2x; and everywhere trunc_normal_ >= 0.6x the GB/s of normal_
+(aim 0.8x), float32 and bfloat16.  They are aims, not a health check: the
+README's own AVX2 figures miss some.  The exit status is 0 unless something
+fails, or ``--check`` is given and a target is missed (then 1, with
+PASS/FAIL lines).
+
+Run:  python bench/bench_fill.py [--size-mib 1024] [--repeats 7] [--check] [--json PATH]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from functools import partial
@@ -36,6 +44,7 @@ import ml_dtypes
 import numpy as np
 
 from fastglorot import normal_, trunc_normal_, uniform_
+from fastglorot.benchmarks import contention
 from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 TARGETS = {  # vector ISA -> fill -> (minimum, aim) x memset
@@ -66,10 +75,16 @@ def fresh_times(fills, n, repeats):
 
 
 def main() -> int:
+    # Kernels throughout: the NumPy path serves a process's first small fills (bench/bench_numpy_path.py measures
+    # it) and would otherwise time the warm-up and a small --size-mib.
+    os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
     parser = _common.parser(__doc__)
     parser.add_argument("--size-mib", type=int, default=1024, help="buffer size (default 1024)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default 7)")
+    parser.add_argument("--check", action="store_true", help=_common.CHECK_HELP)
     args = parser.parse_args()
+    if args.size_mib < 1 or args.repeats < 1:
+        parser.error("--size-mib and --repeats must be at least 1")
 
     env = _common.environment()
     threads = env["numba_threads"]
@@ -91,7 +106,9 @@ def main() -> int:
               for fill in ("uniform_", "normal_", "trunc_normal_")]
     actions = {case: _common.at_threads(case[2], partial(FILLS[case[0]], buffers[case[1]]))
                for case in cases}
+    before = contention.cpu_snapshot()
     times = interleaved_times(actions, args.repeats)
+    cpu = contention.other_cpu_use(before, contention.cpu_snapshot())
     seconds = {case: median(samples) for case, samples in times.items()}
 
     fresh = fresh_times({f"np.empty + {fill}": FILLS[fill] for fill in ("memset_", "uniform_")},
@@ -126,37 +143,38 @@ def main() -> int:
         ["fill", "ms", "GB/s", "x memset"], table,
     )
 
-    print()
     memset_all, memset_one = (seconds[("memset_", "float32", count)] for count in (threads, 1))
     speedup = memset_one / memset_all
     results["memset_speedup"] = speedup
-    print(f"memset_ speedup {threads} threads vs 1: {speedup:.2f}x")
-    if threads > 1 and speedup < 1.3:
-        print("WARNING: little parallel speedup; the machine may have been contended, rerun")
-    failed = False
+    print(f"\nmemset_ speedup {threads} threads vs 1: {speedup:.2f}x")
+    results["busy"] = _common.busy_report(
+        threads, memset_all=times[("memset_", "float32", threads)],
+        memset_one=times[("memset_", "float32", 1)] if threads > 1 else None,
+        samples={case: samples for case, samples in times.items()}, cpu=cpu)
+
+    targets = []
     isa = env["isa"]["isa"]
     for fill, (minimum, aim) in TARGETS.get(isa, TARGETS["AVX2"]).items():
         ratio = memset_all / seconds[(fill, "float32", threads)]
         ok = ratio >= minimum
-        failed |= not ok
         note = "aim met" if ratio >= aim else "below aim"
-        print(f"{'PASS' if ok else 'FAIL'}  {fill:9s} {ratio:.3f}x memset "
-              f"(float32, {threads} threads, {isa}; target >= {minimum:.2f}x, aim {aim:.2f}x: {note})")
+        targets.append((ok, f"{fill:9s} {ratio:.3f}x memset (float32, {threads} threads, {isa}; "
+                            f"target >= {minimum:.2f}x, aim {aim:.2f}x: {note})"))
         results.setdefault("targets", []).append(
             {"fill": fill, "x_memset": ratio, "minimum": minimum, "aim": aim, "pass": ok, "isa": isa})
     minimum, aim = TRUNCATED_TARGET
     for dtype in ("float32", "bfloat16"):
         ratio = seconds[("normal_", dtype, threads)] / seconds[("trunc_normal_", dtype, threads)]
         ok = ratio >= minimum
-        failed |= not ok
-        print(f"{'PASS' if ok else 'FAIL'}  trunc_normal_ {ratio:.3f}x normal_ ({dtype}, {threads} threads; "
-              f"target >= {minimum:.2f}x, aim {aim:.2f}x: {'aim met' if ratio >= aim else 'below aim'})")
+        targets.append((ok, f"trunc_normal_ {ratio:.3f}x normal_ ({dtype}, {threads} threads; target >= "
+                            f"{minimum:.2f}x, aim {aim:.2f}x: {'aim met' if ratio >= aim else 'below aim'})"))
         results.setdefault("targets", []).append(
             {"fill": "trunc_normal_", "dtype": dtype, "x_normal": ratio, "minimum": minimum, "aim": aim,
              "pass": ok, "isa": isa})
+    status = _common.report_targets(targets, args.check)
 
     _common.write_json(args.json, results, env)
-    return 1 if failed else 0
+    return status
 
 
 if __name__ == "__main__":
