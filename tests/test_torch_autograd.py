@@ -15,6 +15,7 @@ inside ``fast_init()`` against the same calls outside it; ``init_module``
 against torch re-running the same inits.
 """
 
+import contextlib
 import re
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
@@ -115,15 +116,10 @@ class _GradMode:
         return self.name
 
 
-class _enable_inside_no_grad:
-    def __enter__(self):
-        self.outer, self.inner = torch.no_grad(), torch.enable_grad()
-        self.outer.__enter__()
-        self.inner.__enter__()
-
-    def __exit__(self, *exc):
-        self.inner.__exit__(*exc)
-        self.outer.__exit__(*exc)
+@contextlib.contextmanager
+def _enable_inside_no_grad():
+    with torch.no_grad(), torch.enable_grad():
+        yield
 
 
 MODES = [_GradMode(name) for name in ("grad", "no_grad", "inference_mode", "enable_grad inside no_grad")]
