@@ -93,15 +93,13 @@ def kernel_name(distribution: str, fmt: str) -> str:
 def _kernels() -> ModuleType:
     """``fastglorot._kernels``, imported (once, by one thread) on first use."""
     global _kernels_module
-    module = _kernels_module
-    if module is None:
+    if _kernels_module is None:
         with _import_lock:
-            module = _kernels_module
-            if module is None:
-                from . import _kernels as module
+            if _kernels_module is None:
+                from . import _kernels
 
-                _kernels_module = module
-    return module
+                _kernels_module = _kernels
+    return _kernels_module
 
 
 def kernel(name: str) -> Fill:
