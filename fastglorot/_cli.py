@@ -95,8 +95,11 @@ WARMUP_DESCRIPTION = """\
 Compile every kernel and write numba's disk cache, in parallel processes on
 all cores, so that later first calls load compiled code (well under a second)
 instead of compiling (seconds per kernel). Meant for Docker image builds and
-CI set-up steps: run it with the NUMBA_CACHE_DIR (and on the kind of CPU) the
-application will use. Prints the seconds each kernel took."""
+CI set-up steps: run it as the user, with the NUMBA_CACHE_DIR (and on the kind
+of CPU) the application will use. Prints the seconds each kernel took, then
+where the cache is: NUMBA_CACHE_DIR if set, else the user cache directory
+($XDG_CACHE_HOME/fastglorot or ~/.cache/fastglorot on Linux), never inside the
+installed package."""
 
 
 INIT_DESCRIPTION = """\

@@ -169,7 +169,7 @@ if SIMULATOR:
         return F64(I64(b).view(F64))
 
 else:
-    from ._jit import float64_from_bits, float_bits
+    from ._jit import cuda_cached, float64_from_bits, float_bits
 
     libdevice: Any = importlib.import_module("numba.cuda.libdevice")
 
@@ -179,11 +179,9 @@ else:
         return function
 
     def _kernel(py_func: F) -> F:
-        """A kernel: compiled on first launch, without fastmath, cached on disk where numba can write."""
-        try:
-            kernel: F = cuda.jit(cache=True)(py_func)
-        except RuntimeError:  # no writable cache location (read-only install)
-            kernel = cuda.jit(py_func)
+        """A kernel: compiled on first launch, without fastmath, cached on disk where the CPU kernels are
+        (``_jit.cuda_cached``: never inside the package; in memory only when nothing is writable)."""
+        kernel: F = cuda_cached(cuda.jit(py_func))
         return kernel
 
     # Explicit rounding: PTX add.rn/mul.rn/div.rn/sqrt.rn, never contracted into fma.

@@ -7,10 +7,11 @@ kernels of the requested distributions and dtypes in parallel processes
 (numba compiles under the GIL, so threads would not help), each writing the
 shared disk cache, then loads them into the calling process.
 
-The cache lives where numba puts it: ``NUMBA_CACHE_DIR`` if set, else
-``__pycache__`` next to the installed package (or a user cache directory
-when that is not writable).  Warm the cache with the same
-``NUMBA_CACHE_DIR`` (and CPU) the application will run with.
+The cache lives in ``NUMBA_CACHE_DIR`` if set (and writable), else in the
+per-user cache directory (``$XDG_CACHE_HOME/fastglorot`` or
+``~/.cache/fastglorot`` on Linux; ``_jit.cache_roots``), never inside the
+installed package.  Warm it as the user, with the ``NUMBA_CACHE_DIR`` (and
+on the kind of CPU) the application will run with.
 """
 
 from __future__ import annotations
@@ -145,17 +146,22 @@ def cache_problem(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence
     compiles, so ``fastglorot warmup`` checks it first.
     """
     from ._engines import kernel, kernel_name
-    from ._jit import cache_directory, cached_on_disk
+    from ._jit import cache_directory, cache_roots, cached_on_disk
 
     dispatchers = [kernel(kernel_name(distribution, dtype)) for distribution, dtype in _jobs(distributions, dtypes)]
     directories = {cache_directory(d) for d in dispatchers}
     directory = next(iter(directories)) if len(directories) == 1 else None
     requested = os.environ.get("NUMBA_CACHE_DIR", "").strip()
-    where = f"NUMBA_CACHE_DIR={requested}" if requested else "__pycache__ next to fastglorot and numba's user cache"
     if None in directories:
-        return None, (f"numba cannot write its disk cache ({where}: not a writable directory): the kernels were "
-                      "compiled in memory only and every new process compiles them again; set NUMBA_CACHE_DIR "
-                      "to a writable directory")
+        roots = [what for _, what in cache_roots()]
+        if not roots:
+            where = "no NUMBA_CACHE_DIR, and no user cache directory without a home directory"
+        elif len(roots) == 1:
+            where = f"{roots[0]} is not a writable directory"
+        else:
+            where = f"neither {roots[0]} nor {roots[1]} is a writable directory"
+        return None, (f"numba cannot write its disk cache ({where}): the kernels were compiled in memory only and "
+                      "every new process compiles them again; set NUMBA_CACHE_DIR to a writable directory")
     problems: List[str] = []
     if requested and directory is not None and not _inside(directory, requested):
         problems.append(f"NUMBA_CACHE_DIR={requested} is not a writable directory: numba passes it over and "

@@ -1,9 +1,11 @@
 """Shared fixtures.
 
-The suite compiles into a fresh numba cache directory per session: numba's
-cache only tracks the timestamp of the file that defines a kernel, not of the
-helpers inlined into it, so a stale in-tree cache could hide a change.
-Subprocesses inherit the directory and reuse the compiled kernels.
+The suite compiles into a fresh numba cache directory per session
+(``NUMBA_CACHE_DIR``), so that it never reads or fills the user's own cache
+(fastglorot's entries are stamped with a digest of the package's sources, so
+a stale one would recompile rather than hide a change, but a clean start
+tests the compile path too).  Subprocesses inherit the directory and reuse
+the compiled kernels.
 """
 
 from __future__ import annotations
