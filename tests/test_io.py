@@ -19,6 +19,9 @@ from fastglorot.io import _writers
 safetensors = pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
 
+# SPEC's "empty" tensor warns as fastglorot.lecun_normal((0, 4)) does (test_a_zero_element_tensor_warns_...).
+pytestmark = pytest.mark.filterwarnings(r"ignore:'empty' \(shape \[0, 4\]\)")
+
 SEED = 20261129
 SPEC = {
     "embed.weight": {"shape": [50, 16], "dtype": "bfloat16", "init": "normal", "std": 0.02},
@@ -143,18 +146,20 @@ def test_format_limits_are_checked_before_writing(tmp_path, path, spec, match):
 
 
 BAD = {
-    "unknown init": ({"w": {"shape": [4, 4], "init": "glorious"}}, "w: unknown init 'glorious'"),
-    "bad shape": ({"w": {"shape": [4, -1], "init": "zeros"}}, "w: shape must be"),
-    "shape not a list": ({"w": {"shape": "4x4", "init": "zeros"}}, "w: shape must be"),
-    "unknown dtype": ({"w": {"shape": [4], "dtype": "int8", "init": "zeros"}}, "w: unknown dtype 'int8'"),
-    "bad argument value": ({"w": {"shape": [4, 4], "init": "glorot_uniform", "gain": -1.0}}, "w: gain must be"),
-    "unknown argument": ({"w": {"shape": [4, 4], "init": "normal", "sigma": 1.0}}, "w: .*sigma"),
-    "1-D glorot": ({"b": {"shape": [4], "init": "glorot_uniform"}}, "b: Fan in and fan out"),
+    "unknown init": ({"w": {"shape": [4, 4], "init": "glorious"}}, "^'w': unknown init 'glorious'"),
+    "bad shape": ({"w": {"shape": [4, -1], "init": "zeros"}}, "^'w': shape must be"),
+    "shape not a list": ({"w": {"shape": "4x4", "init": "zeros"}}, "^'w': shape must be"),
+    "unknown dtype": ({"w": {"shape": [4], "dtype": "int8", "init": "zeros"}}, "^'w': unknown dtype 'int8'"),
+    "bad argument value": ({"w": {"shape": [4, 4], "init": "glorot_uniform", "gain": -1.0}}, "^'w': gain must be"),
+    "unknown argument": ({"w": {"shape": [4, 4], "init": "normal", "sigma": 1.0}}, "^'w': .*sigma"),
+    "1-D glorot": ({"b": {"shape": [4], "init": "glorot_uniform"}}, "^'b': Fan in and fan out"),
     "reserved name": ({"__metadata__": {"shape": [4], "init": "zeros"}}, "reserved"),
-    "reserved argument": ({"w": {"shape": [4], "init": "normal", "seed": 3}}, "w: 'seed' is set by the writer"),
-    "entry not an object": ({"w": [4, 4]}, "w: the spec entry must be an object"),
-    "arguments to zeros": ({"w": {"shape": [4], "init": "zeros", "value": 3}}, "w: zeros takes no arguments"),
+    "reserved argument": ({"w": {"shape": [4], "init": "normal", "seed": 3}}, "^'w': 'seed' is set by the writer"),
+    "entry not an object": ({"w": [4, 4]}, "^'w': the spec entry must be an object"),
+    "arguments to zeros": ({"w": {"shape": [4], "init": "zeros", "value": 3}}, "^'w': zeros takes no arguments"),
     "empty spec": ({}, "names no tensor"),
+    # A zero-element tensor's arguments are checked too (they were not: nothing was filled to check them).
+    "bad argument of an empty tensor": ({"w": {"shape": [0, 4], "init": "normal", "std": -1.0}}, "^'w': std must"),
 }
 
 
@@ -168,7 +173,7 @@ def test_bad_specs_are_rejected_before_anything_is_written(tmp_path, case):
 
 def test_duplicate_names_are_rejected(tmp_path):
     specs = io.load_spec({"w": {"shape": [2], "init": "zeros"}}) * 2
-    with pytest.raises(io.SpecError, match="unique: w"):
+    with pytest.raises(io.SpecError, match="unique: 'w'"):
         io.write_checkpoint(tmp_path / "m.safetensors", specs, seed=1)
 
 
@@ -237,6 +242,59 @@ def test_like_rejects_a_broken_file(tmp_path):
         io.spec_like(broken)
 
 
+def test_like_says_what_it_takes_and_what_the_file_is(tmp_path):
+    """Reproduction: --like x.npy said only that the header length (the .npy magic read as a number) was too large:
+    not what --like takes, nor that x.npy is a NumPy file.  File types from their own libraries' writers."""
+    import pickle
+
+    takes = "--like takes a .safetensors file or a Hugging Face model.safetensors.index.json"
+    np.save(tmp_path / "x.npy", np.zeros(3))
+    np.savez(tmp_path / "x.npz", a=np.zeros(3))
+    (tmp_path / "x.pt").write_bytes(pickle.dumps({"w": [0.0]}, protocol=2))
+    (tmp_path / "x.bin").write_bytes(b"\x00" * 7 + b"\x01" + b"not json at all")
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    cases = {"x.npy": "is a NumPy .npy file, not a safetensors file", "x.npz": "is a zip archive",
+             "x.pt": "is a pickle", "x.bin": "is not a safetensors file (no safetensors header at its start)",
+             "config.json": "index has no 'weight_map'", ".": "is a directory"}
+    for name, what in cases.items():
+        with pytest.raises(io.SpecError) as raised:
+            io.spec_like(tmp_path / name)
+        assert what in str(raised.value) and takes in str(raised.value), str(raised.value)
+    result = cli(tmp_path / "out.safetensors", "--like", tmp_path / "x.npy")
+    assert result.returncode == 1
+    assert result.stderr == f"fastglorot init: error: {tmp_path / 'x.npy'} is a NumPy .npy file, not a safetensors " \
+                            f"file: {takes}\n"
+
+
+def test_tensor_names_in_errors_are_quoted_as_the_user_wrote_them(tmp_path):
+    """Reproduction: a name with a trailing space was shown as 'w : unknown init', indistinguishable from 'w'."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w ": {"shape": [4, 4], "init": "glorious"}}))
+    result = cli(tmp_path / "m.safetensors", "--spec", spec)
+    assert result.returncode == 1 and result.stderr.startswith("fastglorot init: error: 'w ': unknown init 'glorious'")
+    io.write_checkpoint(tmp_path / "src.safetensors", {"w": {"shape": [2], "init": "zeros"}}, seed=1)
+    with pytest.raises(io.SpecError, match=r"^spec entries match no tensor of .*: 'nothing\.\*'$"):
+        io.spec_like(tmp_path / "src.safetensors", {"nothing.*": {"init": "zeros"}})
+
+
+@pytest.mark.parametrize("init", ["glorot_uniform", "kaiming_normal", "lecun_normal", "uniform", "normal",
+                                  "trunc_normal", "zeros"])
+def test_a_zero_element_tensor_warns_as_the_api_does(tmp_path, init):
+    """Reproduction: a zero-element tensor in a spec was written without the warning fastglorot.<init> gives for a
+    zero-element array.  The expected warnings are the API's own, for the same shape."""
+    with warnings.catch_warnings(record=True) as api:
+        warnings.simplefilter("always")
+        if init != "zeros":  # (zeros and ones are the writer's own: no API function, no warning)
+            getattr(fastglorot, init)((0, 4), seed=1)
+    with warnings.catch_warnings(record=True) as written:
+        warnings.simplefilter("always")
+        io.write_checkpoint(tmp_path / "m.safetensors", {"e": {"shape": [0, 4], "init": init}}, seed=1)
+    assert [str(w.message) for w in written] == [f"'e' (shape [0, 4]): {w.message}" for w in api]
+    assert [w.category for w in written] == [w.category for w in api]
+    with safe_open(str(tmp_path / "m.safetensors"), framework="numpy") as f:
+        assert f.get_tensor("e").shape == (0, 4)
+
+
 # -- the command line ----------------------------------------------------------------------
 
 def cli(*args, env=None, **kwargs):
@@ -251,7 +309,9 @@ def test_cli_writes_a_checkpoint_and_prints_one_line(tmp_path):
     result = cli(tmp_path / "m.safetensors", "--spec", spec, "--seed", SEED)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"wrote {len(SPEC)} tensors") and f"seed {SEED}" in result.stdout
-    assert result.stderr == ""  # no bar: stderr is not a terminal
+    # No bar (stderr is not a terminal): only the zero-element tensor's warning, as the API gives it.
+    assert "fastglorot init" not in result.stderr
+    assert "UserWarning: 'empty' (shape [0, 4]): Initializing zero-element tensors is a no-op" in result.stderr
     with safe_open(str(tmp_path / "m.safetensors"), framework="numpy") as f:
         assert_bits(f.get_tensor("head.weight"), expected("head.weight", SPEC["head.weight"]), "head")
 
@@ -261,7 +321,7 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
     spec.write_text(json.dumps({"w": {"shape": [3], "init": "glorot_uniform"}}))
     result = cli(tmp_path / "m.safetensors", "--spec", spec)
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("fastglorot init: error: w: Fan in")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("fastglorot init: error: 'w': Fan in")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
     assert cli(tmp_path / "m.safetensors").returncode == 2  # no spec at all: usage error
 
@@ -365,7 +425,7 @@ def test_not_enough_disk_space_is_an_error_before_writing(tmp_path, monkeypatch)
 def test_duplicate_names_in_a_json_spec_are_rejected(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text('{"w": {"shape": [2], "init": "zeros"}, "w": {"shape": [3], "init": "ones"}}')
-    with pytest.raises(io.SpecError, match="more than once: w"):
+    with pytest.raises(io.SpecError, match="more than once: 'w'"):
         io.write_checkpoint(tmp_path / "m.safetensors", spec, seed=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.json"]
 
@@ -374,10 +434,10 @@ def test_every_name_repeated_in_one_object_of_a_json_spec_is_named(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text('{"w": {"shape": [2], "init": "zeros"}, "v": {"shape": [1], "init": "ones"}, '
                     '"v": {"shape": [3], "init": "ones"}, "w": {"shape": [3], "init": "ones"}}')
-    with pytest.raises(io.SpecError, match=r"names given more than once: v, w$"):
+    with pytest.raises(io.SpecError, match=r"names given more than once: 'v', 'w'$"):
         io.read_spec(spec)
     spec.write_text('{"w": {"shape": [2], "init": "normal", "std": 0.1, "std": 0.2}}')  # inside an entry too
-    with pytest.raises(io.SpecError, match=r"names given more than once: std$"):
+    with pytest.raises(io.SpecError, match=r"names given more than once: 'std'$"):
         io.read_spec(spec)
 
 

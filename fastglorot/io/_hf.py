@@ -209,7 +209,7 @@ def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehi
                 if plan.shard not in outputs:
                     continue
                 if tuple(tensor.shape) != plan.shape or tensor.dtype != plan.dtype:
-                    raise RuntimeError(f"{name}: the model's init left a {tensor.dtype} tensor of shape "
+                    raise RuntimeError(f"{name!r}: the model's init left a {tensor.dtype} tensor of shape "
                                        f"{tuple(tensor.shape)}, the header says {plan.dtype} {plan.shape}")
                 if plan.nbytes:
                     outputs[plan.shard].write(_tensor_bytes(tensor), plan.position)
@@ -217,7 +217,7 @@ def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehi
                 del tensor
     if all_untouched:
         warnings.warn(f"fastglorot.io: no init of the model wrote {len(all_untouched)} tensor(s), written as zeros: "
-                      f"{', '.join(all_untouched)}", UserWarning, stacklevel=4)
+                      f"{', '.join(map(repr, all_untouched))}", UserWarning, stacklevel=4)
 
 
 def _headers(groups: List[List[Planned]], metadata: Dict[str, str]) -> List[Tuple[bytes, int]]:

@@ -213,7 +213,7 @@ def plan(model: Any) -> List[Planned]:
         tensor = getattr(module, kind)[local]
         dtype_name = str(tensor.dtype).removeprefix("torch.")
         if dtype_name not in SAFETENSORS_CODES:
-            raise SpecError(f"{name}: dtype {dtype_name} has no safetensors code fastglorot writes")
+            raise SpecError(f"{name!r}: dtype {dtype_name} has no safetensors code fastglorot writes")
         planned.append(Planned(name, tuple(tensor.shape), tensor.dtype, tensor.numel() * tensor.element_size()))
     return planned
 

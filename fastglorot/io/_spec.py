@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -26,7 +27,7 @@ import fastglorot
 
 from .._formats import FORMATS, NAMES
 from .._interop import probe
-from ._safetensors import TensorEntry
+from ._safetensors import HeaderError, TensorEntry, _show
 from ._safetensors_reader import read_header, read_index
 from ._strictjson import DuplicateKeyError, loads
 
@@ -89,48 +90,68 @@ def _checked(name: object, entry: object, dtype_override: Optional[str]) -> Tens
         raise SpecError(f"tensor names must be non-empty strings, got {name!r}")
     if name == "__metadata__":
         raise SpecError("'__metadata__' is reserved by safetensors and cannot name a tensor")
+    shown = _show(name)  # the user's name exactly, quoted: 'w ' and 'w' must look different
     if not isinstance(entry, Mapping):
-        raise SpecError(f"{name}: the spec entry must be an object with shape, dtype and init, got "
+        raise SpecError(f"{shown}: the spec entry must be an object with shape, dtype and init, got "
                         f"{type(entry).__name__}")
     fields = dict(entry)
     shape = fields.pop("shape", None)
     if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                                        for d in shape):
-        raise SpecError(f"{name}: shape must be a list of non-negative integers, got {shape!r}")
+        raise SpecError(f"{shown}: shape must be a list of non-negative integers, got {shape!r}")
     dtype = fields.pop("dtype", "float32")
     if dtype_override is not None:
         dtype = dtype_override
     if dtype not in DTYPES:
-        raise SpecError(f"{name}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+        raise SpecError(f"{shown}: unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
     init = fields.pop("init", None)
     if not isinstance(init, str):
-        raise SpecError(f"{name}: init must name an initializer ({', '.join(INITS)}), got {init!r}")
+        raise SpecError(f"{shown}: init must name an initializer ({', '.join(INITS)}), got {init!r}")
     if init not in SAMPLERS and init not in CONSTANTS:
         try:
             init = fastglorot.get_initializer(init).name
         except KeyError:
-            raise SpecError(f"{name}: unknown init {init!r}; known: {', '.join(INITS)}") from None
+            raise SpecError(f"{shown}: unknown init {init!r}; known: {', '.join(INITS)}") from None
     for reserved in ("seed", "stream", "offset", "global_shape", "global_offset", "out", "shape", "dtype"):
         if reserved in fields:
-            raise SpecError(f"{name}: {reserved!r} is set by the writer, not by the spec")
+            raise SpecError(f"{shown}: {reserved!r} is set by the writer, not by the spec")
     if init in CONSTANTS and fields:
-        raise SpecError(f"{name}: {init} takes no arguments, got {', '.join(fields)}")
+        raise SpecError(f"{shown}: {init} takes no arguments, got {', '.join(fields)}")
     spec = TensorSpec(name, tuple(shape), dtype, init, fields)
     _try_fill(spec)
     return spec
 
 
 def _try_fill(spec: TensorSpec) -> None:
-    """Every argument checked by the library itself, on one element (nothing the size of the tensor)."""
+    """Every argument checked by the library itself, on one element (nothing the size of the tensor).
 
-    def fill_one(size: int) -> None:
-        fill = fill_function(spec)
-        if size:
-            fill(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
+    A zero-element tensor is checked by the allocating function the
+    reproducibility rule names, ``fastglorot.<init>(shape, ...)``, which
+    costs nothing at that size and warns as it does for any zero-element
+    array; its warnings are given again, naming the tensor.
+    """
+    if not spec.size:
+        if spec.init in CONSTANTS:
+            return
+        function = getattr(fastglorot, spec.init)
+        arguments = {**SAMPLERS.get(spec.init, {}), **spec.kwargs}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            refused = probe(function, spec.shape, dtype=spec.dtype, seed=0, stream=spec.name, **arguments,
+                            refusals=(TypeError, ValueError, ZeroDivisionError))
+        if isinstance(refused, Exception):
+            raise SpecError(f"{_show(spec.name)}: {refused}") from None
+        for warning in caught:
+            warnings.warn(f"{_show(spec.name)} (shape {list(spec.shape)}): {warning.message}", warning.category,
+                          stacklevel=5)
+        return
 
-    refused = probe(fill_one, spec.size, refusals=(TypeError, ValueError, ZeroDivisionError))
+    def fill_one() -> None:
+        fill_function(spec)(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
+
+    refused = probe(lambda _: fill_one(), None, refusals=(TypeError, ValueError, ZeroDivisionError))
     if isinstance(refused, Exception):
-        raise SpecError(f"{spec.name}: {refused}") from None
+        raise SpecError(f"{_show(spec.name)}: {refused}") from None
 
 
 def read_spec(path: PathLike) -> Dict[str, Any]:
@@ -139,7 +160,7 @@ def read_spec(path: PathLike) -> Dict[str, Any]:
         # NaN and Infinity parse: the initializer's own check then names the argument ("std must be finite").
         spec = loads(Path(path).read_text(encoding="utf-8"), allow_nan=True)
     except DuplicateKeyError as error:  # json.loads would silently keep the last one
-        raise SpecError(f"{path}: names given more than once: {', '.join(sorted(error.keys))}") from None
+        raise SpecError(f"{path}: names given more than once: {', '.join(map(_show, sorted(error.keys)))}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SpecError(f"cannot read the spec {path}: {error}") from None
     if not isinstance(spec, dict):
@@ -261,7 +282,7 @@ def spec_like(like: PathLike, overrides: Optional[Mapping[str, Mapping[str, Any]
     overrides = dict(overrides or {})
     for key, override in overrides.items():
         if isinstance(override, Mapping) and "shape" in override:
-            raise SpecError(f"{key}: with a --like checkpoint, shapes come from the checkpoint")
+            raise SpecError(f"{_show(key)}: with a --like checkpoint, shapes come from the checkpoint")
     names = set()
     spec: Dict[str, Dict[str, Any]] = {}
     for entry in entries:
@@ -269,7 +290,7 @@ def spec_like(like: PathLike, overrides: Optional[Mapping[str, Mapping[str, Any]
             raise SpecError(f"{path}: tensor {entry.name!r} appears twice")
         names.add(entry.name)
         if entry.dtype not in _FORMAT_OF_CODE and dtype is None:
-            raise SpecError(f"{entry.name}: dtype {entry.dtype} is not one fastglorot writes "
+            raise SpecError(f"{_show(entry.name)}: dtype {entry.dtype} is not one fastglorot writes "
                             f"({', '.join(_FORMAT_OF_CODE)}); pass a dtype")
         chosen = overrides.get(entry.name)
         if chosen is None:
@@ -278,20 +299,58 @@ def spec_like(like: PathLike, overrides: Optional[Mapping[str, Mapping[str, Any]
         spec[entry.name] = {"dtype": _FORMAT_OF_CODE.get(entry.dtype, "float32"), **base, "shape": list(entry.shape)}
     unused = [k for k in overrides if k not in names and not any(fnmatch.fnmatchcase(n, k) for n in names)]
     if unused:
-        raise SpecError(f"spec entries match no tensor of {path}: {', '.join(unused)}")
+        raise SpecError(f"spec entries match no tensor of {path}: {', '.join(map(_show, unused))}")
     return load_spec(spec, dtype=dtype)
 
 
+_LIKE_TAKES = "--like takes a .safetensors file or a Hugging Face model.safetensors.index.json"
+
+_MAGIC = ((b"\x93NUMPY", "a NumPy .npy file"), (b"PK\x03\x04", "a zip archive (a .npz, or a torch.save checkpoint)"),
+          (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a Keras .h5?)"), (b"GGUF", "a GGUF file"),
+          (b"\x80\x02", "a pickle (a torch .bin or .pt checkpoint?)"),
+          (b"\x80\x04", "a pickle (a torch .bin or .pt checkpoint?)"))
+"""The first bytes of the files most often given to ``--like`` by mistake, and what to call them."""
+
+
+def _not_safetensors(path: Path) -> Optional[SpecError]:
+    """For a file the header reader refused: what ``--like`` takes and what the file is (None: a damaged one)."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(16)
+    except OSError:
+        start = b""
+    what = next((name for magic, name in _MAGIC if start.startswith(magic)), None)
+    if what is None and len(start) > 8 and start[8:9] != b"{":  # a safetensors header is a JSON object
+        what = "not a safetensors file (no safetensors header at its start)"
+    if what is None:  # a safetensors file, damaged: the reader's words say where
+        return None
+    if not what.startswith("not "):
+        what = f"{what}, not a safetensors file"
+    return SpecError(f"{path} is {what}: {_LIKE_TAKES}")
+
+
 def _like_entries(path: Path) -> List[TensorEntry]:
+    if path.is_dir():
+        raise SpecError(f"{path} is a directory: {_LIKE_TAKES} (such as {path / 'model.safetensors.index.json'})")
     if path.name.endswith(".json"):
-        weight_map = read_index(path)
+        try:
+            weight_map = read_index(path)
+        except HeaderError as error:
+            raise SpecError(f"{error}: {_LIKE_TAKES}") from None
         entries: List[TensorEntry] = []
         for shard in sorted(set(weight_map.values())):
             shard_entries, _ = read_header(path.parent / shard)
             entries.extend(e for e in shard_entries if weight_map.get(e.name) == shard)
         missing = set(weight_map) - {e.name for e in entries}
         if missing:
-            raise SpecError(f"{path}: the index names tensors its shards do not hold: {', '.join(sorted(missing))}")
+            raise SpecError(f"{path}: the index names tensors its shards do not hold: "
+                            f"{', '.join(map(_show, sorted(missing)))}")
         return entries
-    entries, _ = read_header(path)
+    try:
+        entries, _ = read_header(path)
+    except HeaderError:
+        explained = _not_safetensors(path)
+        if explained is None:
+            raise
+        raise explained from None
     return entries

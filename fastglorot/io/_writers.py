@@ -245,7 +245,7 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     counts = collections.Counter(s.name for s in specs)
     duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
-        raise SpecError(f"tensor names must be unique: {', '.join(duplicates)}")
+        raise SpecError(f"tensor names must be unique: {', '.join(map(repr, duplicates))}")
     if max_shard_size is not None and (not isinstance(max_shard_size, int) or max_shard_size <= 0):
         raise SpecError(f"max_shard_size must be a positive number of bytes, got {max_shard_size!r}")
     resolved_seed = resolve_seed(seed)
@@ -267,7 +267,7 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         if len(specs) != 1:
             raise SpecError(f"{target}: a .npy file holds one tensor, the spec has {len(specs)}")
         if not FORMATS[specs[0].dtype].numpy_native:
-            raise SpecError(f"{specs[0].name}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
+            raise SpecError(f"{specs[0].name!r}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
     if target.is_dir():
         raise SpecError(f"{target} is a directory; a {suffix} checkpoint is a file: remove the directory or choose "
                         "another path (or pass max_shard_size for a sharded directory)")
@@ -337,7 +337,7 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
 
     for spec in specs:
         if not FORMATS[spec.dtype].numpy_native:
-            raise SpecError(f"{spec.name}: zarr has no bfloat16 data type; use .safetensors")
+            raise SpecError(f"{spec.name!r}: zarr has no bfloat16 data type; use .safetensors")
         parts = spec.name.split("/")
         if any(p in ("", ".", "..") for p in parts) or spec.name.startswith("__"):
             raise SpecError(f"{spec.name!r} is not a valid zarr array path")
