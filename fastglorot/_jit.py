@@ -120,8 +120,9 @@ def package_digest() -> str:
 
     The jitted functions inline helpers from other modules; any change to
     any module (an upgrade, a reinstall of other sources to the same path, an
-    edit of a checkout) makes the cached code stale.  Hashing them all costs
-    about a millisecond, once per process, when numba is loaded anyway.
+    edit of a checkout) makes the cached code stale.  They are read once per
+    process, when the first jitted function is created (numba is loading
+    anyway).
     """
     package = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
