@@ -113,9 +113,13 @@ SUPPORTED = ", ".join(NAMES[:-1]) + " or " + NAMES[-1]
 
 
 def _is_bfloat16(dtype: np.dtype[Any]) -> bool:
-    """ml_dtypes' bfloat16 (only if ml_dtypes is already loaded: an array of it implies it is)."""
-    ml_dtypes = sys.modules.get("ml_dtypes")
-    return ml_dtypes is not None and dtype.type is ml_dtypes.bfloat16
+    """ml_dtypes' bfloat16, recognised by its scalar type's name: ml_dtypes is never imported here.
+
+    Not ``sys.modules["ml_dtypes"].bfloat16``: while another thread is still
+    importing ml_dtypes, the module is in ``sys.modules`` before it has that
+    attribute (the race #28 found for the kernels' module).
+    """
+    return dtype.kind == "V" and dtype.type.__module__ == "ml_dtypes" and dtype.type.__name__ == "bfloat16"
 
 
 def numpy_format(dtype: np.dtype[Any]) -> Optional[str]:

@@ -63,3 +63,21 @@ def test_sixteen_bit_format_names_are_code_in_at_most_two_modules():
                and id(node) not in docstrings for node in ast.walk(tree)):
             modules.add(path.relative_to(PACKAGE).as_posix())
     assert "_formats.py" in modules and len(modules) <= 2, sorted(modules)
+
+
+def test_bfloat16_is_recognised_while_another_thread_is_still_importing_ml_dtypes(monkeypatch):
+    """An array's dtype is recognised by its scalar type, not by ``sys.modules["ml_dtypes"]``, which holds a
+    half-initialized module (no ``bfloat16`` attribute yet) while another thread is importing ml_dtypes."""
+    import sys
+    import types
+
+    import ml_dtypes
+    import numpy as np
+
+    from fastglorot._formats import numpy_format
+
+    half_imported = types.ModuleType("ml_dtypes")  # what sys.modules holds mid-import
+    monkeypatch.setitem(sys.modules, "ml_dtypes", half_imported)
+    assert numpy_format(np.dtype(ml_dtypes.bfloat16)) == "bfloat16"
+    assert numpy_format(np.dtype(ml_dtypes.float8_e4m3fn)) is None
+    assert numpy_format(np.dtype("V2")) is None
