@@ -185,11 +185,15 @@ def test_bench_piped_to_head_stops_after_the_line_it_wanted():
 
 # -- warmup says when the cache cannot be written -----------------------------------------------------------------
 
-def test_warmup_with_an_unwritable_cache_dir_fails_before_compiling(python_runner):
+def test_warmup_with_an_unwritable_cache_dir_fails_before_compiling(python_runner, tmp_path):
+    # numba passes the unwritable NUMBA_CACHE_DIR over for the user cache directory: a temporary one here, so
+    # the test leaves nothing in the real home
+    user_cache = tmp_path / "xdg-cache"
     result = python_runner("import sys\nfrom fastglorot._cli import main\n"
                            "sys.exit(main(['warmup', '--dtypes', 'float64', '--distributions', 'normal']))",
-                           env={"NUMBA_CACHE_DIR": "/proc/nb"}, check=False)
+                           env={"NUMBA_CACHE_DIR": "/proc/nb", "XDG_CACHE_HOME": str(user_cache)}, check=False)
     assert result.returncode == 1 and result.stdout == ""  # no kernel times: nothing was compiled
+    assert not any(user_cache.rglob("*.nb[ic]"))
     assert result.stderr.startswith("fastglorot warmup: error: NUMBA_CACHE_DIR=/proc/nb is not a writable directory")
 
 
