@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -312,3 +314,82 @@ def test_written_tensor_order_and_header_come_from_the_meta_model(tmp_path):
     assert list(index["weight_map"]) == names
     assert index["metadata"]["total_size"] == sum(t.numel() * t.element_size() for t in model.state_dict().values())
     assert os.path.getsize(out / "config.json") > 0
+
+
+# -- what a config checkpoint leaves on disk (#28) -----------------------------------------------------------------
+
+def test_a_new_config_directory_gets_mkdirs_mode_and_an_existing_one_keeps_its_own(tmp_path):
+    """Reproduction: drwx------ under umask 022 (tempfile.mkdtemp's staging directory was swapped in)."""
+    previous = os.umask(0o022)
+    try:
+        io.write_checkpoint(tmp_path / "out", config=llama(), seed=1)
+        (tmp_path / "by-mkdir").mkdir()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "out").st_mode) == stat.S_IMODE(os.stat(tmp_path / "by-mkdir").st_mode) \
+        == 0o755
+    os.chmod(tmp_path / "out", 0o2770)  # group-shared, setgid
+    io.write_checkpoint(tmp_path / "out", config=llama(), seed=2, force=True)
+    assert stat.S_IMODE(os.stat(tmp_path / "out").st_mode) == 0o2770
+
+
+def test_a_missing_parent_is_refused_as_for_every_output(tmp_path):
+    out = tmp_path / "nope" / "out"
+    with pytest.raises(FileNotFoundError, match=f"^cannot write {out}: directory {out.parent} does not exist"):
+        io.write_checkpoint(out, config=llama(), seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_checkpoint_that_appears_meanwhile_is_not_replaced(tmp_path, monkeypatch):
+    """Reproduction: the last of two writers of one new OUT silently replaced the first one's checkpoint."""
+    from fastglorot.io import _hf
+
+    real, done = _hf._write_shards, []
+
+    def write_then_let_another_writer_finish(*args, **kwargs):
+        real(*args, **kwargs)
+        if not done:
+            done.append(True)
+            io.write_checkpoint(tmp_path / "out", config=llama(), seed=2)
+
+    monkeypatch.setattr(_hf, "_write_shards", write_then_let_another_writer_finish)
+    with pytest.raises(FileExistsError, match="out appeared while this checkpoint was being written"):
+        io.write_checkpoint(tmp_path / "out", config=llama(), seed=1)
+    monkeypatch.undo()
+    io.write_checkpoint(tmp_path / "reference", config=llama(), seed=2)
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == \
+        (tmp_path / "reference" / "model.safetensors").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_killed_config_writers_staging_is_removed_by_the_next_write(tmp_path):
+    """Reproduction: SIGKILL during a --config write left a hidden .out.XXXXXXXX.partial directory holding
+    config.json, one more per kill."""
+    config = tmp_path / "llama"
+    llama().save_pretrained(config)
+    code = """
+import sys
+from fastglorot.io import _hf
+from fastglorot._cli import main
+real = _hf._write_shards
+def paused(*args, **kwargs):
+    real(*args, **kwargs)
+    print("written", flush=True)
+    sys.stdin.readline()
+_hf._write_shards = paused
+sys.exit(main(sys.argv[1:]))
+"""
+    out = tmp_path / "out"
+    writer = subprocess.Popen([sys.executable, "-c", code, "init", str(out), "--config", str(config), "--quiet"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "FASTGLOROT_QUIET": "1"})
+    try:
+        assert writer.stdout.readline() == "written\n", writer.communicate()
+    finally:
+        writer.kill()
+        writer.communicate(timeout=60)
+    (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert staging.name.startswith(".out.") and (staging / "config.json").is_file()
+    io.write_checkpoint(out, config=llama(), seed=1)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert (out / "config.json").is_file()

@@ -6,8 +6,8 @@ tensor is filled in flat slabs of :data:`SLAB_BYTES` (fastglorot's
 writes on one writer thread, double-buffered: the working set is two slabs
 whatever the checkpoint's size.  Files are :class:`~._atomic.AtomicFile`
 objects, committed only when every byte is written (shards first, the
-index last); the zarr group is built in a
-:func:`~._atomic.staged_directory`.  The progress bar is tqdm's, imported
+index last); directories (sharded checkpoints, zarr groups) are built in a
+:func:`~._atomic.staged_checkpoint`.  The progress bar is tqdm's, imported
 only when a checkpoint is written.
 """
 
@@ -32,15 +32,15 @@ from .._formats import FORMATS
 from .._seeding import resolve_seed
 from ._safetensors import encode_header
 from ._atomic import (
+    OWN_ALL,
     AtomicFile,
     WriteBehind,
-    check_free_space,
-    check_writable,
+    explained_write_errors,
+    output_place,
+    prepare_file,
     pwrite_all,
-    refuse_existing,
     set_size,
     staged_checkpoint,
-    staged_directory,
 )
 from ._distributed import write_shards
 from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
@@ -268,24 +268,24 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
             raise SpecError(f"{target}: a .npy file holds one tensor, the spec has {len(specs)}")
         if not FORMATS[specs[0].dtype].numpy_native:
             raise SpecError(f"{specs[0].name!r}: numpy.load cannot read bfloat16 .npy files; use .safetensors")
-    if target.is_dir():
+    if output_place(target).is_dir():
         raise SpecError(f"{target} is a directory; a {suffix} checkpoint is a file: remove the directory or choose "
                         "another path (or pass max_shard_size for a sharded directory)")
-    refuse_existing([target], force)
-    check_writable(target.parent, target)
-    check_free_space(target.parent, sum(s.nbytes for s in specs))
-    file = AtomicFile(target)
-    bar = _progress_bar(sum(s.nbytes for s in specs), show)
+    total = sum(s.nbytes for s in specs)
+    place, replacing = prepare_file(target, total, force)  # (a link is written through, as cp does)
+    file = AtomicFile(place)
+    bar = _progress_bar(total, show)
     try:
-        if suffix == ".npy":
-            header = _npy_header(specs[0])
-            set_size(file.fd, len(header) + specs[0].nbytes)
-            pwrite_all(file.fd, memoryview(header), 0)
-            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
-                _write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
-        else:
-            _write_safetensors([file], [specs], resolved_seed, bar, metadata)
-        file.commit(force)
+        with explained_write_errors(target, total, replacing):
+            if suffix == ".npy":
+                header = _npy_header(specs[0])
+                set_size(file.fd, len(header) + specs[0].nbytes)
+                pwrite_all(file.fd, memoryview(header), 0)
+                with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
+                    _write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
+            else:
+                _write_safetensors([file], [specs], resolved_seed, bar, metadata)
+            file.commit(force, shown=target)
     finally:
         file.discard()
         bar.close()
@@ -330,7 +330,11 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
 
 
 def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, show: bool) -> Path:
-    """A zarr group written in a hidden temporary directory beside ``target``, renamed into place at the end."""
+    """A zarr group written in a hidden staging directory beside ``target``, swapped into place at the end.
+
+    The whole store belongs to the checkpoint (:data:`~._atomic.OWN_ALL`):
+    an existing one is replaced only with ``force``, and entirely.
+    """
     from .._interop import load
 
     (zarr,) = load("a .zarr output", "zarr")  # one line naming the install command when missing
@@ -341,10 +345,10 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
         parts = spec.name.split("/")
         if any(p in ("", ".", "..") for p in parts) or spec.name.startswith("__"):
             raise SpecError(f"{spec.name!r} is not a valid zarr array path")
-    refuse_existing([target], force)
-    check_free_space(target.parent, sum(s.nbytes for s in specs))
-    with _progress_bar(sum(s.nbytes for s in specs), show) as bar, staged_directory(target) as staging:
-        group = zarr.open_group(str(staging), mode="w")
+    total = sum(s.nbytes for s in specs)
+    with _progress_bar(total, show) as bar, staged_checkpoint(target, OWN_ALL, total, force) as staging:
+        # "w-", not "w": "w" deletes and re-creates the directory, losing its lock, group and mode.
+        group = zarr.open_group(str(staging), mode="w-")
         for spec in specs:
             _write_zarr_array(group, spec, seed, bar)
     return target
