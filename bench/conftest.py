@@ -1,15 +1,91 @@
-"""pytest-benchmark setup for ``bench/``: checkout import and machine facts.
+"""pytest-benchmark setup for ``bench/``: when the suites here run, checkout import, machine facts.
 
-``pytest bench/ --benchmark-only`` runs the suites here (``test_*.py``); the
-``bench_*.py`` scripts are plain programs and are not collected. The regular
-run (``python -m pytest``) never reaches this directory: ``testpaths = tests``.
+``setup.cfg`` lists ``bench`` in ``testpaths``, so pytest-benchmark's usual
+``python -m pytest --benchmark-only`` from the repository root finds the
+suites here (``test_*.py``; the ``bench_*.py`` scripts are plain programs and
+are not collected).  A plain ``python -m pytest`` (the README's test command)
+must stay as fast as without them, and work without pytest-benchmark
+installed, so the items here are skipped at collection, before any buffer is
+allocated, unless the run asks for benchmarks:
+
+* ``--benchmark-only``, or any option that saves, compares or reports
+  benchmark results (``--benchmark-save``, ``--benchmark-autosave``,
+  ``--benchmark-json``, ``--benchmark-compare``, ``--benchmark-histogram``,
+  ``--benchmark-enable``), on the command line or in ``PYTEST_ADDOPTS``;
+* or a path in ``bench/`` named on the command line (``python -m pytest bench/``).
+
+Without pytest-benchmark, a benchmark named that way is skipped with the
+install command; ``test_peer_scale``, which needs no plugin, runs.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Iterator
+
 import _common  # first: puts the repository root on sys.path
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+# pytest-benchmark's options (their ``dest``) whose use means "run the benchmarks".
+ASKING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_json", "benchmark_compare",
+                  "benchmark_histogram", "benchmark_enable")
 
 
+def _named_here(config: pytest.Config) -> bool:
+    """Whether the command line (not ``testpaths``) names this directory or a path inside it."""
+    source = getattr(config, "args_source", None)
+    if source is not None and source != pytest.Config.ArgsSource.ARGS:
+        return False
+    if source is None and list(config.args) == list(config.getini("testpaths")):
+        return False  # pytest < 7.2: the arguments came from testpaths
+    base = Path(config.invocation_params.dir)
+    for arg in config.args:
+        path = (base / str(arg).split("::")[0]).resolve()
+        if path == HERE or HERE in path.parents:
+            return True
+    return False
+
+
+def benchmarks_requested(config: pytest.Config) -> bool:
+    """Whether this run asked for the benchmarks here (see the module docstring)."""
+    return any(getattr(config.option, name, None) for name in ASKING_OPTIONS) or _named_here(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    mine = [item for item in items if HERE in Path(str(item.path)).resolve().parents]
+    if not mine:
+        return
+    plugin = config.pluginmanager.hasplugin("benchmark")
+    if not benchmarks_requested(config):
+        skip = pytest.mark.skip(reason="benchmark suite: runs with `python -m pytest --benchmark-only` "
+                                       "(or `python -m pytest bench/`); README, Performance")
+        for item in mine:
+            item.add_marker(skip)
+        return
+    if not plugin:
+        skip = pytest.mark.skip(reason="needs pytest-benchmark: python -m pip install -e \".[bench]\"")
+        for item in mine:
+            if "benchmark" in getattr(item, "fixturenames", ()):
+                item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _kernels_only() -> Iterator[None]:
+    """Fills on fastglorot's kernels, whatever the size: the NumPy path serves a process's first small fills
+    (bench/bench_numpy_path.py measures it) and would otherwise time the first rounds of a small layer."""
+    saved = os.environ.get("FASTGLOROT_NUMPY_MAX_BYTES")
+    os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
+    yield
+    if saved is None:
+        del os.environ["FASTGLOROT_NUMPY_MAX_BYTES"]
+    else:
+        os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = saved
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-benchmark's hook: unknown to pytest without the plugin
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record numba's thread count, versions and THP with every saved result."""
+    """Record numba's thread count, versions, THP and the last-level cache with every saved result."""
     machine_info["fastglorot"] = _common.environment()

@@ -1,7 +1,13 @@
 """Glorot fills of real layer shapes: every peer of ``fastglorot.benchmarks.peers`` side by side.
 
-Run:  python -m pytest bench/ --benchmark-only --benchmark-group-by=group
+Run:  python -m pytest --benchmark-only [--benchmark-group-by=group]
       [--benchmark-columns=min,median,max,rounds] [--benchmark-json=PATH]
+      [--benchmark-save=NAME] [--benchmark-compare[=NUM] --benchmark-compare-fail=median:15%]
+
+from the repository root (``setup.cfg`` lists ``bench`` in ``testpaths``;
+``python -m pytest bench/`` runs this directory alone).  A plain ``python -m
+pytest`` skips these at collection (``conftest.py``): they run only when a
+run asks for benchmarks.
 
 One benchmark per (layer shape, dtype, distribution, peer); each report group,
 e.g. "16384x16384 float32 normal", holds the peers side by side. Shapes: a
@@ -11,26 +17,44 @@ in torch layout by every peer (``fan_in = fan_out = 512*9``); dtypes float32
 and bfloat16 (ml_dtypes).
 
 Every peer runs at ``numba.get_num_threads()`` threads (``numpy`` is the
-one-thread recipe by definition). One buffer per (shape, dtype) is allocated
-and touched outside the timed region, reused by every peer of that shape and
-dtype, and freed before the next shape's is allocated (peak: one buffer, 1 GiB).
-Each benchmark is one untimed warm-up call (compilation excluded), then a
-fixed number of timed rounds of one call. ``extra_info`` carries ``bytes``,
-``gbps`` (decimal GB/s at the median) and ``x_memset`` (median GB/s over the
-memset's in the same group), so ``--benchmark-json`` output has them.
+one-thread recipe by definition), fastglorot on its kernels
+(``FASTGLOROT_NUMPY_MAX_BYTES=0``, as ``fastglorot bench``).
 
-Guard: before timing, the buffer is set to a constant the peer must
-overwrite; after timing, a strided sample of 1e6 elements over the whole
-buffer must look like the Glorot distribution (uniform: max |x| within
-(0.9, 1] of the bound; normal: std within 5% of the Glorot std; mean near 0),
-so a broken peer cannot post a fast time. ``test_peer_scale`` checks the same
-on small buffers (it is not a benchmark, so ``--benchmark-only`` skips it).
+Past the last-level cache: a layer smaller than :data:`LLC_MULTIPLE` times
+the CPU's last-level cache (``measure.last_level_cache``; 32 MiB on the
+project's machines) gets that many bytes of copies, and each timed call fills
+the next copy in turn, as a model's many layers of one shape are filled one
+after the other.  Every call then writes to memory, not to a cache that still
+holds the buffer from the last round, so GB/s and "x memset" mean memory
+bandwidth for every group (a buffer that stays in cache measures cache
+bandwidth, a different and higher yardstick), and the timings do not depend
+on how much of a buffer happened to survive in cache.  ``extra_info`` records
+``copies`` and ``llc_bytes``.  Buffers are allocated and touched outside the
+timed region, reused by every peer of that shape and dtype, and freed before
+the next shape's are allocated.
+
+Each benchmark is one untimed warm-up call on a small buffer (compilation,
+thread pools), then pytest-benchmark's own calibration and rounds: ``--benchmark-min-rounds``
+(default 5), ``--benchmark-max-time`` (default 1 s), ``--benchmark-warmup``
+and the other standard options apply.  ``extra_info`` carries ``bytes``
+(one call), ``gbps`` (decimal GB/s at the median) and ``x_memset`` (median
+GB/s over the memset's in the same group), so ``--benchmark-json`` output
+has them.
+
+Guard: before timing, every copy is set to a constant the peer must
+overwrite; after timing, a strided sample of 1e6 elements over each copy the
+timed calls wrote must look like the Glorot distribution (uniform: max |x|
+within (0.9, 1] of the bound; normal: std within 5% of the Glorot std; mean
+near 0), so a broken peer cannot post a fast time. ``test_peer_scale`` checks
+the same on small buffers (it is not a benchmark, so ``--benchmark-only``
+skips it).
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Dict, Tuple
+import math
+from typing import Callable, Dict, List, Tuple
 
 import _common
 import ml_dtypes
@@ -38,20 +62,39 @@ import numba
 import numpy as np
 import pytest
 
-from fastglorot.benchmarks.measure import memset_
+from fastglorot.benchmarks.measure import last_level_cache, memset_
 from fastglorot.benchmarks.peers import DISTS, PEERS, glorot_scale
 
-# Layer shape -> timed rounds (the slowest peer, numpy on one thread, takes
-# ~2.5 s per 1 GiB float32 normal fill on the reference machine).
-LAYERS: Dict[Tuple[int, ...], int] = {
-    (4096, 4096): 10,
-    (16384, 16384): 3,
-    (50304, 4096): 3,
-    (512, 512, 3, 3): 30,
-}
+LAYERS: List[Tuple[int, ...]] = [(4096, 4096), (16384, 16384), (50304, 4096), (512, 512, 3, 3)]
 DTYPES = {"float32": np.dtype(np.float32), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 ORDER = ["memset"] + [name for name in PEERS if name != "memset"]  # the yardstick first in each group
 SAMPLE = 1_000_000  # elements checked after timing
+LLC_MULTIPLE = 4  # copies of a small layer span at least this many times the last-level cache
+MAX_COPY_BYTES = 4 << 30  # ...but never more than this in all (a machine reporting a huge cache)
+_LLC = last_level_cache()
+LLC_BYTES = _LLC["bytes"] if _LLC else 32 << 20  # unknown: the project's machines' L3
+
+
+def copies_for(nbytes: int, llc_bytes: int = LLC_BYTES) -> int:
+    """How many copies of an ``nbytes`` layer the timed calls cycle through (1 past the cache)."""
+    wanted = math.ceil(LLC_MULTIPLE * llc_bytes / nbytes)
+    return max(1, min(wanted, MAX_COPY_BYTES // nbytes))
+
+
+class Cycle:
+    """Calls the fills of the copies in turn; ``calls`` counts them."""
+
+    def __init__(self, fills: List[Callable[[], object]]) -> None:
+        self.fills = fills
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.fills[self.calls % len(self.fills)]()
+        self.calls += 1
+
+    def written(self) -> int:
+        """Copies the calls wrote."""
+        return min(self.calls, len(self.fills))
 
 
 def group_name(shape, dtype_name: str, dist: str) -> str:
@@ -87,23 +130,31 @@ def require(peer_name: str):
 
 
 @pytest.fixture(scope="module")
-def layer_buffer():
-    """``get(shape, dtype)``: the touched buffer of that shape and dtype; one alive at a time."""
-    cache: Dict[tuple, np.ndarray] = {}
+def layer_buffers():
+    """``get(shape, dtype)``: the touched copies of that shape and dtype; one shape's alive at a time."""
+    cache: Dict[tuple, List[np.ndarray]] = {}
 
-    def get(shape, dtype) -> np.ndarray:
+    def get(shape, dtype) -> List[np.ndarray]:
         key = (shape, dtype.name)
         if key not in cache:
             cache.clear()
-            gc.collect()  # the previous buffer is gone before the next is allocated
-            out = np.empty(shape, dtype)
-            memset_(out)  # first touch, outside any timed region
-            cache[key] = out
+            gc.collect()  # the previous buffers are gone before the next are allocated
+            count = copies_for(math.prod(shape) * dtype.itemsize)
+            cache[key] = [memset_(np.empty(shape, dtype)) for _ in range(count)]  # first touch, untimed
         return cache[key]
 
     yield get
     cache.clear()
     gc.collect()
+
+
+def prime(outs: List[np.ndarray], peer_name: str) -> None:
+    """Set every copy to a constant the fill must overwrite (zeros for the memset, whose constant is 0.5)."""
+    for out in outs:
+        if peer_name == "memset":
+            out.fill(0)
+        else:
+            memset_(out)
 
 
 CASES = [
@@ -115,28 +166,32 @@ _memset_gbps: Dict[str, float] = {}  # group -> memset GB/s, for x_memset
 
 
 @pytest.mark.parametrize("shape, dtype_name, dist, peer_name", CASES)
-def test_fill(benchmark, layer_buffer, shape, dtype_name, dist, peer_name):
+def test_fill(benchmark, layer_buffers, shape, dtype_name, dist, peer_name):
     peer = require(peer_name)
     threads = numba.get_num_threads()
-    out = layer_buffer(shape, DTYPES[dtype_name])
-    if peer_name == "memset":
-        out.fill(0)
-    else:
-        memset_(out)  # a constant every fill must overwrite
-    fill = peer.make(out, dist, threads)
+    outs = layer_buffers(shape, DTYPES[dtype_name])
+    # Warm-up, untimed, on a small buffer: compilation and thread pools (the layer's pages are touched already),
+    # so that pytest-benchmark's calibration sees the steady state.
+    peer.make(np.empty((64, 64), DTYPES[dtype_name]), dist, threads)()
+    fill = Cycle([peer.make(out, dist, threads) for out in outs])
+    prime(outs, peer_name)
     group = group_name(shape, dtype_name, dist)
     benchmark.group = group
+    nbytes = outs[0].nbytes
     benchmark.extra_info.update(peer=peer_name, shape=list(shape), dtype=dtype_name, dist=dist,
-                                threads=threads, elements=out.size, bytes=out.nbytes)
-    benchmark.pedantic(fill, rounds=LAYERS[shape], warmup_rounds=1, iterations=1)
+                                threads=threads, elements=outs[0].size, bytes=nbytes, copies=len(outs),
+                                llc_bytes=LLC_BYTES)
+    benchmark(fill)
     if benchmark.stats:  # None when benchmarks are disabled
-        gbps = _common.gbps(out.nbytes, benchmark.stats.stats.median)
+        gbps = _common.gbps(nbytes, benchmark.stats.stats.median)
         benchmark.extra_info["gbps"] = round(gbps, 3)
         if peer_name == "memset":
             _memset_gbps[group] = gbps
         elif group in _memset_gbps:
             benchmark.extra_info["x_memset"] = round(gbps / _memset_gbps[group], 3)
-    check_fill(out, dist, peer_name)
+    assert fill.written() >= 1
+    for out in outs[:fill.written()]:
+        check_fill(out, dist, peer_name)
 
 
 @pytest.mark.parametrize("peer_name", ORDER)

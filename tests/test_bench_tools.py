@@ -1,0 +1,265 @@
+"""The benchmark tools as their users run them: exit status, busy machines, pytest-benchmark.
+
+Speed itself is never asserted here (figures come from ``bench/`` and
+``fastglorot bench``); these tests check what the tools say and do:
+
+* a ``bench/`` script reports its targets and exits 0; only ``--check``
+  turns a missed target into exit status 1;
+* ``fastglorot bench`` and ``bench/bench_fill.py`` say when the machine was
+  busy (``fastglorot.benchmarks.contention``): unit tests on synthetic
+  timings and CPU counters, and one real run against busy-loop processes;
+* the pytest-benchmark suite in ``bench/`` is found from the repository
+  root, skipped by a plain run (with or without pytest-benchmark installed)
+  and honours pytest-benchmark's own options.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fastglorot.benchmarks import contention, measure
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+
+
+def run_script(args, *, code=None, timeout=300):
+    """``python bench/<script> args`` (or ``python -c code`` with ``bench/`` importable) from the repository root."""
+    env = dict(os.environ, FASTGLOROT_QUIET="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), str(REPO), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-c", code, *args] if code else [sys.executable, *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def common(monkeypatch):
+    """``bench/_common.py``, imported as the scripts import it."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _common
+
+    return _common
+
+
+# --- bench/ scripts: report, fail only on errors or with --check ------------------------------------------------
+
+
+def test_report_targets_reports_without_check(common, capsys):
+    status = common.report_targets([(True, "uniform_ 0.7x memset"), (False, "normal_ 0.1x memset")], check=False)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "met    uniform_ 0.7x memset" in out and "missed normal_ 0.1x memset" in out
+    assert "FAIL" not in out and "targets met: 1 of 2 (reported only" in out
+
+
+def test_report_targets_fails_with_check_only_on_a_miss(common, capsys):
+    assert common.report_targets([(True, "a"), (False, "b")], check=True) == 1
+    out = capsys.readouterr().out
+    assert "PASS   a" in out and "FAIL   b" in out and "--check: exit status 1" in out
+    assert common.report_targets([(True, "a")], check=True) == 0
+    assert "FAIL" not in capsys.readouterr().out
+
+
+def test_bench_fill_on_a_healthy_install_reports_and_exits_0(tmp_path):
+    """The README's figures miss some of bench_fill's targets: it printed FAIL lines and exited 1 (issue #28)."""
+    report = tmp_path / "fill.json"
+    done = run_script(["bench/bench_fill.py", "--size-mib", "8", "--repeats", "2", "--json", str(report)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FAIL" not in done.stdout and "PASS" not in done.stdout
+    assert re.search(r"^targets met: \d of 4 \(reported only", done.stdout, re.M)
+    data = json.loads(report.read_text())["results"]
+    assert len(data["targets"]) == 4 and set(data["busy"]) >= {"busy", "reasons", "other_cpus"}
+
+
+def test_bench_fill_check_exits_1_on_a_missed_target():
+    impossible = (
+        "import sys, bench_fill\n"
+        "bench_fill.TARGETS = {isa: {'uniform_': (1e9, 1e9), 'normal_': (1e9, 1e9)} for isa in ('AVX-512', 'AVX2')}\n"
+        "sys.argv = ['bench_fill.py'] + sys.argv[1:]\n"
+        "sys.exit(bench_fill.main())\n")
+    done = run_script(["--size-mib", "8", "--repeats", "1", "--check"], code=impossible)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"^FAIL   uniform_ ", done.stdout, re.M) and re.search(r"^FAIL   normal_ ", done.stdout, re.M)
+    assert "--check: exit status 1" in done.stdout
+
+
+def test_no_bench_script_judges_targets_itself():
+    """Every script with targets reports them through _common.report_targets and declares --check."""
+    for script in sorted(BENCH.glob("bench_*.py")):
+        source = script.read_text()
+        assert not re.search(r"['\"]FAIL['\"]|['\"]PASS['\"]", source), f"{script.name} prints its own PASS/FAIL"
+        if "report_targets(" in source:
+            assert '"--check"' in source, f"{script.name} reports targets but has no --check"
+    with_targets = {p.name for p in BENCH.glob("bench_*.py") if "report_targets(" in p.read_text()}
+    assert with_targets >= {"bench_fill.py", "bench_blocks.py", "bench_checkpoint.py", "bench_zarr.py",
+                            "bench_torch_init.py", "bench_startup.py"}
+
+
+# --- busy machines -------------------------------------------------------------------------------------------------
+
+
+IDLE_CPU = {"other_cpus": 0.05, "steal_cpus": 0.0, "cpus": 2, "wall_s": 3.0}
+
+
+def test_an_idle_measurement_is_not_busy():
+    """Timings of the AMD EPYC's idle run (bench/README.md: memset 15.7 GB/s at 1 thread, 22.2 at 2)."""
+    report = contention.busy_report(2, memset_all=[0.0484, 0.0480, 0.0490], memset_one=[0.0684, 0.0690, 0.0679],
+                                    samples={"fastglorot": [0.110, 0.112, 0.111], "numpy": [0.60, 0.61, 0.60]},
+                                    cpu=IDLE_CPU)
+    assert report["busy"] is False and report["reasons"] == []
+    assert report["memset_scaling"] == pytest.approx(0.0684 / 0.0484)
+    assert contention.busy_text(report) is None
+
+
+def test_memset_that_does_not_scale_means_busy():
+    """Issue #28: 1-thread and 2-thread memset equal while another job shared the CPUs."""
+    report = contention.busy_report(2, memset_all=[0.070, 0.071, 0.070], memset_one=[0.070, 0.070, 0.071])
+    assert report["busy"] is True and report["memset_scaling"] == pytest.approx(1.0)
+    assert "memset at 2 threads was only 1.00x as fast as at 1 thread" in report["reasons"][0]
+    assert "WARNING: the machine was busy" in contention.busy_text(report)
+
+
+def test_memset_scaling_is_not_judged_for_one_thread_or_short_fills():
+    assert contention.busy_report(1, memset_all=[0.07] * 3, memset_one=[0.07] * 3)["busy"] is False
+    short = contention.busy_report(2, memset_all=[0.0002] * 3, memset_one=[0.0002] * 3)  # thread hand-off dominates
+    assert short["busy"] is False and short["memset_scaling"] is None
+
+
+def test_spread_of_repeats_means_busy_but_one_hiccup_does_not():
+    assert contention.spread([0.10, 0.30, 0.11, 0.10]) == pytest.approx(0.1)  # the slowest repeat dropped
+    assert contention.spread([0.10, 0.15]) == pytest.approx(0.5)
+    assert contention.spread([0.1]) is None
+    hiccup = {"a": [0.10, 0.10, 0.10, 0.25], "b": [0.20, 0.21, 0.20, 0.20]}
+    assert contention.busy_report(2, samples=hiccup)["busy"] is False
+    noisy = {"a": [0.10, 0.19, 0.14, 0.16], "b": [0.20, 0.35, 0.28, 0.30], "c": [0.5, 0.52, 0.51, 0.5]}
+    report = contention.busy_report(2, samples=noisy)
+    assert report["busy"] is True and report["spread"] == pytest.approx(0.5)  # of 0.6, 0.5 and 0.02
+    assert "repeats of the same fill differed by 50%" in report["reasons"][0]
+
+
+def test_other_work_on_our_cpus_means_busy_on_idle_cpus_not():
+    loaded = {"other_cpus": 1.0, "steal_cpus": 0.3, "cpus": 2, "wall_s": 5.0}
+    report = contention.busy_report(2, cpu=loaded)
+    assert report["busy"] is True and "other work used 1.00 of the 2 CPUs" in report["reasons"][0]
+    assert "0.30 of them stolen by the hypervisor" in report["reasons"][0]
+    # the same job on a 16-CPU machine where the benchmark runs 2 threads takes none of their CPUs
+    assert contention.busy_report(2, cpu=dict(loaded, cpus=16))["busy"] is False
+    assert contention.busy_report(2, cpu=IDLE_CPU)["busy"] is False
+
+
+def write_stat(path: Path, ticks) -> None:
+    """A /proc/stat with one line per CPU: user nice system idle iowait irq softirq steal."""
+    lines = ["cpu  0 0 0 0 0 0 0 0 0 0"] + [f"cpu{i} " + " ".join(map(str, row)) + " 0 0" for i, row in
+                                            enumerate(ticks)]
+    path.write_text("\n".join(lines + ["intr 0", "ctxt 0"]) + "\n")
+
+
+def test_other_cpu_use_from_proc_stat(tmp_path, monkeypatch):
+    """Busy ticks on the CPUs this process may use, less its own CPU time, plus steal; other CPUs ignored."""
+    stat = tmp_path / "stat"
+    tick = os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(contention, "_allowed_cpus", lambda: {0, 1})
+    clock = iter([10.0, 12.0])  # perf_counter: 2 s apart
+    own = iter([1.0, 2.5])  # this process: 1.5 CPU-seconds meanwhile
+    monkeypatch.setattr(contention.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(contention.time, "process_time", lambda: next(own))
+    write_stat(stat, [[0, 0, 0, 0, 0, 0, 0, 0]] * 3)
+    before = contention.cpu_snapshot(str(stat))
+    # 2 s: cpu0 busy 2 s (user 1.5, system 0.5), cpu1 1 s user + 0.2 s steal, cpu2 (not ours) 2 s
+    write_stat(stat, [[1.5 * tick, 0, 0.5 * tick, 0, 0, 0, 0, 0], [1.0 * tick, 0, 0, 0, 0, 0, 0, 0.2 * tick],
+                      [2 * tick, 0, 0, 0, 0, 0, 0, 0]])
+    after = contention.cpu_snapshot(str(stat))
+    use = contention.other_cpu_use(before, after)
+    assert use["cpus"] == 2 and use["wall_s"] == pytest.approx(2.0)
+    assert use["other_cpus"] == pytest.approx((3.0 - 1.5 + 0.2) / 2)
+    assert use["steal_cpus"] == pytest.approx(0.1)
+
+
+def test_cpu_accounting_is_optional(tmp_path):
+    assert contention.cpu_snapshot(str(tmp_path / "missing")) is None
+    assert contention.other_cpu_use(None, None) is None
+    snapshot = contention.CpuSnapshot(1.0, 0.0, 0.0, 0.0, 2)
+    assert contention.other_cpu_use(snapshot, snapshot._replace(wall=1.05)) is None  # too short to judge
+
+
+def test_bench_says_so_when_busy_loops_share_the_cpus(python_runner, tmp_path):
+    """A real ``fastglorot bench`` while one busy-loop process per CPU runs: the report and the JSON say busy."""
+    report = tmp_path / "bench.json"
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(0.2)  # the loops are running before the measurement starts
+        result = python_runner(
+            "import sys; from fastglorot._cli import main; "
+            f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
+            f"'--json', {str(report)!r}]))")
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()
+    busy = json.loads(report.read_text())["busy"]
+    assert busy["busy"] is True, busy
+    assert busy["other_cpus"] >= 0.5, busy  # the loops got at least half a CPU between them
+    assert any(reason.startswith("other work used") for reason in busy["reasons"])
+    assert "WARNING: the machine was busy while this measured" in result.stdout
+
+
+# --- the pytest-benchmark suite ------------------------------------------------------------------------------------
+
+
+def run_pytest(*args, timeout=300):
+    """``python -m pytest ARGS`` in the repository root, as users run it (``-o testpaths=bench``: only bench/'s
+    part of a root run, so that this test does not start the whole suite again)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-o", "testpaths=bench", "-p", "no:cacheprovider", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_root_run_collects_the_benchmarks():
+    """``python -m pytest --benchmark-only`` from the root ran no benchmark: testpaths was ``tests`` alone."""
+    parser = configparser.ConfigParser()
+    parser.read(REPO / "setup.cfg")
+    assert parser.get("tool:pytest", "testpaths").split() == ["tests", "bench"]
+
+
+@pytest.mark.parametrize("plugin", ["with pytest-benchmark", "without pytest-benchmark"])
+def test_plain_run_skips_the_benchmarks_at_collection(plugin):
+    extra = ["-p", "no:benchmark"] if plugin.startswith("without") else []
+    done = run_pytest("-q", "-rs", *extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^\d+ skipped in ", done.stdout.splitlines()[-1]), done.stdout[-2000:]
+    assert "passed" not in done.stdout.splitlines()[-1]
+    assert "benchmark suite: runs with `python -m pytest --benchmark-only`" in done.stdout
+
+
+def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
+    """Rounds came from a fixed ``pedantic`` count: --benchmark-min-rounds and --benchmark-max-time did nothing."""
+    report = tmp_path / "bench.json"
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform", "--benchmark-min-rounds=3",
+                      "--benchmark-max-time=0", f"--benchmark-json={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    benchmarks = json.loads(report.read_text())["benchmarks"]
+    assert {b["extra_info"]["peer"] for b in benchmarks} >= {"memset", "fastglorot", "numpy"}
+    llc = measure.last_level_cache()
+    for b in benchmarks:
+        assert b["stats"]["rounds"] == 3, b["name"]
+        info = b["extra_info"]
+        assert info["gbps"] > 0 and (info["peer"] == "memset" or info["x_memset"] > 0)
+        if llc:  # small layers cycle through copies spanning several times the last-level cache
+            assert info["llc_bytes"] == llc["bytes"] and info["copies"] * info["bytes"] >= 4 * llc["bytes"]
+
+
+def test_naming_bench_runs_it_without_benchmark_only():
+    """``python -m pytest bench/...`` asks for them: the non-benchmark peer checks run (no plugin needed)."""
+    done = run_pytest("bench/test_layers.py::test_peer_scale", "-q", "-p", "no:benchmark", "-k",
+                      "256x128-float32-normal and (fastglorot or memset)")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^\d+ passed", done.stdout.splitlines()[-1]), done.stdout[-2000:]
