@@ -136,6 +136,8 @@ def test_memset_scaling_is_not_judged_for_one_thread_or_short_fills():
 def test_spread_of_repeats_means_busy_but_one_hiccup_does_not():
     assert contention.spread([0.10, 0.30, 0.11, 0.10]) == pytest.approx(0.1)  # the slowest repeat dropped
     assert contention.spread([0.10, 0.15]) == pytest.approx(0.5)
+    many = [0.100] * 80 + [0.104] * 10 + [0.5] * 10  # 100 rounds of a pytest-benchmark: the slowest 10 dropped
+    assert contention.spread(many) == pytest.approx(0.04)
     assert contention.spread([0.1]) is None
     hiccup = {"a": [0.10, 0.10, 0.10, 0.25], "b": [0.20, 0.21, 0.20, 0.20]}
     assert contention.busy_report(2, samples=hiccup)["busy"] is False
@@ -190,26 +192,41 @@ def test_cpu_accounting_is_optional(tmp_path):
     assert contention.other_cpu_use(snapshot, snapshot._replace(wall=1.05)) is None  # too short to judge
 
 
-def test_bench_says_so_when_busy_loops_share_the_cpus(python_runner, tmp_path):
+@pytest.fixture
+def busy_loops():
+    """One busy-loop process per CPU while the test runs (killed, by their own ids, after it)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    time.sleep(0.2)  # the loops are running before the measurement starts
+    yield
+    for hog in hogs:
+        hog.kill()
+    for hog in hogs:
+        hog.wait()
+
+
+def test_bench_says_so_when_busy_loops_share_the_cpus(busy_loops, python_runner, tmp_path):
     """A real ``fastglorot bench`` while one busy-loop process per CPU runs: the report and the JSON say busy."""
     report = tmp_path / "bench.json"
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
-    try:
-        time.sleep(0.2)  # the loops are running before the measurement starts
-        result = python_runner(
-            "import sys; from fastglorot._cli import main; "
-            f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
-            f"'--json', {str(report)!r}]))")
-    finally:
-        for hog in hogs:
-            hog.kill()
-        for hog in hogs:
-            hog.wait()
+    result = python_runner(
+        "import sys; from fastglorot._cli import main; "
+        f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
+        f"'--json', {str(report)!r}]))")
     busy = json.loads(report.read_text())["busy"]
     assert busy["busy"] is True, busy
     assert busy["other_cpus"] >= 0.5, busy  # the loops got at least half a CPU between them
     assert any(reason.startswith("other work used") for reason in busy["reasons"])
     assert "WARNING: the machine was busy while this measured" in result.stdout
+
+
+def test_benchmark_suite_says_so_when_busy_loops_share_the_cpus(busy_loops, tmp_path):
+    report = tmp_path / "bench.json"
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform-memset",
+                      "--benchmark-max-time=0.5", f"--benchmark-json={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (benchmark,) = json.loads(report.read_text())["benchmarks"]
+    assert benchmark["extra_info"]["other_cpus"] >= 0.5
+    assert any(reason.startswith("other work used") for reason in benchmark["extra_info"]["busy"])
+    assert "WARNING: the machine was busy during 1 benchmark(s)" in done.stdout
 
 
 # --- the pytest-benchmark suite ------------------------------------------------------------------------------------
@@ -253,6 +270,7 @@ def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
         assert b["stats"]["rounds"] == 3, b["name"]
         info = b["extra_info"]
         assert info["gbps"] > 0 and (info["peer"] == "memset" or info["x_memset"] > 0)
+        assert info["other_cpus"] is None or info["other_cpus"] >= 0
         if llc:  # small layers cycle through copies spanning several times the last-level cache
             assert info["llc_bytes"] == llc["bytes"] and info["copies"] * info["bytes"] >= 4 * llc["bytes"]
 
