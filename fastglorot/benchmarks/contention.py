@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set
 
 __all__ = ["CpuSnapshot", "cpu_snapshot", "other_cpu_use", "spread", "busy_report", "busy_text",
            "MIN_MEMSET_SCALING", "MAX_SPREAD", "MAX_OTHER_SHARE", "MIN_OTHER_CPUS", "MIN_SECONDS"]
@@ -69,7 +69,7 @@ class CpuSnapshot(NamedTuple):
     cpus: int  # how many CPUs this process may run on
 
 
-def _allowed_cpus() -> Optional[set]:
+def _allowed_cpus() -> Optional[Set[int]]:
     try:
         return set(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
