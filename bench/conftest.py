@@ -27,8 +27,9 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import _common  # first: puts the repository root on sys.path
 import pytest
+
+from bench import _common  # puts the repository root first on sys.path: the checkout is measured
 
 HERE = Path(__file__).resolve().parent
 

@@ -63,12 +63,12 @@ import gc
 import math
 from typing import Callable, Dict, List, Tuple
 
-import _common
 import ml_dtypes
 import numba
 import numpy as np
 import pytest
 
+from bench import _common
 from fastglorot.benchmarks import contention
 from fastglorot.benchmarks.measure import last_level_cache, memset_
 from fastglorot.benchmarks.peers import DISTS, PEERS, glorot_scale

@@ -247,6 +247,21 @@ def test_root_run_collects_the_benchmarks():
     assert parser.get("tool:pytest", "testpaths").split() == ["tests", "bench"]
 
 
+def test_root_collection_keeps_each_directorys_conftest():
+    """Both conftest.py files load in a root run; tests that ``from conftest import run_python`` get tests/'s.
+
+    With ``bench`` in testpaths and no ``bench/__init__.py``, bench/conftest.py replaced tests/conftest.py as the
+    module ``conftest`` and five test modules failed to import.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    collected = done.stdout.splitlines()
+    assert any(line.startswith("bench/test_layers.py::test_fill[") for line in collected)
+    assert any(line.startswith("tests/test_bench_tools.py::") for line in collected)
+
+
 @pytest.mark.parametrize("plugin", ["with pytest-benchmark", "without pytest-benchmark"])
 def test_plain_run_skips_the_benchmarks_at_collection(plugin):
     extra = ["-p", "no:benchmark"] if plugin.startswith("without") else []
