@@ -221,6 +221,29 @@ def test_without_o_tmpfile_the_named_temporary_is_committed_without_replacing(tm
     assert out.read_bytes() == reference.read_bytes() and hidden(tmp_path) == []
 
 
+@pytest.mark.parametrize("kind", ["sharded", "zarr"])
+def test_without_o_tmpfile_a_directory_checkpoint_is_written_and_leaves_no_temporary(tmp_path, kind):
+    """Its files are created, with hidden names, in the staging directory its writer holds locked: the two locks
+    must not wait for each other (a fresh process, so that a hang is a timeout, not a stuck suite)."""
+    code = f"""
+import errno, os
+real_open = os.open
+def no_tmpfile(path, flags, *args, **kwargs):
+    if flags & os.O_TMPFILE == os.O_TMPFILE:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+    return real_open(path, flags, *args, **kwargs)
+os.open = no_tmpfile
+import fastglorot.io as io
+io.write_checkpoint({str(tmp_path / KINDS[kind])!r}, {SPEC!r}, seed=4, progress=False,
+                    **({{"max_shard_size": {SHARD}}} if {kind!r} == "sharded" else {{}}))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=ENV)
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert same(tensors(tmp_path / KINDS[kind]), tensors(write(kind, reference, seed=4)))
+    assert hidden(tmp_path) == [] and hidden(tmp_path / KINDS[kind]) == []
+
+
 PAUSED = """
 import sys
 from fastglorot.io import _writers
