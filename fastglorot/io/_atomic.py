@@ -560,11 +560,33 @@ def _link_tree(source: Path, destination: Path) -> None:
             shutil.copy2(source, destination)
 
 
-_ACLS = ("system.posix_acl_access", "system.posix_acl_default")
+_ACCESS_ACL, _DEFAULT_ACL = "system.posix_acl_access", "system.posix_acl_default"
 
 
-def _keep_group(staging: Path, existing: os.stat_result, shown: Path) -> None:
-    """Give ``staging`` the group of the directory it will replace, or refuse before anything is written."""
+def _copy_acl(place: Path, staging: Path, name: str) -> None:
+    """``place``'s POSIX ACL ``name`` on ``staging`` too (removed there if ``place`` has none); best effort."""
+    if not hasattr(os, "getxattr"):
+        return
+    try:
+        value: Optional[bytes] = os.getxattr(place, name, follow_symlinks=False)
+    except OSError as error:
+        if error.errno != getattr(errno, "ENODATA", None):
+            return  # no ACLs on this file system
+        value = None
+    with contextlib.suppress(OSError):
+        if value is None:
+            os.removexattr(staging, name, follow_symlinks=False)
+        else:
+            os.setxattr(staging, name, value, follow_symlinks=False)
+
+
+def _adopt_inherited(staging: Path, existing: os.stat_result, place: Path, shown: Path) -> None:
+    """What ``staging``'s new files inherit, as in ``place``: its group and default ACL; before anything is written.
+
+    So the files get the group and ACL entries they would get written into
+    ``place`` itself.  A group this user cannot give is refused now.
+    """
+    _copy_acl(place, staging, _DEFAULT_ACL)
     if os.stat(staging).st_gid == existing.st_gid:
         return
     try:
@@ -585,14 +607,8 @@ def _keep_group(staging: Path, existing: os.stat_result, shown: Path) -> None:
 def _adopt_metadata(staging: Path, existing: os.stat_result, place: Path) -> None:
     """Give ``staging`` the owner (as root), group, POSIX ACLs and mode (setgid bit included) of ``place``."""
     os.chown(staging, existing.st_uid if os.geteuid() == 0 else -1, existing.st_gid)
-    if hasattr(os, "getxattr"):
-        for name in _ACLS:  # (a group-shared directory's default ACL makes its new files group-readable)
-            try:
-                value = os.getxattr(place, name, follow_symlinks=False)
-            except OSError:
-                continue
-            with contextlib.suppress(OSError):
-                os.setxattr(staging, name, value, follow_symlinks=False)
+    for name in (_ACCESS_ACL, _DEFAULT_ACL):
+        _copy_acl(place, staging, name)
     os.chmod(staging, stat.S_IMODE(existing.st_mode))  # after chown, which may clear a setgid bit
 
 
@@ -685,7 +701,7 @@ def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: 
     old, old_lock = None, -1
     try:
         if before is not None:
-            _keep_group(staging, before, directory)
+            _adopt_inherited(staging, before, place, directory)
         with explained_write_errors(directory, nbytes, bool(existing)):
             yield staging
         old, old_lock = _commit_directory(staging, place, directory, owned, force)
