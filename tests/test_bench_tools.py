@@ -192,10 +192,24 @@ def test_cpu_accounting_is_optional(tmp_path):
     assert contention.other_cpu_use(snapshot, snapshot._replace(wall=1.05)) is None  # too short to judge
 
 
+# The busy runs use at most two CPUs, with two busy loops on each: the same contention on any machine (on a large
+# one, loops on CPUs the benchmark does not use would not slow it, and are rightly not counted).
+BUSY_CPUS = sorted(os.sched_getaffinity(0))[:2]
+
+
+def _pin():
+    os.sched_setaffinity(0, BUSY_CPUS)
+
+
+def pinned_env():
+    return {"NUMBA_NUM_THREADS": str(len(BUSY_CPUS))}
+
+
 @pytest.fixture
 def busy_loops():
-    """One busy-loop process per CPU while the test runs (killed, by their own ids, after it)."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    """Two busy-loop processes per CPU of BUSY_CPUS while the test runs (killed, by their own ids, after it)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=_pin)
+            for _ in range(2 * len(BUSY_CPUS))]
     time.sleep(0.2)  # the loops are running before the measurement starts
     yield
     for hog in hogs:
@@ -205,14 +219,15 @@ def busy_loops():
 
 
 def test_bench_says_so_when_busy_loops_share_the_cpus(busy_loops, python_runner, tmp_path):
-    """A real ``fastglorot bench`` while one busy-loop process per CPU runs: the report and the JSON say busy."""
+    """A real ``fastglorot bench`` while busy loops share its CPUs: the report and the JSON say busy."""
     report = tmp_path / "bench.json"
     result = python_runner(
         "import sys; from fastglorot._cli import main; "
         f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
-        f"'--json', {str(report)!r}]))")
-    busy = json.loads(report.read_text())["busy"]
-    assert busy["busy"] is True, busy
+        f"'--json', {str(report)!r}]))", env=pinned_env(), preexec_fn=_pin)
+    data = json.loads(report.read_text())
+    busy = data["busy"]
+    assert busy["busy"] is True and busy["cpus"] == len(BUSY_CPUS) == data["threads"], busy
     assert busy["other_cpus"] >= 0.5, busy  # the loops got at least half a CPU between them
     assert any(reason.startswith("other work used") for reason in busy["reasons"])
     assert "WARNING: the machine was busy while this measured" in result.stdout
@@ -221,7 +236,7 @@ def test_bench_says_so_when_busy_loops_share_the_cpus(busy_loops, python_runner,
 def test_benchmark_suite_says_so_when_busy_loops_share_the_cpus(busy_loops, tmp_path):
     report = tmp_path / "bench.json"
     done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform-memset",
-                      "--benchmark-max-time=0.5", f"--benchmark-json={report}")
+                      "--benchmark-max-time=0.5", f"--benchmark-json={report}", env=pinned_env(), preexec_fn=_pin)
     assert done.returncode == 0, done.stdout + done.stderr
     (benchmark,) = json.loads(report.read_text())["benchmarks"]
     assert benchmark["extra_info"]["other_cpus"] >= 0.5
@@ -232,12 +247,13 @@ def test_benchmark_suite_says_so_when_busy_loops_share_the_cpus(busy_loops, tmp_
 # --- the pytest-benchmark suite ------------------------------------------------------------------------------------
 
 
-def run_pytest(*args, timeout=300):
+def run_pytest(*args, timeout=300, env=None, **kwargs):
     """``python -m pytest ARGS`` in the repository root, as users run it (``-o testpaths=bench``: only bench/'s
     part of a root run, so that this test does not start the whole suite again)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    full_env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "pytest", "-o", "testpaths=bench", "-p", "no:cacheprovider", *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+                          cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def test_root_run_collects_the_benchmarks():
