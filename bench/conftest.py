@@ -98,9 +98,14 @@ def busy_benchmarks(request) -> list:
     return request.config.stash.setdefault(_BUSY, [])
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """Say that a run's figures are suspect when other work shared the CPUs during some benchmarks."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> Iterator[None]:
+    """Say that a run's figures are suspect when other work shared the CPUs during some benchmarks.
+
+    Printed after pytest-benchmark's tables, and also when its --benchmark-compare-fail check raises
+    ``PerformanceRegression`` there: the code after a hook wrapper's ``yield`` runs either way.
+    """
+    yield
     busy = config.stash.get(_BUSY, [])
     if not busy:
         return
