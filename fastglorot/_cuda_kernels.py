@@ -66,7 +66,8 @@ import importlib
 
 import numpy as np
 
-from ._constants import (
+from ._constants import LN2_F64_LO, LN2_HI, TILE_COUNTERS, WORDS_PER_TILE
+from ._stream_v1 import (
     ATANH_SERIES,
     CENTRAL_DEN,
     CENTRAL_NUM,
@@ -74,23 +75,21 @@ from ._constants import (
     COS_F64,
     FAR_DEN,
     FAR_NUM,
-    LN2_F64_LO,
-    LN2_HI,
-    MANTISSA_MASK,
     NEAR_DEN,
     NEAR_NUM,
+    PHILOX_M0,
+    PHILOX_M1,
+    PHILOX_W0,
+    PHILOX_W1,
     QUARTER_TURN_2_30,
     QUARTER_TURN_2_50,
     SIN_F32,
     SIN_F64,
-    SQRT2_MANTISSA,
     TERMS_F32,
     TERMS_F64,
-    TILE_COUNTERS,
-    WORDS_PER_TILE,
+    _MANTISSA_MASK,
+    _SQRT2_MANTISSA,
 )
-from ._convert import bits52, bits53, round_bfloat16
-from ._philox import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1
 
 __all__ = ["SIMULATOR", "MAX_OUTER", "KERNELS", "fill_bits", "fill_uniform_float32", "fill_normal_float32",
            "fill_uniform_float64", "fill_normal_float64", "fill_truncated_normal_float32",
@@ -125,6 +124,7 @@ _T64 = WORDS_PER_TILE // 2  # elements per tile, two words each (float64)
 # -- primitive operations -------------------------------------------------------
 
 if SIMULATOR:
+    from ._stream_v1 import bits52, bits53, round_bfloat16
 
     def _device(py_func: F) -> F:
         """Device functions run as plain Python under the simulator."""
@@ -170,6 +170,7 @@ if SIMULATOR:
 
 else:
     from ._jit import cuda_cached, float64_from_bits, float_bits
+    from ._numba_elements import bits52, bits53, round_bfloat16
 
     libdevice: Any = importlib.import_module("numba.cuda.libdevice")
 
@@ -215,8 +216,6 @@ else:
 
 _SIGN32 = U32(1 << 31)
 _HALF_53 = I64(1 << 53)
-_SQRT2_MANTISSA = I64(SQRT2_MANTISSA)
-_MANTISSA_MASK = I64(MANTISSA_MASK)
 _LN2_HI = F64(LN2_HI)
 _LN2_LO = F64(LN2_F64_LO)
 _LOW30 = U32((1 << 30) - 1)
