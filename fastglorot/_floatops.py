@@ -3,7 +3,8 @@
 The element functions of ``_stream_v1`` call every rounding operation by
 name (``add``, ``sub``, ``mul``, ``div``, ``sqrt``), every choice by
 ``select`` (no ternaries: NumPy arrays have none) and every bit cast by
-``f32_bits``, ``f64_bits`` or ``f64_from_bits``; integer casts are NumPy's
+``f32_bits``, ``f64_bits`` or ``f64_from_bits``, and a Philox word's width
+by ``word``; integer casts are NumPy's
 scalar types (``np.uint32(x)``), which NumPy applies element-wise and numba
 compiles as casts.  This module holds the plain-Python versions, which run
 on NumPy scalars and whole NumPy arrays alike (one IEEE round-to-nearest
@@ -23,14 +24,18 @@ from typing import Any, Callable, Dict, Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "OPERATIONS",
-           "bind"]
+__all__ = ["add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "word",
+           "OPERATIONS", "bind"]
 
 add = operator.add
 sub = operator.sub
 mul = operator.mul
 div = operator.truediv
 sqrt = np.sqrt
+
+
+word = np.uint32
+"""An integer known to fit 32 bits, as the engine holds Philox words (NumPy: uint32)."""
 
 
 def _scalar(value: Any) -> Any:
@@ -58,7 +63,7 @@ def f64_from_bits(bits: Any) -> Any:
     return _scalar(np.asarray(bits, dtype=np.int64).view(np.float64))
 
 
-OPERATIONS = ("add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits")
+OPERATIONS = ("add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "word")
 """The names an engine binds (:func:`bind`)."""
 
 

@@ -43,7 +43,7 @@ from typing import Any, Tuple
 import numpy as np
 
 from ._constants import LN2_F64_LO, LN2_HI
-from ._floatops import add, div, f32_bits, f64_bits, f64_from_bits, mul, select, sqrt, sub
+from ._floatops import add, div, f32_bits, f64_bits, f64_from_bits, mul, select, sqrt, sub, word
 
 __all__ = ["PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1", "ELEMENTS", "TERMS_F32", "TERMS_F64"]
 
@@ -75,14 +75,16 @@ def philox_rounds(c0: Any, c1: Any, c2: Any, c3: Any, k0: Any, k1: Any, rounds: 
 
     Each round: ``hi0:lo0 = M0 * c0``, ``hi1:lo1 = M1 * c2`` (64-bit
     products), ``(c0, c1, c2, c3) <- (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)``.
-    Every word is cast back to uint32, so a product is 32 x 32 bits (one
-    ``vpmuludq`` lane, one ``mul.wide.u32``).
+    The products are of 32-bit words: ``word`` keeps an XOR of uint32 words
+    a uint32 for CUDA (one ``mul.wide.u32``) and NumPy, and in numba's 64-bit
+    integer lanes on the CPU (where LLVM's vectorizer multiplies them with
+    ``vpmuludq``; narrowed, the loop ran at half the speed).
     """
     for _ in range(rounds):
         p0 = _M0 * U64(c0)
         p1 = _M1 * U64(c2)
-        c0, c1, c2, c3 = (U32(U32(p1 >> _SHIFT32) ^ c1 ^ k0), U32(p1 & _MASK32),
-                          U32(U32(p0 >> _SHIFT32) ^ c3 ^ k1), U32(p0 & _MASK32))
+        c0, c1, c2, c3 = (word(U32(p1 >> _SHIFT32) ^ c1 ^ k0), U32(p1 & _MASK32),
+                          word(U32(p0 >> _SHIFT32) ^ c3 ^ k1), U32(p0 & _MASK32))
         k0 = U32((U64(k0) + _W0) & _MASK32)
         k1 = U32((U64(k1) + _W1) & _MASK32)
     return c0, c1, c2, c3

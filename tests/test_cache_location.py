@@ -173,7 +173,7 @@ try:
 except ImportError:
     report["cuda"] = None
 else:
-    report["cuda"] = sorted({k._cache.cache_path for k in vars(_cuda_kernels).values()
+    report["cuda"] = sorted({k._cache.cache_path for k in _cuda_kernels.KERNELS.values()
                              if type(k).__name__ == "CUDADispatcher" and k.py_func.__module__ == _cuda_kernels.__name__
                              and not k.targetoptions.get("device")})
 print(json.dumps(report))
