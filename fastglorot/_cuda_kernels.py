@@ -349,21 +349,35 @@ def _driver(name: str, driver: Callable[..., None], convert: Any, finish: Any, t
     return _kernel(copy)
 
 
-# Kernel by ``_engines.kernel_name``: (driver, converter, two words per element).
-_CONVERTERS: Dict[str, Tuple[Callable[..., None], Any, bool]] = {
-    "bits": (_word_driver, _bits, False),
-    "uniform_float32": (_word_driver, _uniform_float32, False),
-    "normal_float32": (_box_muller_driver, _normal_float32, False),
-    "truncated_normal_float32": (_word_driver, _truncated_normal_float32, False),
-    "uniform_float64": (_pair_driver, _uniform_float64, True),
-    "normal_float64": (_box_muller_driver, _normal_float64, True),
-    "truncated_normal_float64": (_pair_driver, _truncated_normal_float64, True),
+# The converter of each distribution (``_formats.DISTRIBUTIONS``) and draw dtype, with its driver.
+_CONVERTERS: Dict[Tuple[str, str], Tuple[Callable[..., None], Any]] = {
+    ("bits", "uint32"): (_word_driver, _bits),
+    ("uniform", "float32"): (_word_driver, _uniform_float32),
+    ("normal", "float32"): (_box_muller_driver, _normal_float32),
+    ("truncated_normal", "float32"): (_word_driver, _truncated_normal_float32),
+    ("uniform", "float64"): (_pair_driver, _uniform_float64),
+    ("normal", "float64"): (_box_muller_driver, _normal_float64),
+    ("truncated_normal", "float64"): (_pair_driver, _truncated_normal_float64),
 }
 
-KERNELS: Dict[str, Any] = {}
+
+def _kernels() -> Dict[str, Any]:
+    """Kernel by ``_engines.kernel_name``: one per distribution and format family."""
+    from ._engines import kernel_name
+    from ._formats import DISTRIBUTIONS, FORMATS
+
+    kernels = {}
+    for distribution in DISTRIBUTIONS:
+        for fmt in ("uint32",) if distribution == "bits" else FORMATS:
+            name = kernel_name(distribution, fmt)
+            if name not in kernels:
+                spec = FORMATS.get(fmt)
+                draw = spec.draw if spec is not None else fmt
+                driver, converter = _CONVERTERS[distribution, draw]
+                rounded = spec is not None and spec.rounding != "none"
+                kernels[name] = _driver(name, driver, converter, _half_bits if rounded else _as_is, draw == "float64")
+    return kernels
+
+
+KERNELS = _kernels()
 """Kernel by ``_engines.kernel_name``."""
-for _name, (_driver_function, _convert, _two_words) in _CONVERTERS.items():
-    KERNELS[f"fill_{_name}"] = _driver(f"fill_{_name}", _driver_function, _convert, _as_is, _two_words)
-    if _name.endswith("_float32"):  # the 16-bit formats round a float32 draw
-        _half_name = "fill_" + _name[: -len("float32")] + "half"
-        KERNELS[_half_name] = _driver(_half_name, _driver_function, _convert, _half_bits, False)
