@@ -2,7 +2,7 @@
 
 Each function returns element ``index`` of the corresponding bulk fill (README
 "Stream format"), computed from the same jitted pieces the fill kernels
-inline (``_philox``, ``_convert``, ``_mathfuncs``), so the bits are the same
+inline (``_numba_elements``: the compiled ``_stream_v1``), so the bits are the same
 by construction: only the index -> (block, lane) arithmetic and the parameter
 set-up that the launcher does in Python are restated here, in jitted code.
 
