@@ -279,8 +279,9 @@ def main() -> int:
                         ["group", "case", "candidate median s", "baseline median s",
                          "ratio (median of per-round ratios)", "target", "met"], rows)
     status = _common.report_targets(
-        [(r["met"], f"{r['group']} | {r['case']}: ratio {r['ratio_median']:.3f}, candidate {r['candidate_median_s']:.3f}"
-                    f" s (target {r['target']})") for r in results if r["met"] is not None], args.check)
+        [(r["met"], f"{r['group']} | {r['case']}: ratio {r['ratio_median']:.3f}, candidate "
+                    f"{r['candidate_median_s']:.3f} s (target {r['target']})")
+         for r in results if r["met"] is not None], args.check)
     _common.write_json(args.json, {"options": {"repeats": args.repeats, "sizes": args.sizes, "only": args.only},
                                    "child_timeout_s": CHILD_TIMEOUT_S, "rows": results}, env)
     return status

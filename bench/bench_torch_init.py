@@ -390,7 +390,8 @@ def main() -> int:
                          f"{MINIMUM_SPEEDUP:g}x, aim {AIM_SPEEDUP:g}x; torch threads {threads['torch']}, "
                          f"numba threads {threads['numba']})") for name, r in results.items()], args["check"])
     _common.write_json(args["json"], {
-        "options": {k: v for k, v in args.items() if k not in ("json", "check")}, "threads": threads, "torch": torch.__version__,
+        "options": {k: v for k, v in args.items() if k not in ("json", "check")}, "threads": threads,
+        "torch": torch.__version__,
         "transformers": transformers.__version__ if transformers is not None else None,
         "bar": {"minimum": MINIMUM_SPEEDUP, "aim": AIM_SPEEDUP}, "models": results,
         "passed": verdicts, "first_use": first,

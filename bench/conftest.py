@@ -16,6 +16,9 @@ allocated, unless the run asks for benchmarks:
 
 Without pytest-benchmark, a benchmark named that way is skipped with the
 install command; ``test_peer_scale``, which needs no plugin, runs.
+
+A run during which other processes took CPUs the benchmarks needed ends with
+a warning (``busy_benchmarks``, filled by ``test_layers.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-import _common  # first: puts the repository root on sys.path
 import pytest
+
+from bench import _common  # puts the repository root first on sys.path: the checkout is measured
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,6 +87,33 @@ def _kernels_only() -> Iterator[None]:
         del os.environ["FASTGLOROT_NUMPY_MAX_BYTES"]
     else:
         os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = saved
+
+
+_BUSY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def busy_benchmarks(request) -> list:
+    """``(test name, contention.busy_report)`` of every benchmark during which the machine was busy."""
+    return request.config.stash.setdefault(_BUSY, [])
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say that a run's figures are suspect when other work shared the CPUs during some benchmarks."""
+    busy = config.stash.get(_BUSY, [])
+    if not busy:
+        return
+    others = [report["other_cpus"] for _, report in busy if report["other_cpus"] is not None]
+    terminalreporter.write_sep("-", "busy machine", yellow=True)
+    terminalreporter.write_line(
+        f"WARNING: the machine was busy during {len(busy)} benchmark(s)"
+        + (f" (other processes used up to {max(others):.2f} CPUs on average during one)" if others else "")
+        + ": their figures are likely too low, and a --benchmark-compare with this run can fail without a "
+        "regression. Rerun when nothing else runs. Each benchmark's extra_info has other_cpus, and busy "
+        "(the reasons) where it was busy; the first few:")
+    for name, report in busy[:5]:
+        terminalreporter.write_line(f"  {name}: {'; '.join(report['reasons'])}")
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-benchmark's hook: unknown to pytest without the plugin

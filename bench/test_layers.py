@@ -41,6 +41,13 @@ and the other standard options apply.  ``extra_info`` carries ``bytes``
 GB/s over the memset's in the same group), so ``--benchmark-json`` output
 has them.
 
+Busy machine: each benchmark also records ``other_cpus``, the CPUs other
+processes used on average during its rounds (``contention.other_cpu_use``),
+and, when ``contention.busy_report`` finds the machine busy (those CPUs, or
+rounds that spread by more than 25 %), the reasons as ``busy``; the run ends
+with a warning naming how many benchmarks were affected, since their figures,
+and a ``--benchmark-compare`` with that run, are then unreliable.
+
 Guard: before timing, every copy is set to a constant the peer must
 overwrite; after timing, a strided sample of 1e6 elements over each copy the
 timed calls wrote must look like the Glorot distribution (uniform: max |x|
@@ -56,12 +63,13 @@ import gc
 import math
 from typing import Callable, Dict, List, Tuple
 
-import _common
 import ml_dtypes
 import numba
 import numpy as np
 import pytest
 
+from bench import _common
+from fastglorot.benchmarks import contention
 from fastglorot.benchmarks.measure import last_level_cache, memset_
 from fastglorot.benchmarks.peers import DISTS, PEERS, glorot_scale
 
@@ -166,7 +174,7 @@ _memset_gbps: Dict[str, float] = {}  # group -> memset GB/s, for x_memset
 
 
 @pytest.mark.parametrize("shape, dtype_name, dist, peer_name", CASES)
-def test_fill(benchmark, layer_buffers, shape, dtype_name, dist, peer_name):
+def test_fill(benchmark, layer_buffers, busy_benchmarks, request, shape, dtype_name, dist, peer_name):
     peer = require(peer_name)
     threads = numba.get_num_threads()
     outs = layer_buffers(shape, DTYPES[dtype_name])
@@ -181,7 +189,9 @@ def test_fill(benchmark, layer_buffers, shape, dtype_name, dist, peer_name):
     benchmark.extra_info.update(peer=peer_name, shape=list(shape), dtype=dtype_name, dist=dist,
                                 threads=threads, elements=outs[0].size, bytes=nbytes, copies=len(outs),
                                 llc_bytes=LLC_BYTES)
+    before = contention.cpu_snapshot()
     benchmark(fill)
+    cpu = contention.other_cpu_use(before, contention.cpu_snapshot())
     if benchmark.stats:  # None when benchmarks are disabled
         gbps = _common.gbps(nbytes, benchmark.stats.stats.median)
         benchmark.extra_info["gbps"] = round(gbps, 3)
@@ -189,6 +199,12 @@ def test_fill(benchmark, layer_buffers, shape, dtype_name, dist, peer_name):
             _memset_gbps[group] = gbps
         elif group in _memset_gbps:
             benchmark.extra_info["x_memset"] = round(gbps / _memset_gbps[group], 3)
+        busy = contention.busy_report(1 if peer_name == "numpy" else threads, cpu=cpu,
+                                      samples={peer_name: benchmark.stats.stats.data})
+        benchmark.extra_info["other_cpus"] = None if cpu is None else round(cpu["other_cpus"], 3)
+        if busy["busy"]:
+            benchmark.extra_info["busy"] = busy["reasons"]
+            busy_benchmarks.append((request.node.name, busy))
     assert fill.written() >= 1
     for out in outs[:fill.written()]:
         check_fill(out, dist, peer_name)

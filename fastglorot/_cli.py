@@ -16,9 +16,10 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from io import TextIOWrapper
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, TextIO
 
 from . import __version__
 from ._formats import FORMATS
@@ -410,6 +411,26 @@ def _command(argv: Optional[Sequence[str]]) -> str:
     return f"fastglorot {name}" if name in ("bench", "init", "warmup") else "fastglorot"
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Show each warning as one ``fastglorot init: warning: ...`` line on stderr.
+
+    Python's default display adds the library's file, line and source line,
+    which mean nothing to a user of the command.  Only the display changes:
+    the warning filters (``-W``, ``PYTHONWARNINGS``) still decide what is
+    shown, ignored or raised.
+    """
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
+        text = " ".join(str(message).split()) or category.__name__
+        print(f"{command}: warning: {text}", file=sys.stderr if file is None else file)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``fastglorot`` command: its exit status.
 
@@ -421,14 +442,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit status 1.  ``FASTGLOROT_TRACEBACK=1`` adds the traceback.
     """
     try:
-        status = _main(argv)
+        with _warnings_as_lines(_command(argv)):
+            status = _main(argv)
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at interpreter exit
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except KeyboardInterrupt:
         print(f"{_command(argv)}: interrupted", file=sys.stderr)
         return 130
-    except (OSError, MemoryError, ImportError) as error:  # the system or the environment, not fastglorot
+    except (OSError, MemoryError, ImportError, Warning) as error:
+        # the system or the environment, not fastglorot (a Warning: one that -W error turned into an exception)
         _report_traceback()
         print(f"{_command(argv)}: error: {_one_line(error)}", file=sys.stderr)
         return 1

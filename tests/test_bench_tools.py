@@ -136,6 +136,8 @@ def test_memset_scaling_is_not_judged_for_one_thread_or_short_fills():
 def test_spread_of_repeats_means_busy_but_one_hiccup_does_not():
     assert contention.spread([0.10, 0.30, 0.11, 0.10]) == pytest.approx(0.1)  # the slowest repeat dropped
     assert contention.spread([0.10, 0.15]) == pytest.approx(0.5)
+    many = [0.100] * 80 + [0.104] * 10 + [0.5] * 10  # 100 rounds of a pytest-benchmark: the slowest 10 dropped
+    assert contention.spread(many) == pytest.approx(0.04)
     assert contention.spread([0.1]) is None
     hiccup = {"a": [0.10, 0.10, 0.10, 0.25], "b": [0.20, 0.21, 0.20, 0.20]}
     assert contention.busy_report(2, samples=hiccup)["busy"] is False
@@ -190,37 +192,68 @@ def test_cpu_accounting_is_optional(tmp_path):
     assert contention.other_cpu_use(snapshot, snapshot._replace(wall=1.05)) is None  # too short to judge
 
 
-def test_bench_says_so_when_busy_loops_share_the_cpus(python_runner, tmp_path):
-    """A real ``fastglorot bench`` while one busy-loop process per CPU runs: the report and the JSON say busy."""
+# The busy runs use at most two CPUs, with two busy loops on each: the same contention on any machine (on a large
+# one, loops on CPUs the benchmark does not use would not slow it, and are rightly not counted).
+BUSY_CPUS = sorted(os.sched_getaffinity(0))[:2]
+
+
+def _pin():
+    os.sched_setaffinity(0, BUSY_CPUS)
+
+
+def pinned_env():
+    return {"NUMBA_NUM_THREADS": str(len(BUSY_CPUS))}
+
+
+@pytest.fixture
+def busy_loops():
+    """Two busy-loop processes per CPU of BUSY_CPUS while the test runs (killed, by their own ids, after it)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=_pin)
+            for _ in range(2 * len(BUSY_CPUS))]
+    time.sleep(0.2)  # the loops are running before the measurement starts
+    yield
+    for hog in hogs:
+        hog.kill()
+    for hog in hogs:
+        hog.wait()
+
+
+def test_bench_says_so_when_busy_loops_share_the_cpus(busy_loops, python_runner, tmp_path):
+    """A real ``fastglorot bench`` while busy loops share its CPUs: the report and the JSON say busy."""
     report = tmp_path / "bench.json"
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
-    try:
-        time.sleep(0.2)  # the loops are running before the measurement starts
-        result = python_runner(
-            "import sys; from fastglorot._cli import main; "
-            f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
-            f"'--json', {str(report)!r}]))")
-    finally:
-        for hog in hogs:
-            hog.kill()
-        for hog in hogs:
-            hog.wait()
-    busy = json.loads(report.read_text())["busy"]
-    assert busy["busy"] is True, busy
+    result = python_runner(
+        "import sys; from fastglorot._cli import main; "
+        f"sys.exit(main(['bench', '--size', '32MiB', '--repeats', '3', '--quick', '--dist', 'uniform', "
+        f"'--json', {str(report)!r}]))", env=pinned_env(), preexec_fn=_pin)
+    data = json.loads(report.read_text())
+    busy = data["busy"]
+    assert busy["busy"] is True and busy["cpus"] == len(BUSY_CPUS) == data["threads"], busy
     assert busy["other_cpus"] >= 0.5, busy  # the loops got at least half a CPU between them
     assert any(reason.startswith("other work used") for reason in busy["reasons"])
     assert "WARNING: the machine was busy while this measured" in result.stdout
 
 
+def test_benchmark_suite_says_so_when_busy_loops_share_the_cpus(busy_loops, tmp_path):
+    report = tmp_path / "bench.json"
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform-memset",
+                      "--benchmark-max-time=0.5", f"--benchmark-json={report}", env=pinned_env(), preexec_fn=_pin)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (benchmark,) = json.loads(report.read_text())["benchmarks"]
+    assert benchmark["extra_info"]["other_cpus"] >= 0.5
+    assert any(reason.startswith("other work used") for reason in benchmark["extra_info"]["busy"])
+    assert "WARNING: the machine was busy during 1 benchmark(s)" in done.stdout
+
+
 # --- the pytest-benchmark suite ------------------------------------------------------------------------------------
 
 
-def run_pytest(*args, timeout=300):
+def run_pytest(*args, timeout=300, env=None, **kwargs):
     """``python -m pytest ARGS`` in the repository root, as users run it (``-o testpaths=bench``: only bench/'s
     part of a root run, so that this test does not start the whole suite again)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    full_env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "pytest", "-o", "testpaths=bench", "-p", "no:cacheprovider", *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+                          cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def test_root_run_collects_the_benchmarks():
@@ -228,6 +261,21 @@ def test_root_run_collects_the_benchmarks():
     parser = configparser.ConfigParser()
     parser.read(REPO / "setup.cfg")
     assert parser.get("tool:pytest", "testpaths").split() == ["tests", "bench"]
+
+
+def test_root_collection_keeps_each_directorys_conftest():
+    """Both conftest.py files load in a root run; tests that ``from conftest import run_python`` get tests/'s.
+
+    With ``bench`` in testpaths and no ``bench/__init__.py``, bench/conftest.py replaced tests/conftest.py as the
+    module ``conftest`` and five test modules failed to import.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    collected = done.stdout.splitlines()
+    assert any(line.startswith("bench/test_layers.py::test_fill[") for line in collected)
+    assert any(line.startswith("tests/test_bench_tools.py::") for line in collected)
 
 
 @pytest.mark.parametrize("plugin", ["with pytest-benchmark", "without pytest-benchmark"])
@@ -253,6 +301,7 @@ def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
         assert b["stats"]["rounds"] == 3, b["name"]
         info = b["extra_info"]
         assert info["gbps"] > 0 and (info["peer"] == "memset" or info["x_memset"] > 0)
+        assert info["other_cpus"] is None or info["other_cpus"] >= 0
         if llc:  # small layers cycle through copies spanning several times the last-level cache
             assert info["llc_bytes"] == llc["bytes"] and info["copies"] * info["bytes"] >= 4 * llc["bytes"]
 

@@ -331,3 +331,27 @@ def test_codegen_says_unchanged_when_nothing_changed(tmp_path, monkeypatch, caps
                                                     f"updated the Initializers table in {readme}"]
     assert generated.read_text() == _codegen.generate()
     assert _codegen.readme_table() in readme.read_text()
+
+
+# -- warnings are one line in the command's terms -------------------------------------------------------------------
+
+def test_init_shows_a_warning_as_one_line_without_the_library_source(tmp_path):
+    """A warning that a command's input causes (here a zero-element tensor, which the API warns about) is one
+    ``fastglorot init: warning: ...`` line, not Python's file/line/source display; the output is still written."""
+    (tmp_path / "spec.json").write_text('{"w": {"shape": [0, 8], "init": "glorot_uniform"}, '
+                                        '"b": {"shape": [4], "init": "zeros"}}')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "fastglorot", "init", "out.safetensors", "--spec", "spec.json",
+                             "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "fastglorot init: warning: 'w' (shape [0, 8]): Initializing zero-element tensors is a no-op"]
+    assert (tmp_path / "out.safetensors").is_file()
+    # the filters still decide: -W error turns the warning into the command's one-line error, nothing written
+    (tmp_path / "out.safetensors").unlink()
+    strict = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "fastglorot", "init", "out.safetensors",
+                             "--spec", "spec.json", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert strict.returncode == 1 and len(strict.stderr.splitlines()) == 1, strict.stderr
+    assert strict.stderr.startswith("fastglorot init: error: 'w' (shape [0, 8]): Initializing zero-element")
+    assert not (tmp_path / "out.safetensors").exists()

@@ -76,6 +76,33 @@ def test_a_worker_that_dies_mid_file_leaves_no_partial_file(tmp_path, cluster):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "cluster"]
 
 
+def _die_while_writing_without_o_tmpfile():
+    """As :func:`_die_while_writing`, on a file system without O_TMPFILE (NFS): the file has a hidden name."""
+    import errno
+
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *args, **kwargs):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+        return real_open(path, flags, *args, **kwargs)
+
+    os.open = no_tmpfile
+    return _die_while_writing()
+
+
+def test_a_worker_that_dies_mid_file_without_o_tmpfile_leaves_no_temporary_in_the_checkpoint(tmp_path, cluster):
+    """Reproduction: on a file system without O_TMPFILE, a worker that died mid-file left its hidden
+    .model-0000k-of-00006.safetensors.XXXXXXXX.partial in the staging directory, and so in OUT."""
+    _, client = cluster
+    io.write_checkpoint(tmp_path / "alone", SPEC, seed=9, max_shard_size=SHARD, progress=False)
+    assert all(client.run(_die_while_writing_without_o_tmpfile).values())
+    io.write_checkpoint(tmp_path / "cluster", SPEC, seed=9, max_shard_size=SHARD, client=client)
+    client.wait_for_workers(2, timeout=60)
+    assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")  # (hidden files included)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "cluster"]
+
+
 def test_when_the_cluster_gives_up_the_write_fails_and_the_old_checkpoint_stays(tmp_path):
     """allowed-failures 0: the first worker death fails the write; the previous checkpoint is untouched."""
     out = tmp_path / "ckpt"

@@ -150,6 +150,42 @@ def test_a_setgid_group_shared_directory_keeps_its_mode_group_and_setgid_bit(tmp
     assert hidden(shared) == []
 
 
+def posix_acl(group):
+    """A POSIX ACL (the kernel's xattr format, acl(5): version 2, then tag, permissions, id per entry) giving
+    ``group`` rwx: user::rwx, group::r-x, group:GROUP:rwx, mask::rwx, other::r-x."""
+    import struct
+
+    undefined = 0xFFFFFFFF
+    entries = [(0x01, 7, undefined), (0x04, 5, undefined), (0x08, 7, group), (0x10, 7, undefined),
+               (0x20, 5, undefined)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+
+
+def test_a_directory_keeps_its_acls_and_its_new_files_get_what_they_would_get_in_it(tmp_path):
+    """A group-shared checkpoint directory with a default ACL: after a --force write it has the same ACLs, and
+    its new files the ACL a file created in it gets (compared with one created there by os.open)."""
+    group, _ = two_groups()
+    out = write("sharded", tmp_path, seed=1)
+    acl = posix_acl(group)
+    try:
+        os.setxattr(out, "system.posix_acl_access", acl)
+        os.setxattr(out, "system.posix_acl_default", acl)
+    except OSError as error:
+        pytest.skip(f"no POSIX ACLs on this file system: {error}")
+    reference = out / "by-os-open"
+    os.close(os.open(reference, os.O_CREAT | os.O_WRONLY, 0o644))
+    inherited = os.getxattr(reference, "system.posix_acl_access")
+    reference.unlink()
+    write("sharded", tmp_path, seed=2, force=True)
+    assert os.getxattr(out, "system.posix_acl_access") == os.getxattr(out, "system.posix_acl_default") == acl
+    assert {os.getxattr(p, "system.posix_acl_access") for p in out.iterdir()} == {inherited}
+
+    os.removexattr(out, "system.posix_acl_default")  # its own rule, not its parent's: none
+    os.setxattr(tmp_path, "system.posix_acl_default", acl)
+    write("sharded", tmp_path, seed=3, force=True)
+    assert "system.posix_acl_default" not in os.listxattr(out)
+
+
 def test_an_existing_directory_without_a_checkpoint_keeps_its_mode_when_written_into(tmp_path):
     out = tmp_path / "ckpt"
     out.mkdir()
@@ -219,6 +255,29 @@ def test_without_o_tmpfile_the_named_temporary_is_committed_without_replacing(tm
     with pytest.raises(FileExistsError, match="appeared while this checkpoint was being written"):
         write("file", tmp_path, seed=1)
     assert out.read_bytes() == reference.read_bytes() and hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["sharded", "zarr"])
+def test_without_o_tmpfile_a_directory_checkpoint_is_written_and_leaves_no_temporary(tmp_path, kind):
+    """Its files are created, with hidden names, in the staging directory its writer holds locked: the two locks
+    must not wait for each other (a fresh process, so that a hang is a timeout, not a stuck suite)."""
+    code = f"""
+import errno, os
+real_open = os.open
+def no_tmpfile(path, flags, *args, **kwargs):
+    if flags & os.O_TMPFILE == os.O_TMPFILE:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+    return real_open(path, flags, *args, **kwargs)
+os.open = no_tmpfile
+import fastglorot.io as io
+io.write_checkpoint({str(tmp_path / KINDS[kind])!r}, {SPEC!r}, seed=4, progress=False,
+                    **({{"max_shard_size": {SHARD}}} if {kind!r} == "sharded" else {{}}))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=ENV)
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    assert same(tensors(tmp_path / KINDS[kind]), tensors(write(kind, reference, seed=4)))
+    assert hidden(tmp_path) == [] and hidden(tmp_path / KINDS[kind]) == []
 
 
 PAUSED = """

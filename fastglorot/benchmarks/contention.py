@@ -18,10 +18,11 @@ Three signs, each cheap to collect during the measurement:
     second job ran).  Judged only when the memset takes long enough for
     thread start-up not to matter (:data:`MIN_SECONDS`).
 ``spread``
-    How much repeats of the same fill differ: ``(second slowest - fastest) /
-    fastest`` per contender (the single slowest repeat dropped, so one
-    hiccup does not count), the median over the contenders.  Another job
-    that comes and goes shows up here.
+    How much repeats of the same fill differ: ``(slowest kept - fastest) /
+    fastest`` per contender, the slowest tenth of the repeats (at least one)
+    dropped so that a hiccup does not count (of 5 repeats, the second
+    slowest is kept), the median over the contenders.  Another job that
+    comes and goes shows up here.
 
 :func:`busy_report` turns the signs into a verdict with reasons, for the
 report and its JSON; :func:`busy_text` words it for the report.  The
@@ -34,7 +35,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set
 
 __all__ = ["CpuSnapshot", "cpu_snapshot", "other_cpu_use", "spread", "busy_report", "busy_text",
            "MIN_MEMSET_SCALING", "MAX_SPREAD", "MAX_OTHER_SHARE", "MIN_OTHER_CPUS", "MIN_SECONDS"]
@@ -68,7 +69,7 @@ class CpuSnapshot(NamedTuple):
     cpus: int  # how many CPUs this process may run on
 
 
-def _allowed_cpus() -> Optional[set]:
+def _allowed_cpus() -> Optional[Set[int]]:
     try:
         return set(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
@@ -117,14 +118,15 @@ def other_cpu_use(before: Optional[CpuSnapshot], after: Optional[CpuSnapshot]) -
 
 
 def spread(samples: Sequence[float]) -> Optional[float]:
-    """``(second slowest - fastest) / fastest`` of a contender's repeats (``(max - min) / min`` below 3).
+    """``(slowest kept - fastest) / fastest`` of a contender's repeats, the slowest tenth (at least one) dropped.
 
-    None for fewer than two repeats.
+    Two repeats: ``(max - min) / min``.  None for fewer than two.
     """
     if len(samples) < 2:
         return None
     ordered = sorted(samples)
-    top = ordered[-2] if len(ordered) >= 3 else ordered[-1]
+    dropped = max(1, len(ordered) // 10) if len(ordered) >= 3 else 0
+    top = ordered[len(ordered) - 1 - dropped]
     return (top - ordered[0]) / ordered[0] if ordered[0] > 0 else None
 
 

@@ -24,15 +24,16 @@ The rules every output follows:
   group); a replaced directory keeps its mode, owner (as root), group, setgid
   bit and POSIX ACLs.
 * Hidden temporaries are ``.NAME.XXXXXXXX.partial`` beside the output, each
-  held under an exclusive ``flock`` by its writer.  A kill leaves them (the
-  kernel frees an unnamed file's data, not a directory); the next write to
-  the same output removes those whose lock is free, i.e. whose writer is
-  gone (:func:`remove_abandoned`): the kernel releases the lock of a dead
+  under a ``flock`` held by its writer.  A kill leaves them (the kernel
+  frees an unnamed file's data, not a directory); the next write to the
+  same output removes those whose lock is free, i.e. whose writer is gone
+  (:func:`remove_abandoned`): the kernel releases the locks of a dead
   process, so a recycled pid cannot fool it, and a running writer's
   temporaries are never touched.  Creating a temporary and taking its lock,
   the clean-up, and the final check-and-swap of a directory hold a
-  ``flock`` on the parent directory, so they never interleave.  Where the
-  file system cannot lock (some NFS mounts), nothing is cleaned up.
+  ``flock`` on the parent directory, so they never interleave (the table of
+  locks is above :func:`_lock`).  Where the file system cannot lock (some
+  NFS mounts), nothing is cleaned up.
 * A full disk, a quota or a file-size limit mid-write is reported in the
   user's terms (:func:`explained_write_errors`): the path, the size, and
   that nothing was written.
@@ -60,7 +61,7 @@ except ImportError:  # not POSIX: no locks, so no clean-up of other writers' tem
 
 __all__ = ["AtomicFile", "staged_checkpoint", "refuse_existing", "check_writable", "check_free_space", "set_size",
            "pwrite_all", "fsync_directory", "WriteBehind", "output_place", "check_parent", "check_replaceable",
-           "prepare_file", "remove_abandoned", "explained_write_errors", "OWN_ALL"]
+           "prepare_file", "remove_abandoned", "remove_temporaries", "explained_write_errors", "OWN_ALL"]
 
 OWN_ALL = re.compile(r".*", re.DOTALL)
 """For :func:`staged_checkpoint`: every entry of the directory belongs to the checkpoint (a zarr store)."""
@@ -226,23 +227,34 @@ def _hidden_name(place: Path) -> Path:
     return place.with_name(f".{place.name}.{secrets.token_hex(4)}.partial")
 
 
-def _lock(fd: int, wait: bool = False) -> bool:
-    """An exclusive ``flock`` on ``fd``: True when held (False: held elsewhere, or locks unsupported here)."""
+# The locks, all flock(2) on the temporaries and directories themselves (no lock files to leave behind):
+#   a writer's temporary file        exclusive, held by its writer;
+#   a writer's staging directory     shared, held by its writer (its shard files are created in it, see below);
+#   a directory, to create in it     shared: creating a temporary and locking it is one step for a clean-up;
+#   a directory, to clean up in it   exclusive, and to check and swap in a checkpoint: exclusive.
+# A clean-up takes a temporary whose exclusive lock it can get (no writer holds any) as abandoned.  A staging
+# directory's lock is shared because it is also the directory its shards are created in (shared too): one
+# writer, or its Dask workers, never wait for themselves.
+
+
+def _lock(fd: int, wait: bool = False, shared: bool = False) -> bool:
+    """``flock`` ``fd``: True when held (False: held elsewhere and not ``wait``, or locks unsupported here)."""
     if fcntl is None:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
     except OSError:
         return False
     return True
 
 
 @contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[bool]:
-    """An exclusive ``flock`` on ``directory`` itself (no lock file to leave behind); False where unsupported.
+def _directory_lock(directory: Path, shared: bool = False) -> Iterator[bool]:
+    """A ``flock`` on ``directory`` itself for the block: True if held, False where unsupported.
 
-    Held briefly by each writer while it removes abandoned temporaries and
-    creates its own, and while it checks and swaps in a directory.
+    Exclusive: while a writer removes abandoned temporaries and creates its
+    own staging directory, and while it checks and swaps in a directory.
+    Shared: while it creates a named temporary and locks it.
     """
     try:
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -250,20 +262,20 @@ def _directory_lock(directory: Path) -> Iterator[bool]:
         yield False
         return
     try:
-        yield _lock(fd, wait=True)
+        yield _lock(fd, wait=True, shared=shared)
     finally:
         os.close(fd)  # releases the lock
 
 
-def _open_locked(path: Path) -> int:
-    """A descriptor of ``path`` (a file or a directory, never a link) holding its lock, or -1."""
+def _open_locked(path: Path, shared: bool = False) -> int:
+    """A descriptor of ``path`` (a file or a directory, never a link) holding a lock on it now, or -1."""
     if fcntl is None:
         return -1
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # (O_NONBLOCK: a FIFO does not hang it)
     except OSError:
         return -1
-    if not _lock(fd):
+    if not _lock(fd, shared=shared):
         os.close(fd)
         return -1
     return fd
@@ -299,6 +311,28 @@ def remove_abandoned(place: Path) -> None:
                     os.unlink(path)
         finally:
             os.close(fd)
+
+
+def remove_temporaries(directory: Path, names: Sequence[str]) -> None:
+    """Remove the hidden temporaries of the files ``names`` in ``directory``, whose writers have all finished.
+
+    For a staging directory once every shard task has returned: a worker
+    that died mid-file left its temporary (where the file system has no
+    ``O_TMPFILE``), and the task's rerun wrote the file under another one.
+    Unlike :func:`remove_abandoned`, needs no lock to tell (``flock`` may be
+    unavailable on the shared file system such a directory is on).
+    """
+    prefixes = [f".{name}." for name in names]
+    try:
+        entries = [entry.name for entry in os.scandir(directory)]
+    except OSError:
+        return
+    for name in entries:
+        if name.endswith(".partial") and any(name.startswith(prefix) and
+                                             _TOKEN.fullmatch(name[len(prefix):-len(".partial")])
+                                             for prefix in prefixes):
+            with contextlib.suppress(OSError):
+                os.unlink(directory / name)
 
 
 def prepare_file(target: Path, nbytes: int, force: bool) -> Tuple[Path, bool]:
@@ -435,7 +469,7 @@ class AtomicFile:
         if fd >= 0:
             _lock(fd)  # (before it has a name: a hidden name given at commit is never taken for abandoned)
         else:
-            with _directory_lock(target.parent):  # no clean-up between creating the name and locking it
+            with _directory_lock(target.parent, shared=True):  # no clean-up between creating it and locking it
                 while fd < 0:
                     name = _hidden_name(target)
                     with contextlib.suppress(FileExistsError):
@@ -526,11 +560,33 @@ def _link_tree(source: Path, destination: Path) -> None:
             shutil.copy2(source, destination)
 
 
-_ACLS = ("system.posix_acl_access", "system.posix_acl_default")
+_ACCESS_ACL, _DEFAULT_ACL = "system.posix_acl_access", "system.posix_acl_default"
 
 
-def _keep_group(staging: Path, existing: os.stat_result, shown: Path) -> None:
-    """Give ``staging`` the group of the directory it will replace, or refuse before anything is written."""
+def _copy_acl(place: Path, staging: Path, name: str) -> None:
+    """``place``'s POSIX ACL ``name`` on ``staging`` too (removed there if ``place`` has none); best effort."""
+    if not hasattr(os, "getxattr"):
+        return
+    try:
+        value: Optional[bytes] = os.getxattr(place, name, follow_symlinks=False)
+    except OSError as error:
+        if error.errno != getattr(errno, "ENODATA", None):
+            return  # no ACLs on this file system
+        value = None
+    with contextlib.suppress(OSError):
+        if value is None:
+            os.removexattr(staging, name, follow_symlinks=False)
+        else:
+            os.setxattr(staging, name, value, follow_symlinks=False)
+
+
+def _adopt_inherited(staging: Path, existing: os.stat_result, place: Path, shown: Path) -> None:
+    """What ``staging``'s new files inherit, as in ``place``: its group and default ACL; before anything is written.
+
+    So the files get the group and ACL entries they would get written into
+    ``place`` itself.  A group this user cannot give is refused now.
+    """
+    _copy_acl(place, staging, _DEFAULT_ACL)
     if os.stat(staging).st_gid == existing.st_gid:
         return
     try:
@@ -551,14 +607,8 @@ def _keep_group(staging: Path, existing: os.stat_result, shown: Path) -> None:
 def _adopt_metadata(staging: Path, existing: os.stat_result, place: Path) -> None:
     """Give ``staging`` the owner (as root), group, POSIX ACLs and mode (setgid bit included) of ``place``."""
     os.chown(staging, existing.st_uid if os.geteuid() == 0 else -1, existing.st_gid)
-    if hasattr(os, "getxattr"):
-        for name in _ACLS:  # (a group-shared directory's default ACL makes its new files group-readable)
-            try:
-                value = os.getxattr(place, name, follow_symlinks=False)
-            except OSError:
-                continue
-            with contextlib.suppress(OSError):
-                os.setxattr(staging, name, value, follow_symlinks=False)
+    for name in (_ACCESS_ACL, _DEFAULT_ACL):
+        _copy_acl(place, staging, name)
     os.chmod(staging, stat.S_IMODE(existing.st_mode))  # after chown, which may clear a setgid bit
 
 
@@ -607,7 +657,7 @@ def _commit_directory(staging: Path, place: Path, shown: Path, owned: Pattern[st
             os.rename(place, old)
             os.rename(staging, place)
         fsync_directory(place.parent)
-        return old, _open_locked(old)  # locked before the parent is unlocked: no clean-up races its removal
+        return old, _open_locked(old, shared=True)  # before the parent is unlocked: no clean-up races its removal
 
 
 @contextlib.contextmanager
@@ -647,11 +697,11 @@ def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: 
             with contextlib.suppress(FileExistsError):
                 os.mkdir(staging)  # mode 0o777 less the umask; a setgid parent's group and bit: mkdir's rules
                 break
-        lock = _open_locked(staging)
+        lock = _open_locked(staging, shared=True)
     old, old_lock = None, -1
     try:
         if before is not None:
-            _keep_group(staging, before, directory)
+            _adopt_inherited(staging, before, place, directory)
         with explained_write_errors(directory, nbytes, bool(existing)):
             yield staging
         old, old_lock = _commit_directory(staging, place, directory, owned, force)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .._interop import load
+from ._atomic import remove_temporaries
 from ._spec import TensorSpec
 
 __all__ = ["write_shards", "run_shard_tasks", "worker_address", "connect"]
@@ -60,10 +61,14 @@ def run_shard_tasks(client: Any, staging: Path, names: Sequence[str], function: 
                              key=f"fastglorot-shard-{name}-{staging.name}")
                for name, args in zip(names, arguments)]
     try:
-        return [str(address) for address in client.gather(futures)]
+        writers = [str(address) for address in client.gather(futures)]
     finally:
         for future in futures:
             future.cancel()
+    # A worker that died mid-file where the file system has no O_TMPFILE (NFS) left its hidden temporary here:
+    # every shard is now written by another, so it would end up in OUT (as large as its shard).
+    remove_temporaries(staging, names)
+    return writers
 
 
 def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Sequence[List[TensorSpec]], seed: int,
