@@ -52,8 +52,6 @@ _SIMULATOR_GRID = (2, 8)
 
 _DLPACK_CUDA_DEVICES = frozenset([2, 13])  # kDLCUDA, kDLCUDAManaged
 
-_DISTRIBUTIONS = ("bits", "uniform", "normal", "truncated_normal")
-
 _MAX_OUTER = 8  # _cuda_kernels.MAX_OUTER, restated so that planning imports no numba.cuda
 
 
@@ -253,7 +251,7 @@ def _bits_dtype(distribution: str, fmt: str, dtype: np.dtype[Any]) -> np.dtype[A
         raise ValueError(f"fmt must be {SUPPORTED}, got {fmt!r}")
     if not native:
         raise TypeError(f"out must be in native byte order on the GPU, got dtype {dtype}")
-    if spec.family == "half":
+    if spec.rounding != "none":
         # float16 itself, or 16-bit integer (or ml_dtypes/void) views of the bits.
         kinds = "fui" if spec.numpy_native else "uiV"  # float16 is a NumPy dtype; bfloat16 is ml_dtypes' (kind V)
         if dtype.itemsize != 2 or dtype.kind not in kinds:
@@ -434,8 +432,10 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
     """
     from ._engines import kernel_name
 
-    if distribution not in _DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {', '.join(_DISTRIBUTIONS)}, got {distribution!r}")
+    from ._formats import DISTRIBUTIONS
+
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
     simulator = simulator_enabled()
     if not is_cuda_array(out):
         raise TypeError(f"out ({type(out).__name__}) is not a CUDA array")
@@ -460,7 +460,7 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
     from ._formats import FORMATS
 
     spec = FORMATS.get(fmt)
-    bfloat16 = bool(spec.kernel_args[0]) if spec is not None and spec.family == "half" else False
+    bfloat16 = bool(spec.kernel_args[0]) if spec is not None and spec.kernel_args else False  # the rounding's flag
     module = _kernels()
     kernel = module.KERNELS[kernel_name(distribution, fmt)]
     args = (key, values, bfloat16, layout.geometry, layout.outer_n, layout.outer_g, layout.outer_s)

@@ -2,7 +2,7 @@
 
 Each function returns element ``index`` of the corresponding bulk fill (README
 "Stream format"), computed from the same jitted pieces the fill kernels
-inline (``_philox``, ``_convert``, ``_mathfuncs``), so the bits are the same
+inline (``_numba_elements``: the compiled ``_stream_v1``), so the bits are the same
 by construction: only the index -> (block, lane) arithmetic and the parameter
 set-up that the launcher does in Python are restated here, in jitted code.
 
@@ -46,27 +46,25 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Sequence, Tuple, TypeVar,
 import numpy as np
 
 from ._constants import F32, F64, I64, U32, U64
-from ._convert import (
+from ._jit import float32_from_bits, float64_from_bits, float_bits, inline, njit_cached
+from ._numba_elements import (
     bits52,
     bits53,
-    normal_radius_f32,
+    in_lower_tail,
+    normal_pair_f32,
+    normal_pair_f64,
+    normal_quantile_central,
+    normal_quantile_tail,
     round_bfloat16,
     round_float16,
+    signed_quantile,
+    truncated_f32,
+    truncated_f64,
     truncated_probability,
     uniform_f32,
     uniform_f64,
 )
-from ._jit import float32_from_bits, float64_from_bits, float_bits, ieee_sqrt, inline, njit_cached
-from ._mathfuncs import (
-    TERMS_F64,
-    in_lower_tail,
-    minus_two_log,
-    normal_quantile_central,
-    normal_quantile_tail,
-    sincos_turn_f32,
-    sincos_turn_f64,
-)
-from ._philox import philox4x32_10 as _philox_block
+from ._numba_elements import philox4x32_10 as _philox_block
 from ._params import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
 
 if TYPE_CHECKING:
@@ -268,9 +266,8 @@ def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
     second_pair = ((i >> U64(8)) & U64(1)) == U64(1)
     radius_word = words[2] if second_pair else words[0]
     angle_word = words[3] if second_pair else words[1]
-    r = normal_radius_f32(radius_word) * F32(std)
-    sin_theta, cos_theta = sincos_turn_f32(angle_word)
-    value = F32(mean) + r * (sin_theta if sine else cos_theta)
+    cos_value, sin_value = normal_pair_f32(radius_word, angle_word, F32(mean), F32(std))
+    value = sin_value if sine else cos_value
     return value if valid else _NAN32
 
 
@@ -282,9 +279,8 @@ def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
     words = _block(seed, stream, _pair_block(i))
     # Lanes 0, 1: radius; lanes 2, 3: angle; h = 0 receives the cosine, h = 1 the sine.
     sine = ((i >> U64(7)) & U64(1)) == U64(1)
-    r = ieee_sqrt(minus_two_log(F64(bits52(words[0], words[1])) + F64(0.5), 52, TERMS_F64)) * std
-    sin_theta, cos_theta = sincos_turn_f64(bits52(words[2], words[3]))
-    value = mean + r * (sin_theta if sine else cos_theta)
+    cos_value, sin_value = normal_pair_f64(words[0], words[1], words[2], words[3], mean, std)
+    value = sin_value if sine else cos_value
     return value if valid else _NAN64
 
 
@@ -292,8 +288,7 @@ def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
 def _standard_truncated(signed: np.float64) -> np.float64:
     """``sign * Phi^-1(|signed|)``: AS 241's central or tail branch, as the tile converters choose."""
     p = abs(signed)
-    z = normal_quantile_tail(p) if in_lower_tail(p) else normal_quantile_central(p)
-    return z if signed > F64(0.0) else -z
+    return F64(signed_quantile(signed, normal_quantile_tail(p) if in_lower_tail(p) else normal_quantile_central(p)))
 
 
 @element
@@ -301,8 +296,7 @@ def _trunc_normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean
                           clamp_low: np.float64, clamp_high: np.float64, lower_tail: np.float64,
                           upper_tail: np.float64, mass: np.float64) -> np.float32:
     signed = truncated_probability(_word(seed, stream, i), 32, lower_tail, upper_tail, mass)
-    x = F32(mean + std * _standard_truncated(signed))
-    return min(max(x, F32(clamp_low)), F32(clamp_high))
+    return F32(truncated_f32(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
 
 
 @element
@@ -311,8 +305,7 @@ def _trunc_normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean
                           upper_tail: np.float64, mass: np.float64) -> np.float64:
     high_word, low_word = _pair(seed, stream, i)
     signed = truncated_probability(bits52(high_word, low_word), 52, lower_tail, upper_tail, mass)
-    x = mean + std * _standard_truncated(signed)
-    return min(max(x, clamp_low), clamp_high)
+    return F64(truncated_f64(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
 
 
 # The public element functions.
@@ -382,10 +375,10 @@ def trunc_normal_float64(seed: Integer, stream: Integer, index: Integer, params:
 @element
 def bfloat16_bits(x: Real) -> np.uint16:
     """bfloat16 bits (uint16) of ``float32(x)``, rounded to nearest even."""
-    return round_bfloat16(F32(x))
+    return np.uint16(round_bfloat16(F32(x)))
 
 
 @element
 def float16_bits(x: Real) -> np.uint16:
     """float16 bits (uint16) of finite ``float32(x)``, rounded to nearest even (inf beyond 65504)."""
-    return round_float16(F32(x))
+    return np.uint16(round_float16(F32(x)))

@@ -155,17 +155,18 @@ def load(distribution: str, fmt: str) -> None:
     words) for the one signature fills call it with, without filling anything."""
     import numpy as np
 
-    from ._formats import FORMATS
+    from ._formats import DISTRIBUTIONS, FORMATS
 
     fill = kernel(kernel_name(distribution, fmt))
     if fill.signatures:  # type: ignore[attr-defined]
         return
     # What every fill passes: a 2-D C-contiguous out, int64 firsts, the uint32 key/stream words, the
-    # parameters (the draw dtype's, float64 for truncated normals; uint32 for raw words), kernel_args.
+    # parameters (DISTRIBUTIONS: their count, the draw dtype's or float64; uint32 for raw words), kernel_args.
+    row = DISTRIBUTIONS[distribution]
     if distribution == "bits":
-        out, params, extra = np.empty((1, 0), np.uint32), np.zeros(1, np.uint32), ()
+        out, params, extra = np.empty((1, 0), np.uint32), np.zeros(row.param_count, np.uint32), ()
     else:
         spec = FORMATS[fmt]
         out, extra = np.empty((1, 0), spec.bits_dtype), spec.kernel_args
-        params = np.zeros(7, np.float64 if distribution == "truncated_normal" else spec.draw_dtype)
+        params = np.zeros(row.param_count, spec.draw_dtype if row.params_in_draw_dtype else np.float64)
     fill(out, np.zeros(1, np.int64), np.zeros(4, np.uint32), params, *extra)

@@ -1,11 +1,16 @@
-"""The output formats: one record per supported element type, and the dtype -> format lookup.
+"""The tables of the stream format: output formats, their roundings, and the distributions.
 
 Everything the package knows about float32, float64, float16 and bfloat16
-lives in :data:`FORMATS`: sizes, the dtype samples are drawn in, the kernel
-family, the NumPy dtype (ml_dtypes' bfloat16 loaded lazily), the safetensors
-code, the torch name, the largest finite value and the largest normal sample
-written as a finite value.  Adding a format means adding one row (and, for a
-new draw dtype, its kernels).
+lives in :data:`FORMATS`: sizes, the dtype samples are drawn in, the rounding
+of the draw to the output, the NumPy dtype (ml_dtypes' bfloat16 loaded
+lazily), the safetensors code, the torch name, the largest finite value and
+the largest normal sample written as a finite value.  :data:`ROUNDINGS`
+names each rounding's element function, :data:`DISTRIBUTIONS` each
+distribution's parameter builder, parameter count and element functions
+(``_stream_v1``).  Adding a format means adding one row (a new rounding: one
+row of :data:`ROUNDINGS` and its element function; a new draw dtype: its
+kernels); adding a distribution, one row of :data:`DISTRIBUTIONS` and its
+element functions (with a converter per engine driver).
 """
 
 from __future__ import annotations
@@ -16,7 +21,74 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Format", "FORMATS", "NAMES", "SUPPORTED", "format_of", "torch_formats"]
+__all__ = ["Format", "FORMATS", "NAMES", "SUPPORTED", "format_of", "torch_formats", "Rounding", "ROUNDINGS",
+           "Distribution", "DISTRIBUTIONS", "KERNEL_DISTRIBUTIONS"]
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How a float32 draw becomes a 16-bit output (or ``"none"``: written as drawn).
+
+    Attributes
+    ----------
+    name : str
+        ``"none"``, ``"float16"`` or ``"bfloat16"``.
+    element : str
+        The element function of ``_stream_v1`` giving the output's bits
+        (``""`` for ``"none"``).
+    kernel_flag : tuple
+        What the 16-bit kernels take after the parameters to pick it
+        (``bfloat16``: True or False); empty for ``"none"``.
+    """
+
+    name: str
+    element: str
+    kernel_flag: Tuple[Any, ...]
+
+
+ROUNDINGS: Dict[str, Rounding] = {r.name: r for r in (
+    Rounding("none", "", ()),
+    Rounding("float16", "round_float16", (False,)),
+    Rounding("bfloat16", "round_bfloat16", (True,)),
+)}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One distribution of the fills.
+
+    Attributes
+    ----------
+    name : str
+        The kernel name's distribution part (``fill_<name>_<family>``).
+    params : str
+        The function of ``_params`` that checks the caller's arguments and
+        builds the kernels' parameters (``""``: raw words take none).
+    param_count : int
+        How many parameters the kernels take.
+    params_in_draw_dtype : bool
+        Whether the parameters are of the draw dtype (else float64).
+    elements : tuple of str
+        The element functions of ``_stream_v1`` giving a float32 and a
+        float64 value (empty for raw words).
+    """
+
+    name: str
+    params: str
+    param_count: int
+    params_in_draw_dtype: bool
+    elements: Tuple[str, ...]
+
+
+DISTRIBUTIONS: Dict[str, Distribution] = {d.name: d for d in (
+    Distribution("bits", "", 1, False, ()),
+    Distribution("uniform", "uniform_params", 4, True, ("uniform_f32", "uniform_f64")),
+    Distribution("normal", "normal_params", 2, True, ("normal_pair_f32", "normal_pair_f64")),
+    Distribution("truncated_normal", "truncated_params", 7, False, ("truncated_f32", "truncated_f64")),
+)}
+
+KERNEL_DISTRIBUTIONS: Tuple[str, ...] = tuple(name for name in DISTRIBUTIONS if name != "bits")
+"""The distributions of float outputs (every one but raw words), in the package's order."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +104,10 @@ class Format:
     draw : str
         The dtype samples are computed in: float16 and bfloat16 round a
         float32 draw (README "Stream format").
-    family : str
-        The kernel family filling it: ``"float32"``, ``"float64"`` or
-        ``"half"`` (16-bit bits from a float32 draw).
-    kernel_args : tuple
-        Extra arguments of the family's kernels (``bfloat16`` for ``half``).
+    rounding : str
+        How the draw becomes the output (a key of :data:`ROUNDINGS`):
+        ``"none"``, or ``"float16"``/``"bfloat16"`` for 16-bit bits rounded
+        from a float32 draw.
     safetensors : str
         The safetensors dtype code.
     numpy_native : bool
@@ -56,13 +127,22 @@ class Format:
     name: str
     itemsize: int
     draw: str
-    family: str
-    kernel_args: Tuple[Any, ...]
+    rounding: str
     safetensors: str
     numpy_native: bool
     max: float
     normal_limit: float
     tiny: float
+
+    @property
+    def family(self) -> str:
+        """The kernels filling it: the draw dtype's, or ``"half"`` for 16-bit bits rounded from a float32 draw."""
+        return self.draw if self.rounding == "none" else "half"
+
+    @property
+    def kernel_args(self) -> Tuple[Any, ...]:
+        """The family's kernels' arguments after the parameters: the rounding's flag."""
+        return ROUNDINGS[self.rounding].kernel_flag
 
     @property
     def torch_name(self) -> str:
@@ -77,7 +157,7 @@ class Format:
     @property
     def bits_dtype(self) -> np.dtype[Any]:
         """The dtype the kernels write (the 16-bit formats as their uint16 bits)."""
-        return np.dtype(np.uint16) if self.family == "half" else np.dtype(self.name)
+        return np.dtype(np.uint16) if self.rounding != "none" else np.dtype(self.name)
 
     def numpy_dtype(self) -> np.dtype[Any]:
         """The NumPy dtype of allocated arrays (bfloat16 from ml_dtypes, imported here)."""
@@ -94,14 +174,14 @@ _F32_MAX = float(np.finfo(np.float32).max)
 _F64_MAX = float(np.finfo(np.float64).max)
 
 FORMATS: Dict[str, Format] = {fmt.name: fmt for fmt in (
-    Format("float32", 4, "float32", "float32", (), "F32", True, _F32_MAX, _F32_MAX, 2.0**-149),
-    Format("float64", 8, "float64", "float64", (), "F64", True, _F64_MAX, _F64_MAX, 2.0**-1074),
+    Format("float32", 4, "float32", "none", "F32", True, _F32_MAX, _F32_MAX, 2.0**-149),
+    Format("float64", 8, "float64", "none", "F64", True, _F64_MAX, _F64_MAX, 2.0**-1074),
     # float16's largest finite value is 65504; float32 values up to the one below 65520 round to it.
-    Format("float16", 2, "float32", "half", (False,), "F16", True, float(np.finfo(np.float16).max),
+    Format("float16", 2, "float32", "float16", "F16", True, float(np.finfo(np.float16).max),
            float(np.nextafter(np.float32(65520.0), np.float32(0.0))), 2.0**-24),
     # bfloat16 is float32's top half: largest finite bits 0x7F7F; float32 values below 0x7F7F8000
     # (the tie with inf, which rounds to even: inf) stay finite.
-    Format("bfloat16", 2, "float32", "half", (True,), "BF16", False, float(np.uint32(0x7F7F0000).view(np.float32)),
+    Format("bfloat16", 2, "float32", "bfloat16", "BF16", False, float(np.uint32(0x7F7F0000).view(np.float32)),
            float(np.uint32(0x7F7F7FFF).view(np.float32)), 2.0**-133),
 )}
 

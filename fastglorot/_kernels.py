@@ -37,27 +37,26 @@ from typing import TYPE_CHECKING, Callable, Tuple, TypeVar
 
 import numpy as np
 
-from ._constants import TERMS_F64, TILE_COUNTERS, WORDS_PER_TILE, tile_elements
-from ._convert import (
+from ._constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
+from ._jit import inline, kernel
+from ._numba_elements import (
     bits52,
     bits53,
-    normal_radius_f32,
+    in_lower_tail,
+    normal_pair_f32,
+    normal_pair_f64,
+    normal_quantile_central,
+    normal_quantile_tail,
+    philox4x32_10,
     round_bfloat16,
     round_float16,
+    signed_quantile,
+    truncated_f32,
+    truncated_f64,
     truncated_probability,
     uniform_f32,
     uniform_f64,
 )
-from ._mathfuncs import (
-    in_lower_tail,
-    minus_two_log,
-    normal_quantile_central,
-    normal_quantile_tail,
-    sincos_turn_f32,
-    sincos_turn_f64,
-)
-from ._jit import ieee_sqrt, inline, kernel
-from ._philox import philox4x32_10
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -145,10 +144,8 @@ def _normal_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], params
         radius_at = 2 * pair * _L
         angle_at = radius_at + _L
         for m in range(m0, m0 + count):
-            r = normal_radius_f32(words[radius_at + m]) * std
-            sin_theta, cos_theta = sincos_turn_f32(words[angle_at + m])
-            dst[radius_at + m] = mean + r * cos_theta
-            dst[angle_at + m] = mean + r * sin_theta
+            dst[radius_at + m], dst[angle_at + m] = normal_pair_f32(words[radius_at + m], words[angle_at + m],
+                                                                    mean, std)
 
 
 @inline
@@ -168,12 +165,8 @@ def _normal_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], params
     # Both lanes (cosine and sine) come from one Box-Muller pair: no lane choice.
     mean, std = params[0], params[1]
     for m in range(m0, m0 + count):
-        radius_bits = bits52(words[m], words[_L + m])
-        angle_bits = bits52(words[2 * _L + m], words[3 * _L + m])
-        r = ieee_sqrt(minus_two_log(np.float64(radius_bits) + 0.5, 52, TERMS_F64)) * std
-        sin_theta, cos_theta = sincos_turn_f64(angle_bits)
-        dst[m] = mean + r * cos_theta
-        dst[_L + m] = mean + r * sin_theta
+        dst[m], dst[_L + m] = normal_pair_f64(words[m], words[_L + m], words[2 * _L + m], words[3 * _L + m],
+                                              mean, std)
 
 
 # Truncated normal: the central quantile for every element (vectorized), then
@@ -198,9 +191,7 @@ def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            p = abs(signed[j])
-            central = normal_quantile_central(p)
-            z[j] = central if signed[j] > 0 else -central
+            z[j] = signed_quantile(signed[j], normal_quantile_central(abs(signed[j])))
     # Gather the tail elements without a branch: every element is written at
     # the next free slot, which only a tail element keeps.  ~11 % of the
     # elements are in the tail, at random, so a branch mispredicts often: the
@@ -218,7 +209,7 @@ def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_
         tail_p[i] = normal_quantile_tail(tail_p[i])
     for i in range(tails):
         j = tail_at[i]
-        z[j] = tail_p[i] if signed[j] > 0 else -tail_p[i]
+        z[j] = signed_quantile(signed[j], tail_p[i])
 
 
 @inline
@@ -231,12 +222,11 @@ def _truncated_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], sta
             j = lane * _L + m
             signed[j] = truncated_probability(words[j], 32, lower_tail, upper_tail, mass)
     _truncated_z(state, m0, count, lane_lo, lane_hi)
-    mean, std = params[0], params[1]
-    clamp_low, clamp_high = np.float32(params[2]), np.float32(params[3])
+    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            dst[j] = min(max(np.float32(mean + std * z[j]), clamp_low), clamp_high)
+            dst[j] = truncated_f32(z[j], mean, std, clamp_low, clamp_high)
 
 
 @inline
@@ -254,7 +244,7 @@ def _truncated_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], sta
     for half in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = half * _L + m
-            dst[j] = min(max(mean + std * z[j], clamp_low), clamp_high)
+            dst[j] = truncated_f64(z[j], mean, std, clamp_low, clamp_high)
 
 
 # 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The

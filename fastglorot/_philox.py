@@ -1,5 +1,6 @@
 """Philox4x32 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
-SC'11), the counter-based generator behind every fastglorot stream.
+SC'11), the counter-based generator behind every fastglorot stream: the
+public NumPy reference.
 
 One round maps a 128-bit counter ``(c0, c1, c2, c3)`` under a 64-bit key
 ``(k0, k1)`` to::
@@ -11,82 +12,31 @@ One round maps a 128-bit counter ``(c0, c1, c2, c3)`` under a 64-bit key
 and the key is bumped by the Weyl constants ``(0x9E3779B9, 0xBB67AE85)``
 between rounds.  Philox4x32-10 applies ten rounds.
 
-One definition of the rounds, :func:`_philox_rounds`, serves both entry
-points: :func:`philox4x32`, the public NumPy reference (for tests and for
-anyone re-deriving a stream), runs it as plain Python on uint32 arrays, any
-round count; ``philox4x32_10``, the scalar jitted form that kernels
-inline and LLVM vectorizes (``vpmuludq`` on AVX-512/AVX2), runs the same
-source compiled by numba on uint32 scalars with R = 10.  The jitted form is
-built on first access (module ``__getattr__``), so importing the reference,
-and the NumPy fills built on it, loads no numba.  The round is written
-with NumPy scalar-type casts (``np.uint64(x)``, ``np.uint32(x)``), which
-convert arrays element-wise in NumPy and are scalar casts in numba, and with
-modular uint32 key additions, which NumPy arrays and numba both wrap.
+The rounds are written once, ``_stream_v1.philox_rounds``: :func:`philox4x32`
+(for tests and for anyone re-deriving a stream) runs them as plain Python on
+uint32 arrays, any round count; the kernels of every engine run compiled
+copies of the same source (``_numba_elements.philox4x32_10`` on the CPU).
+Importing this module loads no numba.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import threading
+from ._stream_v1 import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, philox_rounds
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-    _Words = Union[np.uint32, NDArray[np.unsignedinteger[Any]]]
-    """uint32 words as :func:`_philox_rounds`' body sees them: the stubs type a
-    mixed scalar/array ``^`` as an array of unspecified unsigned width."""
+    from ._stream_v1 import philox4x32_10
 
 __all__ = ["philox4x32", "MAX_ROUNDS", "PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1"]
 
-PHILOX_M0 = 0xD2511F53
-PHILOX_M1 = 0xCD9E8D57
-PHILOX_W0 = 0x9E3779B9
-PHILOX_W1 = 0xBB67AE85
 MAX_ROUNDS = 16  # Random123 defines Philox4x32-R for R <= 16
 
 _LOW32 = 0xFFFFFFFF
-
-_M0 = np.uint64(PHILOX_M0)
-_M1 = np.uint64(PHILOX_M1)
-_W0 = np.uint32(PHILOX_W0)
-_W1 = np.uint32(PHILOX_W1)
-_SHIFT32 = np.uint64(32)
-_MASK32 = np.uint64(_LOW32)
-
-
-@overload
-def _philox_rounds(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32,
-                   rounds: int) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]: ...
-
-
-@overload
-def _philox_rounds(c0: NDArray[np.uint32], c1: NDArray[np.uint32], c2: NDArray[np.uint32], c3: NDArray[np.uint32],
-                   k0: NDArray[np.uint32], k1: NDArray[np.uint32], rounds: int
-                   ) -> Tuple[NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32]]: ...
-
-
-def _philox_rounds(c0: _Words, c1: _Words, c2: _Words, c3: _Words, k0: _Words, k1: _Words,
-                   rounds: int) -> Tuple[_Words, _Words, _Words, _Words]:
-    """``rounds`` Philox4x32 rounds on uint32 words: NumPy arrays (plain Python) or numba scalars (jitted).
-
-    The products are formed in 64 bits and split; the key is bumped after
-    every round (also after the last one, where it is no longer read).
-    """
-    for _ in range(rounds):
-        p0 = _M0 * np.uint64(c0)
-        p1 = _M1 * np.uint64(c2)
-        c0, c1, c2, c3 = (
-            np.uint32(p1 >> _SHIFT32) ^ c1 ^ k0,
-            np.uint32(p1 & _MASK32),
-            np.uint32(p0 >> _SHIFT32) ^ c3 ^ k1,
-            np.uint32(p0 & _MASK32),
-        )
-        k0 = np.uint32(k0 + _W0)
-        k1 = np.uint32(k1 + _W1)
-    return c0, c1, c2, c3
 
 
 def _as_words(name: str, value: ArrayLike, words: int) -> NDArray[np.uint32]:
@@ -142,36 +92,14 @@ def philox4x32(counter: ArrayLike, key: ArrayLike, rounds: int = 10) -> NDArray[
     # results into scalars, whose wrapping uint32 additions warn.
     c0, c1, c2, c3 = (np.broadcast_to(ctr[..., i], shape).reshape(-1) for i in range(4))
     k0, k1 = (np.broadcast_to(k[..., i], shape).reshape(-1) for i in range(2))
-    words = _philox_rounds(c0, c1, c2, c3, k0, k1, rounds)
+    words = philox_rounds(c0, c1, c2, c3, k0, k1, rounds)
     return np.stack(words, axis=-1).reshape(shape + (4,))
 
 
-_jitted_rounds: Callable[..., Tuple[np.uint32, np.uint32, np.uint32, np.uint32]]
-"""numba's compiled :func:`_philox_rounds`, set with ``philox4x32_10`` by ``__getattr__``."""
-
-
-def _philox4x32_10(c0: np.uint32, c1: np.uint32, c2: np.uint32, c3: np.uint32, k0: np.uint32, k1: np.uint32
-                   ) -> Tuple[np.uint32, np.uint32, np.uint32, np.uint32]:
-    """Jitted Philox4x32-10 on uint32 scalars; returns four uint32 words."""
-    return _jitted_rounds(c0, c1, c2, c3, k0, k1, 10)  # noqa: F821 (declared above, bound by __getattr__)
-
-
-if TYPE_CHECKING:
-    philox4x32_10 = _philox4x32_10
-
-_jit_lock = threading.Lock()
-
-
 def __getattr__(name: str) -> Any:
-    """``philox4x32_10``: numba's compiled form of the rounds, made (and numba imported) on first access."""
+    """``philox4x32_10``: the CPU engine's compiled rounds (``_numba_elements``), numba imported on first access."""
     if name != "philox4x32_10":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    with _jit_lock:
-        namespace = globals()
-        if "philox4x32_10" not in namespace:
-            from ._jit import inline
+    from ._numba_elements import philox4x32_10
 
-            # The same source, compiled for kernels; _philox4x32_10 reads it as a global.
-            namespace["_jitted_rounds"] = inline(_philox_rounds)
-            namespace["philox4x32_10"] = inline(_philox4x32_10)
-        return namespace["philox4x32_10"]
+    return philox4x32_10

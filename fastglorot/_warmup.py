@@ -21,12 +21,12 @@ import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ._formats import FORMATS, NAMES
+from ._formats import FORMATS, KERNEL_DISTRIBUTIONS, NAMES
 
 __all__ = ["warmup", "cache_problem", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
 
 WARMUP_DTYPES = NAMES
-WARMUP_DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+WARMUP_DISTRIBUTIONS = KERNEL_DISTRIBUTIONS
 
 
 def _jobs(distributions: Sequence[str], dtypes: Sequence[str]) -> Tuple[Tuple[str, str], ...]:

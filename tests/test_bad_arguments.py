@@ -306,7 +306,7 @@ def test_normal_limit_is_sharp_and_sound(dtype):
         if fmt == "float64":
             radius = np.float64(8.571674348652905) * (1 + 2**-50)  # minus_two_log(0.5 * 2**-52), a few ulps up
         else:
-            from fastglorot._convert import normal_radius_f32
+            from fastglorot._numba_elements import normal_radius_f32
             radius = normal_radius_f32(np.uint32(0))
         with np.errstate(over="raise"):
             worst = ftype(mean) + (ftype(radius) * ftype(largest)) * ftype(1.0)

@@ -100,7 +100,7 @@ def _source(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_reinstall_then_editable_install_leaves_nothing_behind(tmp_path, dependencies):
     """``pip install .``, a fill (compiles), a second fill (loads from the cache), a reinstall of changed
-    sources to the same path (only ``_convert.py``, whose helpers are inlined into the kernels, differs:
+    sources to the same path (only ``_stream_v1.py``, whose helpers are inlined into the kernels, differs:
     the kernel recompiles instead of loading stale code), then ``pip install -e .``: the package imports
     with its ``__version__`` and fills.  The cache is under ``$XDG_CACHE_HOME/fastglorot`` and nothing pip
     did not record ever appears under ``site-packages/fastglorot``."""
@@ -117,7 +117,7 @@ def test_reinstall_then_editable_install_leaves_nothing_behind(tmp_path, depende
     second = venv.fill()
     assert (second["hits"], second["misses"]) == (1, 0) and second["cache"] == first["cache"], second
 
-    with (source / "fastglorot" / "_convert.py").open("a") as convert:
+    with (source / "fastglorot" / "_stream_v1.py").open("a") as convert:
         convert.write("\n# an upgrade that changes a helper inlined into the kernels, not _kernels.py\n")
     venv.install(source)
     upgraded = venv.fill()
@@ -173,7 +173,7 @@ try:
 except ImportError:
     report["cuda"] = None
 else:
-    report["cuda"] = sorted({k._cache.cache_path for k in vars(_cuda_kernels).values()
+    report["cuda"] = sorted({k._cache.cache_path for k in _cuda_kernels.KERNELS.values()
                              if type(k).__name__ == "CUDADispatcher" and k.py_func.__module__ == _cuda_kernels.__name__
                              and not k.targetoptions.get("device")})
 print(json.dumps(report))

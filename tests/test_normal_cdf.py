@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from fastglorot import _constants, _mathfuncs, _normal_cdf
+from fastglorot import _constants, _normal_cdf, _stream_v1 as _mathfuncs
 from fastglorot._normal_cdf import _exp, normal_cdf
 
 mpmath = pytest.importorskip("mpmath")

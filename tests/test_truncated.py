@@ -85,8 +85,8 @@ def test_tail_gathering_matches_the_scalar_form(a, b):
     then AS 241's central or tail branch for the nearer tail)."""
     from numba import njit
 
-    from fastglorot._convert import truncated_probability
-    from fastglorot._mathfuncs import in_lower_tail, normal_quantile_central, normal_quantile_tail
+    from fastglorot._numba_elements import truncated_probability
+    from fastglorot._numba_elements import in_lower_tail, normal_quantile_central, normal_quantile_tail
     from fastglorot._normal_cdf import normal_cdf
 
     @njit

@@ -1,0 +1,138 @@
+"""The stream format is written once (``_stream_v1``): its constants live in one element layer, and its
+element functions give the same bits run by NumPy (plain Python on arrays) and compiled by numba."""
+
+from __future__ import annotations
+
+import ast
+import math
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastglorot
+from fastglorot import _floatops, _stream_v1
+
+PACKAGE = pathlib.Path(fastglorot.__file__).parent
+
+
+def _numbers(tree: ast.AST) -> set:
+    """Every int and float literal of a module (docstrings and other prose are strings: not counted)."""
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and type(node.value) in (int, float)}
+
+
+def test_each_stream_format_constant_is_held_by_one_module():
+    """Issue #29's promise: the Philox multipliers and Weyl constants, the atanh series, the sin/cos
+    coefficients, the quarter-turn scales and AS 241's coefficients are written in one module of the package,
+    the element layer that uses them (before, up to four modules held copies).  Values derived at import
+    (the series, ``pi / 2 / 2**30``) are recognised by their literals' inputs."""
+    held = {
+        "Philox multipliers/Weyl": {_stream_v1.PHILOX_M0, _stream_v1.PHILOX_M1, _stream_v1.PHILOX_W0,
+                                    _stream_v1.PHILOX_W1},
+        "AS 241": {float(c) for c in _stream_v1.CENTRAL_NUM + _stream_v1.NEAR_NUM + _stream_v1.FAR_DEN[1:]},
+        "sqrt(2) mantissa": {0x6A09E667F3BCD},
+        "central split": {0.180625},
+    }
+    modules = {path.relative_to(PACKAGE).as_posix(): _numbers(ast.parse(path.read_text()))
+               for path in PACKAGE.rglob("*.py")}
+    for what, values in held.items():
+        holders = sorted(name for name, numbers in modules.items() if numbers & values)
+        assert holders == ["_stream_v1.py"], (what, holders)
+    # The derived constants: their values, wherever a module computes them, are the element layer's.
+    assert float(_stream_v1.QUARTER_TURN_2_30) == math.pi / 2 / 2**30
+    assert [float(c) for c in _stream_v1.SIN_F64] == [(-1) ** j / math.factorial(2 * j + 1) for j in range(1, 9)]
+
+
+def test_the_element_layer_and_the_numpy_path_import_no_numba():
+    code = ("import sys, numpy as np\nfrom fastglorot import _stream_v1, _floatops, _numpy_kernels\n"
+            "out = np.empty((1, 1000), np.float32)\n"
+            "_numpy_kernels.fill_normal_float32(out, np.zeros(1, np.int64), np.arange(4, dtype=np.uint32),"
+            " np.array([0, 1], np.float32))\n"
+            "assert np.isfinite(out).all()\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('numba', 'llvmlite')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_bind_needs_every_operation():
+    with pytest.raises(ValueError, match="operations missing"):
+        _floatops.bind(_stream_v1, ("clamp",), {"add": _floatops.add}, lambda f: f)
+
+
+def _float32_patterns() -> np.ndarray:
+    """Every finite float32 near the float16 range's edges, and random bit patterns."""
+    rng = np.random.default_rng(29)
+    edges = np.concatenate([np.arange(b - 4096, b + 4096, dtype=np.int64) for b in
+                            (0x33000000, 0x38800000, 0x477FE000, 0x477FF000, 0x7F7F7FFF, 0)])
+    bits = np.concatenate([edges, rng.integers(0, 2**32, 200_000)]).astype(np.uint32)
+    values = bits.view(np.float32)
+    return values[np.isfinite(values)]
+
+
+def test_the_16_bit_roundings_match_numpy_and_ml_dtypes_on_arrays_and_compiled():
+    """Expected bits from NumPy's own float16 cast and ml_dtypes' bfloat16 cast (independent
+    implementations), against the element functions run on NumPy arrays and compiled by numba."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from numba import njit
+
+    from fastglorot import _numba_elements
+
+    values = _float32_patterns()
+    with np.errstate(over="ignore"):
+        expected_f16 = values.astype(np.float16).view(np.uint16)
+    expected_bf16 = values.astype(ml_dtypes.bfloat16).view(np.uint16)
+    assert np.array_equal(_stream_v1.round_float16(values), expected_f16)
+    assert np.array_equal(_stream_v1.round_bfloat16(values), expected_bf16)
+
+    @njit
+    def compiled(x):
+        f16 = np.empty(x.size, np.uint16)
+        bf16 = np.empty(x.size, np.uint16)
+        for i in range(x.size):
+            f16[i] = _numba_elements.round_float16(x[i])
+            bf16[i] = _numba_elements.round_bfloat16(x[i])
+        return f16, bf16
+
+    f16, bf16 = compiled(values)
+    assert np.array_equal(f16, expected_f16) and np.array_equal(bf16, expected_bf16)
+
+
+def test_the_math_elements_agree_between_numpy_arrays_numpy_scalars_and_numba():
+    """The same element functions on arrays, on NumPy scalars (the CUDA simulator's way) and compiled."""
+    from numba import njit
+
+    from fastglorot import _numba_elements as jit
+
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 2**32, 4096).astype(np.uint32)
+    k52 = (rng.integers(0, 2**52, 4096)).astype(np.uint64)
+    p = np.concatenate([rng.uniform(1e-300, 0.5, 2048), rng.uniform(1e-6, 0.075, 2048)])
+
+    @njit
+    def compiled(words, k52, p):
+        n = words.size
+        out = np.empty((7, n))
+        for i in range(n):
+            s, c = jit.sincos_turn_f32(words[i])
+            out[0, i], out[1, i] = s, c
+            s, c = jit.sincos_turn_f64(k52[i])
+            out[2, i], out[3, i] = s, c
+            out[4, i] = jit.normal_radius_f32(words[i])
+            out[5, i] = jit.normal_quantile_central(p[i]) if not jit.in_lower_tail(p[i]) else 0.0
+            out[6, i] = jit.normal_quantile_tail(p[i]) if jit.in_lower_tail(p[i]) else 0.0
+        return out
+
+    tail = _stream_v1.in_lower_tail(p)
+    arrays = np.stack([*_stream_v1.sincos_turn_f32(words), *_stream_v1.sincos_turn_f64(k52),
+                       _stream_v1.normal_radius_f32(words),
+                       np.where(tail, 0.0, _stream_v1.normal_quantile_central(p)),
+                       np.where(tail, _stream_v1.normal_quantile_tail(p), 0.0)])
+    assert np.array_equal(compiled(words, k52, p).view(np.int64), arrays.astype(np.float64).view(np.int64))
+    for i in range(0, 4096, 257):  # NumPy scalars, one element at a time
+        assert _stream_v1.sincos_turn_f32(words[i]) == (arrays[0, i], arrays[1, i])
+        assert _stream_v1.sincos_turn_f64(k52[i]) == (arrays[2, i], arrays[3, i])
+        assert _stream_v1.normal_radius_f32(words[i]) == arrays[4, i]
