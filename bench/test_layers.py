@@ -22,16 +22,18 @@ one-thread recipe by definition), fastglorot on its kernels
 
 Past the last-level cache: a layer smaller than :data:`LLC_MULTIPLE` times
 the CPU's last-level cache (``measure.last_level_cache``; 32 MiB on the
-project's machines) gets that many bytes of copies, and each timed call fills
-the next copy in turn, as a model's many layers of one shape are filled one
-after the other.  Every call then writes to memory, not to a cache that still
-holds the buffer from the last round, so GB/s and "x memset" mean memory
-bandwidth for every group (a buffer that stays in cache measures cache
-bandwidth, a different and higher yardstick), and the timings do not depend
-on how much of a buffer happened to survive in cache.  ``extra_info`` records
-``copies`` and ``llc_bytes``.  Buffers are allocated and touched outside the
-timed region, reused by every peer of that shape and dtype, and freed before
-the next shape's are allocated.
+project's machines) is allocated as that many bytes of copies, and each timed
+call fills every copy in turn, as a model's many layers of one shape are
+filled one after the other (``extra_info``: ``layers`` per call, ``bytes``
+per call, ``llc_bytes``).  Every call then writes to memory, not to a cache
+that still holds the buffer from the last round, so GB/s and "x memset" mean
+memory bandwidth for every group (a buffer that stays in cache measures cache
+bandwidth, a different and higher yardstick); and every call lasts tens of
+milliseconds at least, so that thread wake-ups and scheduler noise, which
+made millisecond fills of one small layer vary by 20-45 % between two runs on
+an otherwise idle machine, average out within a call.  Buffers are allocated
+and touched outside the timed region, reused by every peer of that shape and
+dtype, and freed before the next shape's are allocated.
 
 Each benchmark is one untimed warm-up call on a small buffer (compilation,
 thread pools), then pytest-benchmark's own calibration and rounds: ``--benchmark-min-rounds``
@@ -49,8 +51,8 @@ with a warning naming how many benchmarks were affected, since their figures,
 and a ``--benchmark-compare`` with that run, are then unreliable.
 
 Guard: before timing, every copy is set to a constant the peer must
-overwrite; after timing, a strided sample of 1e6 elements over each copy the
-timed calls wrote must look like the Glorot distribution (uniform: max |x|
+overwrite; after timing, a strided sample of 1e6 elements over each copy
+must look like the Glorot distribution (uniform: max |x|
 within (0.9, 1] of the bound; normal: std within 5% of the Glorot std; mean
 near 0), so a broken peer cannot post a fast time. ``test_peer_scale`` checks
 the same on small buffers (it is not a benchmark, so ``--benchmark-only``
@@ -77,32 +79,24 @@ LAYERS: List[Tuple[int, ...]] = [(4096, 4096), (16384, 16384), (50304, 4096), (5
 DTYPES = {"float32": np.dtype(np.float32), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 ORDER = ["memset"] + [name for name in PEERS if name != "memset"]  # the yardstick first in each group
 SAMPLE = 1_000_000  # elements checked after timing
-LLC_MULTIPLE = 4  # copies of a small layer span at least this many times the last-level cache
+LLC_MULTIPLE = 4  # the copies of a small layer that one call fills span at least this many times the LLC
 MAX_COPY_BYTES = 4 << 30  # ...but never more than this in all (a machine reporting a huge cache)
 _LLC = last_level_cache()
 LLC_BYTES = _LLC["bytes"] if _LLC else 32 << 20  # unknown: the project's machines' L3
 
 
 def copies_for(nbytes: int, llc_bytes: int = LLC_BYTES) -> int:
-    """How many copies of an ``nbytes`` layer the timed calls cycle through (1 past the cache)."""
+    """How many copies of an ``nbytes`` layer one timed call fills (1 past the cache)."""
     wanted = math.ceil(LLC_MULTIPLE * llc_bytes / nbytes)
     return max(1, min(wanted, MAX_COPY_BYTES // nbytes))
 
 
-class Cycle:
-    """Calls the fills of the copies in turn; ``calls`` counts them."""
-
-    def __init__(self, fills: List[Callable[[], object]]) -> None:
-        self.fills = fills
-        self.calls = 0
-
-    def __call__(self) -> None:
-        self.fills[self.calls % len(self.fills)]()
-        self.calls += 1
-
-    def written(self) -> int:
-        """Copies the calls wrote."""
-        return min(self.calls, len(self.fills))
+def fill_all(fills: List[Callable[[], object]]) -> Callable[[], None]:
+    """One timed call: every copy's fill, in turn."""
+    def run() -> None:
+        for fill in fills:
+            fill()
+    return run
 
 
 def group_name(shape, dtype_name: str, dist: str) -> str:
@@ -181,13 +175,13 @@ def test_fill(benchmark, layer_buffers, busy_benchmarks, request, shape, dtype_n
     # Warm-up, untimed, on a small buffer: compilation and thread pools (the layer's pages are touched already),
     # so that pytest-benchmark's calibration sees the steady state.
     peer.make(np.empty((64, 64), DTYPES[dtype_name]), dist, threads)()
-    fill = Cycle([peer.make(out, dist, threads) for out in outs])
+    fill = fill_all([peer.make(out, dist, threads) for out in outs])
     prime(outs, peer_name)
     group = group_name(shape, dtype_name, dist)
     benchmark.group = group
-    nbytes = outs[0].nbytes
+    nbytes = sum(out.nbytes for out in outs)
     benchmark.extra_info.update(peer=peer_name, shape=list(shape), dtype=dtype_name, dist=dist,
-                                threads=threads, elements=outs[0].size, bytes=nbytes, copies=len(outs),
+                                threads=threads, elements=outs[0].size * len(outs), bytes=nbytes, layers=len(outs),
                                 llc_bytes=LLC_BYTES)
     before = contention.cpu_snapshot()
     benchmark(fill)
@@ -205,8 +199,7 @@ def test_fill(benchmark, layer_buffers, busy_benchmarks, request, shape, dtype_n
         if busy["busy"]:
             benchmark.extra_info["busy"] = busy["reasons"]
             busy_benchmarks.append((request.node.name, busy))
-    assert fill.written() >= 1
-    for out in outs[:fill.written()]:
+    for out in outs:
         check_fill(out, dist, peer_name)
 
 

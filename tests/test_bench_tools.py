@@ -302,8 +302,9 @@ def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
         info = b["extra_info"]
         assert info["gbps"] > 0 and (info["peer"] == "memset" or info["x_memset"] > 0)
         assert info["other_cpus"] is None or info["other_cpus"] >= 0
-        if llc:  # small layers cycle through copies spanning several times the last-level cache
-            assert info["llc_bytes"] == llc["bytes"] and info["copies"] * info["bytes"] >= 4 * llc["bytes"]
+        if llc:  # one call fills copies of a small layer spanning several times the last-level cache
+            assert info["llc_bytes"] == llc["bytes"] and info["bytes"] >= 4 * llc["bytes"]
+            assert info["layers"] > 1 and info["bytes"] == info["layers"] * 512 * 512 * 9 * 2
 
 
 def test_naming_bench_runs_it_without_benchmark_only():
