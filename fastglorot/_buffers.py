@@ -23,10 +23,10 @@ from typing import Any, Callable, NamedTuple, Optional, Tuple, cast
 
 import numpy as np
 
-from ._cuda import is_cuda_array
+from ._cuda_arrays import cuda_format, cuda_shape, is_cuda_array
 from ._formats import FORMATS, SUPPORTED, format_of, numpy_format, torch_formats
 from ._interop import torch_refusal
-from ._memory import aligned_empty
+from ._memory import aligned_empty, check_no_self_overlap
 from ._position import as_shape
 
 __all__ = ["Output", "DeviceArray", "as_output", "allocate"]
@@ -95,37 +95,6 @@ def _typed_view(array: np.ndarray[Any, Any]) -> Tuple[np.ndarray[Any, Any], str]
     return (array if bits.kind == "f" else array.view(bits.newbyteorder(dtype.byteorder))), name
 
 
-def _check_no_self_overlap(array: np.ndarray[Any, Any]) -> None:
-    """Reject views in which two elements share memory (e.g. stride 0).
-
-    A fill writes every element once; through such a view the last write
-    wins, so the result would depend on write order and thread timing.
-    """
-    if array.size == 0:
-        return
-    axes = sorted((abs(stride), length) for stride, length in zip(array.strides, array.shape) if length > 1)
-    if any(stride == 0 for stride, _ in axes):
-        raise ValueError(f"out has a zero stride (strides {array.strides}, shape {array.shape}): "
-                         "its elements alias each other, e.g. an expanded or broadcast view")
-    # Fast sufficient test: each axis steps over the whole extent of the
-    # faster ones.  Holds for every layout produced by slicing and transposing.
-    extent = array.itemsize
-    for stride, length in axes:
-        if stride < extent:
-            break
-        extent += stride * (length - 1)
-    else:
-        return
-    # Interleaved or overlapping layouts (only as_strided makes them): check
-    # the byte offsets of all elements exactly.
-    offsets = np.zeros(1, dtype=np.int64)
-    for stride, length in zip(array.strides, array.shape):
-        offsets = (offsets[:, None] + stride * np.arange(length, dtype=np.int64)).reshape(-1)
-    offsets.sort()
-    if np.any(np.diff(offsets) < array.itemsize):
-        raise ValueError(f"out's elements overlap in memory (strides {array.strides}, shape {array.shape})")
-
-
 def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], None] = _nothing,
               format_: Optional[str] = None) -> Output:
     """Checks shared by all kinds of buffers, in the order users hit them."""
@@ -137,7 +106,7 @@ def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], 
         raise ValueError(f"out is read-only ({type(result).__name__}); {hint}")
     if format_ is None:
         array, format_ = _typed_view(array)
-    _check_no_self_overlap(array)
+    check_no_self_overlap(array)
     return Output(array, format_, result, finish)
 
 
@@ -219,8 +188,6 @@ def _cuda_output(out: Any) -> Output:
     The GPU fills it (``_cuda.fill_cuda``); checks of dtype, layout and
     writability happen there, before anything is launched.
     """
-    from ._cuda import cuda_format, cuda_shape
-
     torch = _torch_if_tensor(out)
     finish = _nothing
     if torch is not None:

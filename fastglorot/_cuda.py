@@ -1,18 +1,13 @@
-"""CUDA fills: recognise device arrays and launch the numba-cuda kernels on them.
+"""CUDA fills: launch the numba-cuda kernels on device arrays.
 
-The public functions ask :func:`is_cuda_array` about every output before
-they view it as a CPU buffer; a CUDA array goes to :func:`fill_cuda`, which
-fills it in place on its GPU with the bits the CPU fill of the same
-arguments gives (README "Stream format").  ``numba.cuda`` is imported on the
-first :func:`fill_cuda` only (``import fastglorot`` and :func:`is_cuda_array`
-never import it), and needs the optional ``numba-cuda`` package.
-
-Under numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``, set before
-``numba.cuda`` is imported) its device arrays (``numba.cuda.to_device``,
-``device_array``, ...) are CUDA arrays too: they expose only
-``__array_interface__``, not ``__cuda_array_interface__``, so without this
-module they would be filled as CPU buffers, and CI without a GPU would not
-run the CUDA kernels.
+A CUDA array (``_cuda_arrays.is_cuda_array``: what one is and how its memory
+is described lives there) goes to :func:`fill_cuda`, which fills it in place
+on its GPU with the bits the CPU fill of the same arguments gives (README
+"Stream format").  ``numba.cuda`` is imported on the first :func:`fill_cuda`
+only (``import fastglorot`` never imports it), and needs the optional
+``numba-cuda`` package.  Under numba-cuda's simulator
+(``NUMBA_ENABLE_CUDASIM=1``) the kernels run on the simulator's device
+arrays, so that CI without a GPU runs them too.
 
 The kernels (``_cuda_kernels``) see an output as rows of consecutive global
 indices; :func:`plan` merges the output's axes into that form, for any
@@ -24,19 +19,18 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
-import os
-import sys
 import threading
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
 from ._constants import TILE_COUNTERS, WORDS_PER_TILE
+from ._cuda_arrays import CudaMemory, c_strides, describe, is_cuda_array, simulator_enabled
 from ._interop import install_hint
+from ._memory import check_no_self_overlap
 from ._position import Runs
 
-__all__ = ["INSTALL_HINT", "is_cuda_array", "simulator_enabled", "cuda_format", "cuda_shape", "fill_cuda",
-           "global_strides", "plan", "Plan", "THREADS_PER_BLOCK"]
+__all__ = ["INSTALL_HINT", "fill_cuda", "global_strides", "plan", "Plan", "THREADS_PER_BLOCK"]
 
 INSTALL_HINT = ("filling CUDA arrays needs numba-cuda: " + install_hint("cuda")
                 + " (numba-cuda[cu12] or numba-cuda[cu13] also install the CUDA toolkit libraries for your driver)")
@@ -50,61 +44,7 @@ _BLOCKS_PER_SM = 32
 _SIMULATOR_GRID = (2, 8)
 """(blocks, threads) under the simulator: every simulated thread is a Python thread."""
 
-_DLPACK_CUDA_DEVICES = frozenset([2, 13])  # kDLCUDA, kDLCUDAManaged
-
 _MAX_OUTER = 8  # _cuda_kernels.MAX_OUTER, restated so that planning imports no numba.cuda
-
-
-def is_cuda_array(obj: object) -> bool:
-    """Whether ``obj`` is an array in CUDA device memory, to be filled by :func:`fill_cuda`.
-
-    True for objects with ``__cuda_array_interface__`` (numba device arrays,
-    torch CUDA tensors, CuPy and JAX GPU arrays), objects whose
-    ``__dlpack_device__()`` is a CUDA device (``kDLCUDA`` or
-    ``kDLCUDAManaged``), and numba-cuda's device arrays, including the CUDA
-    simulator's (which only expose ``__array_interface__``).  Imports
-    nothing and never raises.
-
-    Parameters
-    ----------
-    obj : object
-        Any object a public function was given as ``out``.
-
-    Returns
-    -------
-    bool
-    """
-    if isinstance(obj, np.ndarray):
-        return False
-    # numba's DeviceNDArray and the simulator's FakeCUDAArray mark their class.
-    if getattr(type(obj), "__cuda_ndarray__", False) is True:
-        return True
-    try:
-        if getattr(obj, "__cuda_array_interface__", None) is not None:
-            return True
-    except Exception:  # e.g. torch refuses tensors that require grad; DLPack may still say CUDA
-        pass
-    device = getattr(obj, "__dlpack_device__", None)
-    if device is None:
-        return False
-    try:
-        return int(device()[0]) in _DLPACK_CUDA_DEVICES
-    except Exception:
-        return False
-
-
-def simulator_enabled() -> bool:
-    """Whether numba-cuda's simulator is (or will be, once ``numba.cuda`` is imported) in use."""
-    if "numba.cuda" in sys.modules:
-        try:
-            from numba.cuda.core import config  # numba-cuda
-        except ImportError:
-            from numba.core import config  # numba's own (deprecated) CUDA target
-        return bool(getattr(config, "ENABLE_CUDASIM", 0))
-    try:
-        return int(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") or 0) != 0
-    except ValueError:
-        return False
 
 
 def _kernels() -> Any:
@@ -118,123 +58,7 @@ def _kernels() -> Any:
     return _cuda_kernels
 
 
-# -- the output's memory ---------------------------------------------------------------
-
-
-class _Memory(NamedTuple):
-    """An output as the kernels need it: where its elements are, and on which stream to write them."""
-
-    shape: Tuple[int, ...]
-    strides: Tuple[int, ...]
-    """In bytes, signed."""
-    dtype: np.dtype[Any]
-    pointer: int
-    """Address of element (0, ..., 0); 0 under the simulator."""
-    readonly: bool
-    stream: Optional[int]
-    """The producer's stream (CUDA Array Interface), or None."""
-    device: Optional[int]
-    """Device ordinal, or None for the current device."""
-    host: Optional[np.ndarray[Any, Any]]
-    """The simulator's NumPy array behind a simulated device array."""
-
-
-def _c_strides(shape: Sequence[int], itemsize: int) -> Tuple[int, ...]:
-    strides = []
-    step = itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(int(n), 1)
-    return tuple(reversed(strides))
-
-
-def _dlpack_device(obj: object) -> Optional[int]:
-    device = getattr(obj, "__dlpack_device__", None)
-    if device is None:
-        return None
-    try:
-        kind, ordinal = device()
-    except Exception:
-        return None
-    return int(ordinal) if int(kind) in _DLPACK_CUDA_DEVICES else None
-
-
-def _memory(out: object, simulator: bool) -> _Memory:
-    """Describe ``out``'s memory (checked: a CUDA array, unmasked)."""
-    if simulator:
-        host = getattr(out, "_ary", None)
-        if getattr(type(out), "__cuda_ndarray__", False) is not True or not isinstance(host, np.ndarray):
-            raise TypeError(f"out is a {type(out).__name__}: under the CUDA simulator (NUMBA_ENABLE_CUDASIM=1) "
-                            "only the simulator's own device arrays (numba.cuda.to_device, device_array) "
-                            "can be filled")
-        return _Memory(host.shape, host.strides, host.dtype, 0, not host.flags.writeable, None, None, host)
-    interface = None
-    try:
-        interface = getattr(out, "__cuda_array_interface__", None)
-    except Exception:
-        interface = None
-    if interface is not None:
-        if interface.get("mask") is not None:
-            raise ValueError("out is a masked CUDA array (__cuda_array_interface__ 'mask'): not supported")
-        dtype = np.dtype(interface["typestr"])
-        own = getattr(out, "dtype", None)  # keeps ml_dtypes' bfloat16, which the interface calls '<V2'
-        if isinstance(own, np.dtype) and own.str == dtype.str:
-            dtype = own
-        shape = tuple(int(n) for n in interface["shape"])
-        strides = interface.get("strides")
-        strides = _c_strides(shape, dtype.itemsize) if strides is None else tuple(int(s) for s in strides)
-        pointer, readonly = interface["data"]
-        stream = interface.get("stream")
-        device = _dlpack_device(out)
-        if device is None:
-            context = getattr(getattr(out, "gpu_data", None), "context", None)  # numba's DeviceNDArray
-            device = getattr(getattr(context, "device", None), "id", None)
-        return _Memory(shape, strides, dtype, int(pointer or 0), bool(readonly),
-                       None if stream is None else int(stream), device, None)
-    # DLPack only (e.g. a torch CUDA tensor that requires grad exposes no CUDA Array Interface).
-    from cuda.core.utils import StridedMemoryView
-
-    # stream 1: the legacy default stream, on which the kernels run; the producer orders its work before it.
-    view = StridedMemoryView.from_dlpack(out, stream_ptr=1)
-    if not view.is_device_accessible:
-        raise TypeError(f"out ({type(out).__name__}) is not in device memory")
-    dtype = np.dtype(view.dtype)
-    shape = tuple(int(n) for n in view.shape)
-    strides = (_c_strides(shape, dtype.itemsize) if view.strides is None
-               else tuple(int(s) * dtype.itemsize for s in view.strides))
-    return _Memory(shape, strides, dtype, int(view.ptr), bool(view.readonly), None, int(view.device_id), None)
-
-
 # -- formats ------------------------------------------------------------------------------
-
-def cuda_shape(out: object) -> Tuple[int, ...]:
-    """The shape of a CUDA array (from its CUDA Array Interface, DLPack or numba device array)."""
-    return _memory(out, simulator_enabled()).shape
-
-
-def cuda_format(out: object) -> str:
-    """The format of a CUDA array, from its dtype: ``"float32"``, ``"float64"``, ``"float16"`` or ``"bfloat16"``.
-
-    bfloat16 is recognised from ml_dtypes' dtype (a numba device array of
-    it); a CUDA Array Interface has no code for bfloat16, so a bfloat16
-    tensor is passed as its 16-bit integer view with ``fmt="bfloat16"``
-    given to :func:`fill_cuda`.
-
-    Raises
-    ------
-    TypeError
-        ``out`` is no CUDA array, or its dtype is no float format.
-    """
-    if not is_cuda_array(out):
-        raise TypeError(f"out ({type(out).__name__}) is not a CUDA array")
-    dtype = _memory(out, simulator_enabled()).dtype
-    from ._formats import SUPPORTED, numpy_format
-
-    name = numpy_format(dtype)
-    if name is None:
-        raise TypeError(f"out must have dtype {SUPPORTED}, got {dtype} (a 16-bit integer view of float16 or "
-                        "bfloat16 bits needs the format named explicitly)")
-    return name
 
 
 def _bits_dtype(distribution: str, fmt: str, dtype: np.dtype[Any]) -> np.dtype[Any]:
@@ -274,7 +98,7 @@ def global_strides(shape: Sequence[int], runs: Runs) -> Tuple[int, ...]:
     axes, the C-order strides of the remaining (inner) axes after them.
     """
     outer = tuple(int(g) for g in runs.outer_strides)
-    inner = _c_strides(shape[len(outer):], 1)
+    inner = c_strides(shape[len(outer):], 1)
     return outer + inner
 
 
@@ -368,7 +192,7 @@ def _blocks(work: int) -> int:
     return max(1, min(-(-work // THREADS_PER_BLOCK), count * _BLOCKS_PER_SM))
 
 
-def _launch_stream(stream: object, memory: _Memory) -> Any:
+def _launch_stream(stream: object, memory: CudaMemory) -> Any:
     cuda: Any = importlib.import_module("numba.cuda")
 
     if stream is None:
@@ -391,7 +215,7 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
     Parameters
     ----------
     out : CUDA array
-        Anything :func:`is_cuda_array` accepts: an object with
+        Anything ``_cuda_arrays.is_cuda_array`` accepts: an object with
         ``__cuda_array_interface__`` (numba device array, torch CUDA tensor,
         CuPy array, ...), a CUDA DLPack exporter, or, under the simulator,
         a simulated numba device array.  Any shape and layout (C, F,
@@ -403,7 +227,7 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
         ``"bits"``, ``"uniform"``, ``"normal"`` or ``"truncated_normal"``.
     fmt : str
         The output format: ``"float32"``, ``"float64"``, ``"float16"`` or
-        ``"bfloat16"`` (``"uint32"`` for raw words; see :func:`cuda_format`).
+        ``"bfloat16"`` (``"uint32"`` for raw words; see ``_cuda_arrays.cuda_format``).
     key_stream : numpy.ndarray of uint32, shape (4,)
         ``_validate.key_stream_words(seed, stream)``: ``(k0, k1, s0, s1)``.
     params : numpy.ndarray
@@ -439,7 +263,7 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
     simulator = simulator_enabled()
     if not is_cuda_array(out):
         raise TypeError(f"out ({type(out).__name__}) is not a CUDA array")
-    memory = _memory(out, simulator)
+    memory = describe(out, simulator)
     bits = _bits_dtype(distribution, fmt, memory.dtype)
     if memory.readonly:
         raise ValueError(f"out is read-only ({type(out).__name__})")
@@ -449,9 +273,7 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
     size = math.prod(memory.shape)
     if size == 0:
         return
-    from ._buffers import _check_no_self_overlap
-
-    _check_no_self_overlap(np.lib.stride_tricks.as_strided(np.zeros(1, bits), memory.shape, memory.strides))
+    check_no_self_overlap(np.lib.stride_tricks.as_strided(np.zeros(1, bits), memory.shape, memory.strides))
     tile = WORDS_PER_TILE // 2 if bits.itemsize == 8 else WORDS_PER_TILE
     layout = plan(memory.shape, [s // itemsize for s in memory.strides], runs, tile)
     words = np.asarray(key_stream, dtype=np.uint32).reshape(4)
@@ -478,7 +300,8 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
         kernel[_blocks(layout.work), THREADS_PER_BLOCK, launch_stream](span, *args)
 
 
-def _launch_simulated(kernel: Any, memory: _Memory, bits: np.dtype[Any], layout: Plan, args: Tuple[Any, ...]) -> None:
+def _launch_simulated(kernel: Any, memory: CudaMemory, bits: np.dtype[Any], layout: Plan,
+                      args: Tuple[Any, ...]) -> None:
     """Run ``kernel`` on the simulator over a 1-D view of the simulated array's memory span."""
     fake_cuda_array: Any = importlib.import_module("numba.cuda.simulator.cudadrv.devicearray").FakeCUDAArray
 

@@ -1,7 +1,8 @@
-"""Memory policy for outputs: aligned allocation, and huge-page advice for fresh buffers.
+"""Memory policy for outputs: aligned allocation, huge-page advice for fresh buffers, and the overlap check.
 
 Values never depend on anything here: it decides where an allocated array
-starts and how the kernel backs fresh pages, nothing else.
+starts and how the kernel backs fresh pages, and refuses outputs whose
+elements share memory (CPU buffers and CUDA arrays alike), nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ALIGNMENT", "aligned_empty", "advise_huge_pages", "huge_pages", "available_memory", "format_bytes"]
+__all__ = ["ALIGNMENT", "aligned_empty", "advise_huge_pages", "huge_pages", "available_memory", "format_bytes",
+           "check_no_self_overlap"]
 
 HUGE_PAGE_BYTES = 2 << 20
 HUGE_PAGE_MIN_BYTES = 4 << 20
@@ -141,3 +143,34 @@ def format_bytes(nbytes: float) -> str:
             return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.2f} {unit}"
         nbytes /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_no_self_overlap(array: np.ndarray[Any, Any]) -> None:
+    """Reject views in which two elements share memory (e.g. stride 0).
+
+    A fill writes every element once; through such a view the last write
+    wins, so the result would depend on write order and thread timing.
+    """
+    if array.size == 0:
+        return
+    axes = sorted((abs(stride), length) for stride, length in zip(array.strides, array.shape) if length > 1)
+    if any(stride == 0 for stride, _ in axes):
+        raise ValueError(f"out has a zero stride (strides {array.strides}, shape {array.shape}): "
+                         "its elements alias each other, e.g. an expanded or broadcast view")
+    # Fast sufficient test: each axis steps over the whole extent of the
+    # faster ones.  Holds for every layout produced by slicing and transposing.
+    extent = array.itemsize
+    for stride, length in axes:
+        if stride < extent:
+            break
+        extent += stride * (length - 1)
+    else:
+        return
+    # Interleaved or overlapping layouts (only as_strided makes them): check
+    # the byte offsets of all elements exactly.
+    offsets = np.zeros(1, dtype=np.int64)
+    for stride, length in zip(array.strides, array.shape):
+        offsets = (offsets[:, None] + stride * np.arange(length, dtype=np.int64)).reshape(-1)
+    offsets.sort()
+    if np.any(np.diff(offsets) < array.itemsize):
+        raise ValueError(f"out's elements overlap in memory (strides {array.strides}, shape {array.shape})")

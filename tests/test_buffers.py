@@ -397,7 +397,7 @@ def test_dlpack_bfloat16_is_a_clear_type_error(torch):
 @pytest.mark.parametrize("device", [(2, 0), (13, 0)])
 def test_dlpack_cuda_device_goes_to_the_cuda_path_without_export(device):
     """kDLCUDA and kDLCUDAManaged memory is filled on the GPU (README "GPU"), never viewed as a CPU buffer."""
-    from fastglorot._cuda import is_cuda_array
+    from fastglorot._cuda_arrays import is_cuda_array
 
     out = DLPackExporter(np.zeros(3, np.float32), device=device)
     assert is_cuda_array(out) and out.calls == 0

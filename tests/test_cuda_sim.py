@@ -58,7 +58,7 @@ def _check_output(result: subprocess.CompletedProcess[str]) -> None:
 
 def test_is_cuda_array_imports_nothing() -> None:
     """``is_cuda_array`` answers for CPU buffers without importing numba.cuda (or numba)."""
-    code = ("import sys, numpy as np, array; import fastglorot; from fastglorot._cuda import is_cuda_array\n"
+    code = ("import sys, numpy as np, array; import fastglorot; from fastglorot._cuda_arrays import is_cuda_array\n"
             "class Interface:\n"
             "    __cuda_array_interface__ = {'shape': (1,), 'typestr': '<f4', 'data': (0, False), 'version': 3}\n"
             "class Raises:\n"
@@ -162,13 +162,13 @@ def checks(mode: str) -> None:
     from numba import cuda
 
     import fastglorot
-    from fastglorot import _cuda
+    from fastglorot import _cuda, _cuda_arrays
     from fastglorot._params import normal_params, truncated_params, uniform_params
     from fastglorot._sampling import locate
     from fastglorot._validate import key_stream_words
 
     warnings.simplefilter("error", RuntimeWarning)  # NumPy overflow in the simulated kernels would be a bug
-    assert _cuda.simulator_enabled() == (mode == "sim")
+    assert _cuda_arrays.simulator_enabled() == (mode == "sim")
     started = time.perf_counter()
     failures: List[str] = []
     counts = {"fills": 0, "elements": 0}
@@ -316,8 +316,9 @@ def checks(mode: str) -> None:
             failures.append("a zero-stride array was filled")
     empty = device_zeros((0, 5), "float32")
     gpu(empty, "uniform", (0.0, 1.0), "float32")
-    assert _cuda.is_cuda_array(dev) and not _cuda.is_cuda_array(host(dev))
-    assert _cuda.cuda_format(dev) == "float32" and _cuda.cuda_format(device_zeros((2,), "bfloat16")) == "bfloat16"
+    assert _cuda_arrays.is_cuda_array(dev) and not _cuda_arrays.is_cuda_array(host(dev))
+    assert _cuda_arrays.cuda_format(dev) == "float32"
+    assert _cuda_arrays.cuda_format(device_zeros((2,), "bfloat16")) == "bfloat16"
 
     elapsed = time.perf_counter() - started
     if failures:
