@@ -14,7 +14,7 @@ import pytest
 
 import fastglorot
 from fastglorot import io
-from fastglorot.io import _writers
+from fastglorot.io import _shards, _writers
 
 safetensors = pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
@@ -62,7 +62,7 @@ def assert_bits(actual, wanted, name):
 
 @pytest.fixture
 def small_slabs(monkeypatch):
-    monkeypatch.setattr(_writers, "SLAB_BYTES", 1000)  # many slabs per tensor, a partial last one
+    monkeypatch.setattr(_shards, "SLAB_BYTES", 1000)  # many slabs per tensor, a partial last one
 
 
 def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_slabs):
@@ -86,7 +86,7 @@ def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_sla
 def test_slab_size_does_not_change_the_values(tmp_path, monkeypatch):
     big = {"w": {"shape": [300, 70], "init": "glorot_normal"}}
     io.write_checkpoint(tmp_path / "a.safetensors", big, seed=1)
-    monkeypatch.setattr(_writers, "SLAB_BYTES", 4 * 999)
+    monkeypatch.setattr(_shards, "SLAB_BYTES", 4 * 999)
     io.write_checkpoint(tmp_path / "b.safetensors", big, seed=1)
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
 
@@ -504,7 +504,7 @@ def test_a_failed_replacement_leaves_the_previous_checkpoint_whole(tmp_path, mon
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device (simulated)")
 
-    monkeypatch.setattr(_writers, "_write_safetensors", fail)
+    monkeypatch.setattr(_writers, "write_safetensors", fail)
     with pytest.raises(OSError, match="nothing was written and the previous checkpoint is intact"):
         io.write_checkpoint(out, THREE, seed=2, max_shard_size=100 << 20, force=True, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -51,15 +51,15 @@ def test_workers_write_the_shards_and_the_bytes_equal_a_single_process_write(tmp
 
 def _die_while_writing():
     """Installed on the workers: the first shard write exits the worker process half-way through its file."""
-    from fastglorot.io import _writers
+    from fastglorot.io import _shards
 
-    original = _writers._write_tensors
+    original = _shards.write_tensors
 
     def write_then_die(fd, placed, *args):
         os.pwrite(fd, b"partial", 0)
         os._exit(1)
 
-    _writers._write_tensors = write_then_die
+    _shards.write_tensors = write_then_die
     return original is not None
 
 

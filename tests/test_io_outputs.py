@@ -200,7 +200,7 @@ def test_an_existing_directory_without_a_checkpoint_keeps_its_mode_when_written_
 
 def hook_a_second_writer(monkeypatch, kind, directory):
     """Make a second writer complete the same output while the first is writing (after its data, before commit)."""
-    name = "_write_zarr_array" if kind == "zarr" else "_write_safetensors"
+    name = "_write_zarr_array" if kind == "zarr" else "write_safetensors"
     real = getattr(_writers, name)
     done = []
 
@@ -284,12 +284,12 @@ PAUSED = """
 import sys
 from fastglorot.io import _writers
 from fastglorot._cli import main
-real = _writers._write_safetensors
+real = _writers.write_safetensors
 def paused(*args, **kwargs):
     real(*args, **kwargs)
     print("written", flush=True)  # every byte written; the commit waits for a line on stdin
     sys.stdin.readline()
-_writers._write_safetensors = paused
+_writers.write_safetensors = paused
 sys.exit(main(sys.argv[1:]))
 """
 """``fastglorot init ARGS`` that pauses after writing its data, before its last step."""

@@ -39,7 +39,9 @@ How it is written (README "Writing checkpoints"):
 
 Modules: ``_spec`` (:class:`TensorSpec`, spec files, :data:`EXAMPLES`,
 :func:`spec_like`), ``_writers`` (:func:`write_checkpoint` and the
-per-format writers), ``_atomic`` (atomic files and directories, free-space
+per-format writers), ``_shards`` (slabs into safetensors files, shard
+grouping, names and index: the layer below ``_writers``, ``_distributed``
+and ``_hf``), ``_atomic`` (atomic files and directories, free-space
 and existing-output checks), ``_safetensors`` / ``_safetensors_reader`` (the
 header writer and the untrusted-header reader), ``_strictjson`` (JSON
 with duplicate keys refused, for spec files and headers alike) and ``_hf``
@@ -50,7 +52,8 @@ transformers, and only when a config is used).
 
 from ._spec import (DTYPES, EXAMPLES, INITS, SpecError, TensorSpec, like_default_init, llama_spec, load_spec, read_spec,
                     spec_like)
-from ._writers import SLAB_BYTES, write_checkpoint
+from ._shards import SLAB_BYTES
+from ._writers import write_checkpoint
 
 __all__ = ["TensorSpec", "SpecError", "SLAB_BYTES", "INITS", "DTYPES", "EXAMPLES", "read_spec", "load_spec",
            "llama_spec", "spec_like", "write_checkpoint", "like_default_init"]

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .._interop import load
 from ._atomic import remove_temporaries
+from ._shards import write_shard
 from ._spec import TensorSpec
 
 __all__ = ["write_shards", "run_shard_tasks", "worker_address", "connect"]
@@ -34,16 +35,7 @@ def worker_address() -> str:
 
 def _write_shard(path: str, group: List[TensorSpec], seed: int, metadata: Dict[str, str]) -> str:
     """Write one shard file whole (run on a worker); return the address of the worker that wrote it."""
-    from ._atomic import AtomicFile
-    from ._writers import _progress_bar, _write_safetensors
-
-    file = AtomicFile(Path(path))
-    try:
-        with _progress_bar(0, False) as bar:
-            _write_safetensors([file], [group], seed, bar, metadata)
-        file.commit(False)
-    finally:
-        file.discard()
+    write_shard(Path(path), group, seed, metadata)
     return worker_address()
 
 

@@ -71,6 +71,7 @@ from ._hf_model import (
     registrations,
 )
 from ._safetensors import encode_header
+from ._shards import progress_bar, shard_groups, shard_names, write_index
 from ._spec import PathLike, SpecError
 
 __all__ = ["DEFAULT_MAX_SHARD_SIZE", "load_config", "build_meta_model", "config_spec", "write_from_config"]
@@ -259,12 +260,10 @@ def _write_shard_on_worker(path: str, config: Any, dtype: Optional[str], max_sha
     same functions, so the same header), and materializes only the units with
     a tensor in its shard.
     """
-    from ._writers import _progress_bar, shard_groups
-
     model = build_meta_model(config, dtype)
     planned = plan(model)
     headers = _headers(shard_groups(planned, max_shard_size), metadata)
-    with _progress_bar(0, False) as bar:
+    with progress_bar(0, False) as bar:
         _write_shards(model, planned, headers, {shard: Path(path)}, seed, bar)
     return worker_address()
 
@@ -286,7 +285,6 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
     import fastglorot
 
     from .._seeding import resolve_seed
-    from ._writers import _progress_bar, shard_groups, shard_names, write_index
 
     if max_shard_size is not None and (isinstance(max_shard_size, bool) or not isinstance(max_shard_size, int)
                                        or max_shard_size <= 0):
@@ -321,7 +319,7 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
             arguments = [(loaded, dtype, shard_size, shard, resolved_seed, metadata) for shard in range(len(names))]
             run_shard_tasks(client, staging, names, _write_shard_on_worker, arguments)
         else:
-            with _progress_bar(total, show) as bar:
+            with progress_bar(total, show) as bar:
                 _write_shards(model, planned, headers, {i: staging / n for i, n in enumerate(names)}, resolved_seed,
                               bar)
         if len(groups) > 1:

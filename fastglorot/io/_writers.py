@@ -1,28 +1,25 @@
-"""The writers: checked specs filled slab by slab into ``.safetensors`` (one file or sharded), ``.npy``, zarr.
+"""The entry point: checked specs written as ``.safetensors`` (one file or sharded), ``.npy`` or zarr.
 
-:func:`write_checkpoint` picks the format from the output path.  Every
-tensor is filled in flat slabs of :data:`SLAB_BYTES` (fastglorot's
-``offset=`` places a slab in its tensor) and written with positional
-writes on one writer thread, double-buffered: the working set is two slabs
-whatever the checkpoint's size.  Files are :class:`~._atomic.AtomicFile`
-objects, committed only when every byte is written (shards first, the
-index last); directories (sharded checkpoints, zarr groups) are built in a
-:func:`~._atomic.staged_checkpoint`.  The progress bar is tqdm's, imported
-only when a checkpoint is written.
+:func:`write_checkpoint` picks the format from the output path, and hands a
+config to ``_hf`` and a Dask client's shards to ``_distributed``.  The
+tensors are filled slab by slab and written by the shard layer
+(``_shards``: :data:`~._shards.SLAB_BYTES`, safetensors files, shard names
+and index), which all writers share.  Files are
+:class:`~._atomic.AtomicFile` objects, committed only when every byte is
+written (shards first, the index last); directories (sharded checkpoints,
+zarr groups) are built in a :func:`~._atomic.staged_checkpoint`.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
-import functools
 import io as _io
-import json
 import math
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple, TypeVar, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -30,11 +27,10 @@ import fastglorot
 
 from .._formats import FORMATS
 from .._seeding import resolve_seed
-from ._safetensors import encode_header
+from . import _shards
 from ._atomic import (
     OWN_ALL,
     AtomicFile,
-    WriteBehind,
     explained_write_errors,
     output_place,
     prepare_file,
@@ -43,117 +39,16 @@ from ._atomic import (
     staged_checkpoint,
 )
 from ._distributed import write_shards
+from ._shards import progress_bar, shard_groups, shard_names, write_index, write_safetensors, write_tensors
 from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
 
-__all__ = ["SLAB_BYTES", "write_checkpoint"]
-
-SLAB_BYTES = 8 << 20
-"""Bytes filled and written at a time (two slabs are in memory at once)."""
-
-
-def _progress_bar(total: int, show: bool) -> Any:
-    """tqdm's bar over ``total`` bytes on stderr, or a disabled one (its update and close do nothing)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc="fastglorot init",
-                dynamic_ncols=True, disable=not show)
-
-
-def _slabs(spec: TensorSpec) -> Iterator[Tuple[int, int]]:
-    """``(offset, count)`` of the flat slabs of one tensor."""
-    step = max(1, SLAB_BYTES // FORMATS[spec.dtype].itemsize)
-    for offset in range(0, spec.size, step):
-        yield offset, min(step, spec.size - offset)
-
-
-def _advance(bar: Any, nbytes: int, _done: object) -> None:
-    bar.update(nbytes)
-
-
-def _write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, bar: Any,
-                   writer: concurrent.futures.ThreadPoolExecutor) -> None:
-    """Fill and write each tensor at its file position, two slabs in flight (fill one while the other is written)."""
-    buffers: Dict[str, List[np.ndarray[Any, Any]]] = {}
-    pending: List[concurrent.futures.Future[None]] = []
-    turn = 0
-    output = WriteBehind(fd)
-    for spec, position in placed:
-        if not spec.size:
-            continue
-        fmt = FORMATS[spec.dtype]
-        pair = buffers.setdefault(spec.dtype, [np.empty(SLAB_BYTES // fmt.itemsize, fmt.numpy_dtype())
-                                               for _ in range(2)])
-        fill = fill_function(spec)
-        for offset, count in _slabs(spec):
-            if len(pending) == 2:
-                pending.pop(0).result()  # the buffer about to be refilled has been written
-            slab = pair[turn][:count]
-            turn ^= 1
-            fill(slab, offset, seed)
-            view = memoryview(slab.view(np.uint8))  # type: ignore[arg-type]
-            at = position + offset * slab.itemsize
-            pending.append(writer.submit(output.write, view, at))
-            pending[-1].add_done_callback(functools.partial(_advance, bar, slab.nbytes))
-    for future in pending:
-        future.result()
-
-
-def _write_safetensors(files: List[AtomicFile], groups: List[List[TensorSpec]], seed: int, bar: Any,
-                       metadata: Dict[str, str]) -> None:
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
-        for file, group in zip(files, groups):
-            prefix, entries = encode_header([(s.name, FORMATS[s.dtype].safetensors, s.shape) for s in group], metadata)
-            total = len(prefix) + (entries[-1].end if entries else 0)
-            set_size(file.fd, total)
-            pwrite_all(file.fd, memoryview(prefix), 0)
-            _write_tensors(file.fd, [(s, len(prefix) + e.begin) for s, e in zip(group, entries)], seed, bar, writer)
-
+__all__ = ["write_checkpoint"]
 
 def _npy_header(spec: TensorSpec) -> bytes:
     header = _io.BytesIO()
     descr = np.lib.format.dtype_to_descr(FORMATS[spec.dtype].numpy_dtype())
     np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": spec.shape})
     return header.getvalue()
-
-
-class _Sized(Protocol):
-    @property
-    def nbytes(self) -> int: ...
-
-
-_T = TypeVar("_T", bound=_Sized)
-
-
-def shard_groups(tensors: Sequence[_T], max_shard_size: int) -> List[List[_T]]:
-    """Consecutive tensors per shard, each shard's data at most ``max_shard_size`` (a bigger tensor alone)."""
-    groups: List[List[_T]] = [[]]
-    size = 0
-    for tensor in tensors:
-        if groups[-1] and size + tensor.nbytes > max_shard_size:
-            groups.append([])
-            size = 0
-        groups[-1].append(tensor)
-        size += tensor.nbytes
-    return groups
-
-
-def shard_names(count: int) -> List[str]:
-    """Hugging Face's shard file names: ``model.safetensors`` alone, else ``model-0000k-of-0000N.safetensors``."""
-    if count == 1:
-        return ["model.safetensors"]
-    return [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
-
-
-def write_index(staging: Path, total: int, metadata: Dict[str, str], weight_map: Dict[str, str]) -> None:
-    """``model.safetensors.index.json`` (written last, once every shard is complete)."""
-    index = AtomicFile(staging / "model.safetensors.index.json")
-    try:
-        content = json.dumps({"metadata": {"total_size": total, **metadata}, "weight_map": weight_map},
-                             indent=2).encode()
-        pwrite_all(index.fd, memoryview(content), 0)
-        index.commit(False)
-    finally:
-        index.discard()
 
 
 def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec], None] = None, *,
@@ -274,7 +169,7 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     total = sum(s.nbytes for s in specs)
     place, replacing = prepare_file(target, total, force)  # (a link is written through, as cp does)
     file = AtomicFile(place)
-    bar = _progress_bar(total, show)
+    bar = progress_bar(total, show)
     try:
         with explained_write_errors(target, total, replacing):
             if suffix == ".npy":
@@ -282,9 +177,9 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
                 set_size(file.fd, len(header) + specs[0].nbytes)
                 pwrite_all(file.fd, memoryview(header), 0)
                 with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
-                    _write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
+                    write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
             else:
-                _write_safetensors([file], [specs], resolved_seed, bar, metadata)
+                write_safetensors([file], [specs], resolved_seed, bar, metadata)
             file.commit(force, shown=target)
     finally:
         file.discard()
@@ -313,12 +208,12 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
     total = sum(s.nbytes for s in specs)
     with staged_checkpoint(directory, _OWNED, total, force) as staging:
         files = [] if client is not None else [AtomicFile(staging / n) for n in names]
-        with _progress_bar(total, show and client is None) as bar:
+        with progress_bar(total, show and client is None) as bar:
             try:
                 if client is not None:
                     write_shards(client, staging, names, groups, seed, metadata)  # each file whole, on a worker
                 else:
-                    _write_safetensors(files, groups, seed, bar, metadata)
+                    write_safetensors(files, groups, seed, bar, metadata)
                 for file in files:
                     file.commit(False)
             finally:
@@ -346,7 +241,7 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
         if any(p in ("", ".", "..") for p in parts) or spec.name.startswith("__"):
             raise SpecError(f"{spec.name!r} is not a valid zarr array path")
     total = sum(s.nbytes for s in specs)
-    with _progress_bar(total, show) as bar, staged_checkpoint(target, OWN_ALL, total, force) as staging:
+    with progress_bar(total, show) as bar, staged_checkpoint(target, OWN_ALL, total, force) as staging:
         # "w-", not "w": "w" deletes and re-creates the directory, losing its lock, group and mode.
         group = zarr.open_group(str(staging), mode="w-")
         for spec in specs:
@@ -358,7 +253,7 @@ def _write_zarr_array(group: Any, spec: TensorSpec, seed: int, bar: Any) -> None
     """Chunks of whole rows (axis 0), about one slab each: every chunk is a flat range of the tensor."""
     itemsize = FORMATS[spec.dtype].itemsize
     row = math.prod(spec.shape[1:]) if spec.shape else 1
-    rows = max(1, SLAB_BYTES // max(1, row * itemsize))
+    rows = max(1, _shards.SLAB_BYTES // max(1, row * itemsize))  # read at each write: one setting for every writer
     chunks = (min(rows, spec.shape[0]) or 1, *spec.shape[1:]) if spec.shape else ()
     array = group.create_array(spec.name, shape=spec.shape, chunks=chunks, dtype=spec.dtype, fill_value=0)
     if not spec.size:
