@@ -251,7 +251,7 @@ def test_bench_says_so_when_busy_loops_share_the_cpus(busy_loops, python_runner,
 
 def test_benchmark_suite_says_so_when_busy_loops_share_the_cpus(busy_loops, tmp_path):
     report = tmp_path / "bench.json"
-    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform-memset",
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-bfloat16-uniform-fastglorot",
                       "--benchmark-max-time=0.5", f"--benchmark-json={report}", env=pinned_env(), preexec_fn=_pin)
     assert done.returncode == 0, done.stdout + done.stderr
     (benchmark,) = json.loads(report.read_text())["benchmarks"]
@@ -311,12 +311,16 @@ def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
                       "--benchmark-max-time=0", f"--benchmark-json={report}")
     assert done.returncode == 0, done.stdout + done.stderr
     benchmarks = json.loads(report.read_text())["benchmarks"]
-    assert {b["extra_info"]["peer"] for b in benchmarks} >= {"memset", "fastglorot", "numpy"}
+    peers = {b["extra_info"]["peer"] for b in benchmarks}
+    # memset is each benchmark's recorded yardstick, not a benchmark a --benchmark-compare-fail gate would judge:
+    # its medians move by up to 90 % between two runs of an unchanged checkout on the project's guests
+    assert peers >= {"fastglorot", "numpy"} and "memset" not in peers, peers
     llc = measure.last_level_cache()
     for b in benchmarks:
         assert b["stats"]["rounds"] == 3, b["name"]
         info = b["extra_info"]
-        assert info["gbps"] > 0 and (info["peer"] == "memset" or info["x_memset"] > 0)
+        assert info["gbps"] > 0 and info["memset_gbps"] > 0
+        assert info["x_memset"] == pytest.approx(info["gbps"] / info["memset_gbps"], rel=1e-2, abs=1e-3)
         assert info["other_cpus"] is None or info["other_cpus"] >= 0
         if llc:  # one call fills copies of a small layer spanning several times the last-level cache
             assert info["llc_bytes"] == llc["bytes"] and info["bytes"] >= 4 * llc["bytes"]
