@@ -31,7 +31,7 @@ import _common
 import numpy as np
 
 from fastglorot import normal_, trunc_normal_, uniform_
-from fastglorot._buffers import allocate
+from fastglorot._api.buffers import allocate
 from fastglorot.benchmarks.measure import interleaved_times, median
 
 GLOBAL = (16384, 16384)

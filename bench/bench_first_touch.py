@@ -2,7 +2,7 @@
 
 A new buffer's pages are faulted in by the fill itself, one fault per 4 KiB
 page.  With ``FASTGLOROT_HUGE_PAGES=1`` fastglorot asks Linux for 2 MiB pages
-on outputs of 4 MiB or more (``_memory.advise_huge_pages``,
+on outputs of 4 MiB or more (``_engines.memory.advise_huge_pages``,
 ``madvise(MADV_HUGEPAGE)``), as NumPy does for its own allocations; it is off
 by default because of what the second table shows.  This script times,
 interleaved:
@@ -32,7 +32,7 @@ import _common
 import numpy as np
 
 import fastglorot
-from fastglorot import _memory
+from fastglorot._engines import memory as _memory
 from fastglorot.benchmarks.measure import median, memset_
 
 

@@ -3,7 +3,7 @@
 Defines a numba ``parallel=True`` variant of the float32 uniform and normal
 fills: a ``prange`` over whole tiles, each iteration with its own scratch
 words, calling the same inlined tile helpers as the library
-(``fastglorot._kernels._philox_tile`` and the float32 tile converters).
+(``fastglorot._engines.kernels._philox_tile`` and the float32 tile converters).
 Checks that it is bit-identical to ``uniform_`` / ``normal_`` for the same
 seed (so only the launch differs), then measures, interleaved, medians:
 
@@ -15,7 +15,7 @@ seed (so only the launch differs), then measures, interleaved, medians:
    launcher) and the prange kernel, microseconds per call;
 3. mid-size arrays (default 1 to 64 MiB): uniform_ at all threads and at 1
    thread against prange, microseconds per call;
-4. chunk-size sensitivity: uniform_ with ``fastglorot._launch.CHUNK_BYTES``
+4. chunk-size sensitivity: uniform_ with ``fastglorot._engines.launch.CHUNK_BYTES``
    temporarily set to 1, 2, 4, 8 and 16 MiB (restored afterwards).
 
 The prange kernels are compiled without ``cache=True`` (``parallel=True`` with
@@ -44,8 +44,11 @@ import _common
 import numba
 import numpy as np
 
-from fastglorot import _launch, _sampling, normal_, uniform_
-from fastglorot._kernels import TILE_COUNTERS, WORDS_PER_TILE, _normal_f32_tile, _philox_tile, _uniform_f32_tile
+from fastglorot._engines import launch as _launch
+from fastglorot._api import sampling as _sampling
+from fastglorot import normal_, uniform_
+from fastglorot._engines.kernels import (TILE_COUNTERS, WORDS_PER_TILE, _normal_f32_tile, _philox_tile,
+                                        _uniform_f32_tile)
 from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 PRANGE_OPTIONS = dict(parallel=True, nogil=True, error_model="numpy")  # no cache=True
@@ -134,7 +137,7 @@ def per_call_us(actions, calls, repeats):
 
 
 def with_chunk(chunk_bytes, fill):
-    """``fill`` run with ``fastglorot._launch.CHUNK_BYTES = chunk_bytes`` (then restored)."""
+    """``fill`` run with ``fastglorot._engines.launch.CHUNK_BYTES = chunk_bytes`` (then restored)."""
 
     def action():
         saved = _launch.CHUNK_BYTES

@@ -1,6 +1,6 @@
 """The NumPy path against the numba kernels: GB/s, and the kernel load it stands in for.
 
-Small fills use NumPy twins of the kernels (``fastglorot._numpy_kernels``,
+Small fills use NumPy twins of the kernels (``fastglorot._engines.numpy_kernels``,
 the same bits) until a process has filled ``FASTGLOROT_NUMPY_MAX_BYTES``
 through them (default 32 MiB), so that no small fill waits for numba.  This
 script measures what that budget buys:
@@ -32,7 +32,7 @@ import ml_dtypes
 import numpy as np
 
 import fastglorot
-from fastglorot import _engines
+from fastglorot._engines import dispatch as _engines
 from fastglorot.benchmarks.measure import interleaved_times, median
 
 DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
@@ -45,7 +45,7 @@ FILLS: Dict[str, Callable[[Any], Any]] = {
 LOAD = r"""
 import json, time
 import fastglorot
-from fastglorot import _engines
+from fastglorot._engines import dispatch as _engines
 t0 = time.perf_counter()
 import numba
 t1 = time.perf_counter()

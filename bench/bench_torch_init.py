@@ -280,7 +280,7 @@ print(json.dumps(result))
 
 FAST_CHILD = FIRST_USE.format(
     import_fastglorot="import contextlib, fastglorot.torch", context="fastglorot.torch.fast_init()",
-    cache_stats="from fastglorot import _kernels\n"
+    cache_stats="from fastglorot._engines import kernels as _kernels\n"
                 "stats = [_kernels.fill_uniform_float32.stats, _kernels.fill_normal_float32.stats]\n"
                 "result['cache hits'] = sum(sum(s.cache_hits.values()) for s in stats)\n"
                 "result['cache misses'] = sum(sum(s.cache_misses.values()) for s in stats)")

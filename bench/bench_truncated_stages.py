@@ -5,8 +5,8 @@ nearer-tail probability in float64, Wichura's AS 241 (PPND16) quantile in
 float64 (a degree-7/7 rational for every element; for the ~11 % of elements
 with tail probability < 0.075, a logarithm and two more rationals), then
 ``mean + std * z`` rounded to float32.  This script rebuilds that pipeline
-from the library's own jitted pieces (``_numba_elements``:
-the compiled ``_stream_v1``), stopping after each stage, single-threaded, on a
+from the library's own jitted pieces (``_engines.numba_elements``:
+the compiled ``_format.stream_v1``), stopping after each stage, single-threaded, on a
 pre-touched buffer of ``--mib`` MiB (default 128), so each stage's cost is
 the difference to the previous row:
 
@@ -43,12 +43,12 @@ import numba
 import numpy as np
 
 import fastglorot
-from fastglorot import _kernels
-from fastglorot._constants import F32, F64
-from fastglorot._numba_elements import TERMS_F32, in_lower_tail, minus_two_log, normal_quantile_central, \
-    normal_quantile_tail, truncated_probability
-from fastglorot._jit import ieee_sqrt
-from fastglorot._params import truncated_params
+from fastglorot._engines import kernels as _kernels
+from fastglorot._format.constants import F32, F64
+from fastglorot._engines.numba_elements import (TERMS_F32, in_lower_tail, minus_two_log, normal_quantile_central,
+                                               normal_quantile_tail, truncated_probability)
+from fastglorot._engines.jit import ieee_sqrt
+from fastglorot._format.params import truncated_params
 from fastglorot._validate import key_stream_words
 
 _L = _kernels.TILE_COUNTERS

@@ -10,9 +10,9 @@ Compatibility guarantee: the values are defined by stream format
 same bits in every future version.
 """
 
-from ._arguments import DISTRIBUTIONS, LAYOUTS, MODES, NONLINEARITIES, Distribution, Layout, Mode, Nonlinearity
-from ._fans import calculate_gain, compute_fans
-from ._generated_api import (
+from ._api.arguments import DISTRIBUTIONS, LAYOUTS, MODES, NONLINEARITIES, Distribution, Layout, Mode, Nonlinearity
+from ._api.fans import calculate_gain, compute_fans
+from ._api.generated import (
     glorot_normal,
     glorot_normal_,
     glorot_uniform,
@@ -39,12 +39,12 @@ from ._generated_api import (
     xavier_uniform,
     xavier_uniform_,
 )
-from ._generator import Generator
-from ._philox import philox4x32
-from ._registry import INITIALIZERS, Initializer, get_initializer
-from ._sampling import normal_, random_bits, trunc_normal_, uniform_
-from ._seeding import stream_id
-from ._warmup import warmup
+from ._api.generator import Generator
+from ._format.philox import philox4x32
+from ._api.registry import INITIALIZERS, Initializer, get_initializer
+from ._api.sampling import normal_, random_bits, trunc_normal_, uniform_
+from ._format.seeding import stream_id
+from ._engines.warmup import warmup
 
 __version__ = "0.5.0"
 

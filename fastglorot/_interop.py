@@ -30,7 +30,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-from ._formats import SUPPORTED, torch_formats
+from ._format.tables import SUPPORTED, torch_formats
 
 if TYPE_CHECKING:
     import jax

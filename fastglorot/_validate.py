@@ -18,10 +18,8 @@ __all__ = [
     "as_uint64",
     "as_offset",
     "as_count",
-    "as_finite",
     "as_float",
     "describe",
-    "dtype_max",
     "key_stream_words",
 ]
 
@@ -66,20 +64,6 @@ def as_offset(offset: object, size: int) -> int:
     return number
 
 
-def as_finite(name: str, value: object, dtype: str) -> float:
-    """A real number that is finite and within the range of ``dtype`` (a name works too)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a real number, not a bool")
-    if not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = as_float(name, value)
-    largest = dtype_max(dtype)
-    if abs(number) > largest:
-        raise ValueError(f"{name}={number} is outside the {dtype} range (largest finite value "
-                         f"{largest:.8g})")
-    return number
-
-
 def describe(value: object) -> str:
     """``repr(value)``, shortened for integers of hundreds of digits."""
     text = repr(value)
@@ -95,13 +79,6 @@ def as_float(name: str, value: numbers.Real) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}")
     return number
-
-
-def dtype_max(dtype: str) -> float:
-    """The largest finite value of the format named ``dtype``."""
-    from ._formats import FORMATS
-
-    return FORMATS[dtype].max
 
 
 def key_stream_words(seed: int, stream: int) -> np.ndarray:

@@ -39,13 +39,13 @@ import numpy as np
 import fastglorot
 
 from ._interop import probe, require
-from ._seeding import resolve_seed
+from ._format.seeding import resolve_seed
 
 if TYPE_CHECKING:
     from dask.array import Array
     from numpy.typing import DTypeLike, NDArray
 
-    from ._position import Shape
+    from ._format.position import Shape
 
 require(__name__, "dask", "dask")
 

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 import fastglorot
-from fastglorot._formats import NAMES
+from fastglorot._format.tables import NAMES
 from fastglorot._interop import adopt_jax, missing
 
 try:

@@ -49,8 +49,8 @@ except ModuleNotFoundError as error:
                       "KERAS_BACKEND=jax or KERAS_BACKEND=torch before keras is imported") from None
 
 import fastglorot
-from fastglorot._formats import NAMES
-from fastglorot._params import variance_draw
+from fastglorot._format.tables import NAMES
+from fastglorot._format.params import variance_draw
 
 __all__ = [
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",

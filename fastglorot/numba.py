@@ -45,8 +45,8 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from ._formats import format_of
-from ._elements import (
+from ._format.tables import format_of
+from ._engines.elements import (
     bfloat16_bits,
     float16_bits,
     normal_float32,
@@ -58,8 +58,8 @@ from ._elements import (
     uniform_float32,
     uniform_float64,
 )
-from ._params import truncated_params
-from ._seeding import Stream, resolve_stream
+from ._format.params import truncated_params
+from ._format.seeding import Stream, resolve_stream
 from ._validate import as_uint64
 
 __all__ = [

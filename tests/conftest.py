@@ -31,7 +31,7 @@ if "FASTGLOROT_TEST_KEEP_CACHE" not in os.environ:
 
 
 # Small fills use the NumPy twins of the kernels until a process has filled
-# FASTGLOROT_NUMPY_MAX_BYTES through them (fastglorot._engines).  The suite's
+# FASTGLOROT_NUMPY_MAX_BYTES through them (fastglorot._engines.dispatch).  The suite's
 # many small fills are there to test the kernels, so it runs with the budget 0
 # (kernels only; subprocesses inherit it); tests/test_numpy_path.py sets it
 # where it tests the NumPy path and the switch between the two.
@@ -74,7 +74,7 @@ def python_runner():
 
 @pytest.fixture(params=["kernels", "numpy"])
 def fill_engine(request):
-    """Run the test's fills on the numba kernels, then again on their NumPy twins (``fastglorot._engines``)."""
+    """Run the test's fills on the numba kernels, then again on their NumPy twins (``fastglorot._engines.dispatch``)."""
     from fill_engines import engine
 
     with engine(request.param):

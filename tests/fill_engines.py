@@ -1,4 +1,4 @@
-"""Run fills on a chosen engine: the numba kernels, or their NumPy twins (``fastglorot._engines``)."""
+"""Run fills on a chosen engine: the numba kernels, or their NumPy twins (``fastglorot._engines.dispatch``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from fastglorot import _engines, _numpy_kernels
+from fastglorot._engines import dispatch as _engines, numpy_kernels as _numpy_kernels
 from fastglorot._validate import INDEX_LIMIT
 
 

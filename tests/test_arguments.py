@@ -10,7 +10,7 @@ import pytest
 
 import fastglorot
 from fastglorot import Generator
-from fastglorot._arguments import RULES
+from fastglorot._api.arguments import RULES
 
 IN_PLACE = ["uniform_", "normal_", "trunc_normal_", *(row.in_place for row in fastglorot.INITIALIZERS.values())]
 ALLOCATING = [name[:-1] for name in IN_PLACE]
@@ -98,9 +98,9 @@ CHECKED_ELSEWHERE = {
     "out": "_buffers.as_output", "shape": "_position.as_shape (via allocate)", "dtype": "_formats.format_of",
     "offset": "_position.resolve_position", "global_shape": "_position.resolve_position",
     "global_offset": "_position.resolve_position", "n": "_validate.as_count",
-    "low": "_validate.as_finite (dtype range)", "high": "_validate.as_finite (dtype range)",
-    "mean": "_validate.as_finite (dtype range)", "std": "_validate.as_finite (dtype range)",
-    "b": "_validate.as_finite (dtype range)",
+    "low": "_params.as_finite (dtype range)", "high": "_params.as_finite (dtype range)",
+    "mean": "_params.as_finite (dtype range)", "std": "_params.as_finite (dtype range)",
+    "b": "_params.as_finite (dtype range)",
 }
 
 

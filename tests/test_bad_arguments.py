@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastglorot
-from fastglorot import _params
+from fastglorot._format import params as _params
+from fastglorot._format.tables import FORMATS
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), BF16]
@@ -295,18 +296,18 @@ def test_normal_limit_is_sharp_and_sound(dtype):
     fmt = dtype.name
     ftype = np.float64 if fmt == "float64" else np.float32
     z = Z64 if fmt == "float64" else Z32
-    for mean in (0.0, 1.0, _params.normal_limit(fmt) / 2):
-        lo, hi = 0.0, _params.normal_limit(fmt)
+    for mean in (0.0, 1.0, FORMATS[fmt].normal_limit / 2):
+        lo, hi = 0.0, FORMATS[fmt].normal_limit
         for _ in range(200):  # bisect for the largest std accepted
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if _params.normal_fits(fmt, mean, mid) else (lo, mid)
         largest = lo
-        assert largest >= (_params.normal_limit(fmt) - mean) / z * (1 - 2e-6)  # at most the 2**-20 margin lost
+        assert largest >= (FORMATS[fmt].normal_limit - mean) / z * (1 - 2e-6)  # at most the 2**-20 margin lost
         assert not _params.normal_fits(fmt, mean, largest * (1 + 1e-5))
         if fmt == "float64":
             radius = np.float64(8.571674348652905) * (1 + 2**-50)  # minus_two_log(0.5 * 2**-52), a few ulps up
         else:
-            from fastglorot._numba_elements import normal_radius_f32
+            from fastglorot._engines.numba_elements import normal_radius_f32
             radius = normal_radius_f32(np.uint32(0))
         with np.errstate(over="raise"):
             worst = ftype(mean) + (ftype(radius) * ftype(largest)) * ftype(1.0)

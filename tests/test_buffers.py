@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import as_strided
 
-from fastglorot._buffers import Output, allocate, as_output
-from fastglorot._formats import NAMES as FORMATS
-from fastglorot._formats import format_of
+from fastglorot._api.buffers import Output, allocate, as_output
+from fastglorot._format.tables import NAMES as FORMATS
+from fastglorot._format.tables import format_of
 
 # Bits of 1.5 and -2.0 in each 16-bit format.
 F16_BITS = {1.5: 0x3E00, -2.0: 0xC000}
@@ -333,7 +333,7 @@ def test_torch_expanded_tensor_is_rejected(torch):
 
 def test_torch_is_never_imported(python_runner):
     code = ("import sys, numpy as np\n"
-            "from fastglorot._buffers import as_output, allocate\nfrom fastglorot._formats import format_of\n"
+            "from fastglorot._api.buffers import as_output, allocate\nfrom fastglorot._format.tables import format_of\n"
             "as_output(np.zeros(3, np.float32)); as_output(memoryview(bytearray(8)).cast('f'))\n"
             "assert format_of('bfloat16') == 'bfloat16' and format_of('float16') == 'float16'\n"
             "allocate(3, 'float32')\n"
@@ -397,7 +397,7 @@ def test_dlpack_bfloat16_is_a_clear_type_error(torch):
 @pytest.mark.parametrize("device", [(2, 0), (13, 0)])
 def test_dlpack_cuda_device_goes_to_the_cuda_path_without_export(device):
     """kDLCUDA and kDLCUDAManaged memory is filled on the GPU (README "GPU"), never viewed as a CPU buffer."""
-    from fastglorot._cuda_arrays import is_cuda_array
+    from fastglorot._engines.cuda_arrays import is_cuda_array
 
     out = DLPackExporter(np.zeros(3, np.float32), device=device)
     assert is_cuda_array(out) and out.calls == 0

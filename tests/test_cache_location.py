@@ -27,7 +27,7 @@ from conftest import REPO
 FILL = r'''
 import json, numpy as np, fastglorot
 fastglorot.uniform_(np.empty(8), seed=1)
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 d = _kernels.fill_uniform_float64
 print(json.dumps({"file": fastglorot.__file__, "version": fastglorot.__version__, "cache": d.stats.cache_path,
                   "hits": sum(d.stats.cache_hits.values()), "misses": sum(d.stats.cache_misses.values())}))
@@ -100,7 +100,7 @@ def _source(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_reinstall_then_editable_install_leaves_nothing_behind(tmp_path, dependencies):
     """``pip install .``, a fill (compiles), a second fill (loads from the cache), a reinstall of changed
-    sources to the same path (only ``_stream_v1.py``, whose helpers are inlined into the kernels, differs:
+    sources to the same path (only ``_format/stream_v1.py``, whose helpers are inlined into the kernels, differs:
     the kernel recompiles instead of loading stale code), then ``pip install -e .``: the package imports
     with its ``__version__`` and fills.  The cache is under ``$XDG_CACHE_HOME/fastglorot`` and nothing pip
     did not record ever appears under ``site-packages/fastglorot``."""
@@ -112,13 +112,13 @@ def test_reinstall_then_editable_install_leaves_nothing_behind(tmp_path, depende
     assert first["file"] == str(installed / "__init__.py") and first["misses"] == 1, first
     cache_root = tmp_path / "xdg" / "fastglorot"
     assert Path(first["cache"]).parent == cache_root, first
-    assert list(cache_root.rglob("_kernels.fill_uniform_float64-*.nbi")), first
+    assert list(cache_root.rglob("kernels.fill_uniform_float64-*.nbi")), first
     assert venv.unrecorded() == []
     second = venv.fill()
     assert (second["hits"], second["misses"]) == (1, 0) and second["cache"] == first["cache"], second
 
-    with (source / "fastglorot" / "_stream_v1.py").open("a") as convert:
-        convert.write("\n# an upgrade that changes a helper inlined into the kernels, not _kernels.py\n")
+    with (source / "fastglorot" / "_format" / "stream_v1.py").open("a") as convert:
+        convert.write("\n# an upgrade that changes a helper inlined into the kernels, not _engines/kernels.py\n")
     venv.install(source)
     upgraded = venv.fill()
     assert (upgraded["hits"], upgraded["misses"]) == (0, 1), upgraded  # recompiled: no stale kernel
@@ -160,7 +160,7 @@ import fastglorot
 from numba.core import caching
 before = list(caching.CacheImpl._locator_classes)
 fastglorot.uniform_(np.empty(8), seed=1)       # fastglorot's kernel: compiled and cached
-from fastglorot import _elements, _kernels
+from fastglorot._engines import elements as _elements; from fastglorot._engines import kernels as _kernels
 sys.path.insert(0, sys.argv[1])
 import users_module                            # someone else's numba code in the same process
 users_module.twice(np.arange(3.0))
@@ -169,7 +169,7 @@ report = {"kernel": _kernels.fill_uniform_float64.stats.cache_path,
           "users": users_module.twice.stats.cache_path,
           "locators_unchanged": caching.CacheImpl._locator_classes == before}
 try:
-    from fastglorot import _cuda_kernels
+    from fastglorot._engines import cuda_kernels as _cuda_kernels
 except ImportError:
     report["cuda"] = None
 else:
@@ -201,7 +201,7 @@ def test_only_fastglorots_functions_use_its_cache_location(python_runner, tmp_pa
 def test_user_cache_directory_follows_the_xdg_rules(monkeypatch, tmp_path):
     """``$XDG_CACHE_HOME/fastglorot``; ``~/.cache/fastglorot`` when it is unset, empty or relative (the XDG
     base directory spec says to ignore a relative path)."""
-    from fastglorot import _jit
+    from fastglorot._engines import jit as _jit
 
     if sys.platform in ("win32", "darwin"):
         pytest.skip("the XDG rules apply on Linux and other POSIX systems")
@@ -221,5 +221,5 @@ def test_warmup_says_it_cached_in_the_user_cache_directory(python_runner, tmp_pa
                            "sys.exit(main(['warmup', '--dtypes', 'float64', '--distributions', 'uniform', "
                            "'--processes', '1']))", env=_user_env(tmp_path))
     last = result.stdout.splitlines()[-1]
-    assert last.startswith(f"cached in {tmp_path / 'xdg' / 'fastglorot' / 'fastglorot_'}"), result.stdout
-    assert list(Path(last.split(" ", 2)[2]).glob("_kernels.fill_uniform_float64-*.nbc"))
+    assert last.startswith(f"cached in {tmp_path / 'xdg' / 'fastglorot' / '_engines_'}"), result.stdout
+    assert list(Path(last.split(" ", 2)[2]).glob("kernels.fill_uniform_float64-*.nbc"))

@@ -13,8 +13,9 @@ import pytest
 import fastglorot
 
 REPO = Path(__file__).resolve().parents[1]
-HARNESS = ("fastglorot.benchmarks", "fastglorot.benchmarks.harness", "fastglorot.benchmarks.peers",
-           "fastglorot.benchmarks.measure")
+# The harness's modules; the package's own __init__ (LAYER_COLUMNS, for the help text) imports nothing.
+HARNESS = ("fastglorot.benchmarks.harness", "fastglorot.benchmarks.peers", "fastglorot.benchmarks.measure",
+           "fastglorot.benchmarks.contention")
 
 
 def fastglorot_cli(*args: str) -> subprocess.CompletedProcess:
@@ -208,7 +209,7 @@ def test_warmup_reports_the_cache_directory(python_runner, tmp_path):
 def test_no_writable_cache_location_is_reported_and_warmup_compiles_here(monkeypatch):
     """numba finds no location it can write (a read-only install, no NUMBA_CACHE_DIR): the kernels compile in
     memory; the library's warmup says so and compiles in this process only (no compiler processes)."""
-    from fastglorot import _jit, _warmup
+    from fastglorot._engines import jit as _jit, warmup as _warmup
 
     monkeypatch.setattr(_jit, "cache_directory", lambda dispatcher: None)
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)

@@ -4,7 +4,7 @@ Each test runs in a fresh interpreter with the user's defaults: the NumPy-path b
 suite sets ``FASTGLOROT_NUMPY_MAX_BYTES=0``, which loads the kernels before any thread starts and
 hid the race) and an empty ``NUMBA_CACHE_DIR`` of its own, so the kernels are imported and compiled
 while the threads race for them.  On ``dbe3ea3`` every case failed with ``AttributeError: partially
-initialized module 'fastglorot._kernels' has no attribute 'fill_...'``: ``_engines.is_loaded`` read
+initialized module 'fastglorot._engines.kernels' has no attribute 'fill_...'``: ``_engines.dispatch.is_loaded`` read
 the module from ``sys.modules`` while another thread was still importing it.
 
 Expected values come from the same calls made in this (the test) process, one at a time.
@@ -61,7 +61,7 @@ for t in threads:
     t.start()
 for t in threads:
     t.join(120)
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 stats = _kernels.fill_normal_float32.stats
 print(json.dumps({"errors": errors, "digests": [digests.get(i) for i in range(THREADS)],
                   "hung": sum(t.is_alive() for t in threads), "compiles": sum(stats.cache_misses.values())}))
@@ -84,7 +84,7 @@ SMALL_THREADS_SRC = r'''
 import json, threading
 import numpy as np
 import fastglorot
-from fastglorot import _engines
+from fastglorot._engines import dispatch as _engines
 
 THREADS = 8
 barrier = threading.Barrier(THREADS)
@@ -113,7 +113,7 @@ def test_threads_never_overrun_the_numpy_budget_together(python_runner, tmp_path
     NumPy speed, and lost updates of the counter)."""
     report = _report(python_runner(SMALL_THREADS_SRC, env=_fresh(tmp_path), timeout=180))
     assert report["errors"] == [], report
-    assert report["budget"] == fastglorot._engines.NUMPY_MAX_BYTES
+    assert report["budget"] == fastglorot._engines.dispatch.NUMPY_MAX_BYTES
     assert 0 < report["numpy_bytes"] <= report["budget"], report  # two fit, the others take the kernels
 
 
@@ -164,7 +164,7 @@ for t in threads:
     t.start()
 for t in threads:
     t.join(120)
-from fastglorot import _engines
+from fastglorot._engines import dispatch as _engines
 report = {"errors": errors, "kernels_loaded": _engines.is_loaded("fill_uniform_float32")}
 if not errors:
     bound = 1 / math.sqrt(1024)   # nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias

@@ -3,7 +3,8 @@
 Under numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``, in a subprocess) a
 numba device array exposes only ``__array_interface__``; the public
 functions must still recognise it as a CUDA array and fill it with the CUDA
-kernels (``_cuda.fill_cuda``), never as a CPU buffer.  Every fill is compared,
+kernels (``_engines.cuda.fill_described``), never as a CPU buffer, recognising
+and describing the array once.  Every fill is compared,
 bit for bit, with the same call on a NumPy array.  ``tests/test_cuda_sim.py``
 checks the kernels themselves in depth (offsets, layouts, every format).
 """
@@ -24,14 +25,27 @@ SCRIPT = r'''
 import numpy as np, ml_dtypes
 from numba import cuda
 import fastglorot
-from fastglorot import _cuda
+from fastglorot._api import buffers as _buffers, sampling as _sampling
+from fastglorot._engines import cuda as _cuda
 
 launches = []
-real_fill = _cuda.fill_cuda
-def counting(out, distribution, fmt, *args, **kwargs):
+real_fill = _sampling.fill_described
+def counting(out, memory, distribution, fmt, *args, **kwargs):
     launches.append((distribution, fmt))
-    return real_fill(out, distribution, fmt, *args, **kwargs)
-_cuda.fill_cuda = counting
+    return real_fill(out, memory, distribution, fmt, *args, **kwargs)
+_sampling.fill_described = counting
+
+# Each fill recognises its array once and describes its memory once (as_output), and carries both to the launch.
+looks = {"is_cuda_array": 0, "describe": 0}
+def counted(module, name):
+    real = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        looks[name] += 1
+        return real(*args, **kwargs)
+    setattr(module, name, wrapper)
+for module in (_buffers, _cuda):
+    counted(module, "is_cuda_array")
+    counted(module, "describe")
 
 CALLS = [
     ("uniform_", (-0.3, 0.7), {}),
@@ -52,8 +66,10 @@ for dtype in (np.float32, np.float64, np.float16, ml_dtypes.bfloat16):
             host = np.zeros(shape, dtype)
             device = cuda.to_device(host)
             before = len(launches)
+            looks.update(is_cuda_array=0, describe=0)
             result = getattr(fastglorot, name)(device, *args, seed=11, stream="w", **kwargs, **extra)
             assert result is device and len(launches) == before + 1, (name, dtype)
+            assert looks == {"is_cuda_array": 1, "describe": 1}, (name, dtype, looks)
             expected = getattr(fastglorot, name)(np.zeros(shape, dtype), *args, seed=11, stream="w", **kwargs,
                                                  **extra)
             got = device.copy_to_host()
@@ -88,7 +104,7 @@ def test_simulated_device_arrays_take_the_cuda_path_with_the_cpu_bits():
 def test_a_cuda_array_interface_object_is_never_viewed_as_a_cpu_buffer():
     """An object that only says it lives on a GPU goes to the CUDA path (and names the install without it)."""
     import fastglorot
-    from fastglorot import _buffers
+    from fastglorot._api import buffers as _buffers
 
     class OnGPU:
         __cuda_array_interface__ = {"shape": (4,), "typestr": "<f4", "data": (0, False), "version": 3}

@@ -1,4 +1,4 @@
-"""The CUDA kernels (``fastglorot._cuda_kernels``) against the CPU fills, bit for bit.
+"""The CUDA kernels (``fastglorot._engines.cuda_kernels``) against the CPU fills, bit for bit.
 
 CI has no GPU: :func:`test_simulator` runs :func:`checks` in a subprocess
 under numba-cuda's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` must be set
@@ -58,7 +58,8 @@ def _check_output(result: subprocess.CompletedProcess[str]) -> None:
 
 def test_is_cuda_array_imports_nothing() -> None:
     """``is_cuda_array`` answers for CPU buffers without importing numba.cuda (or numba)."""
-    code = ("import sys, numpy as np, array; import fastglorot; from fastglorot._cuda_arrays import is_cuda_array\n"
+    code = ("import sys, numpy as np, array; import fastglorot\n"
+            "from fastglorot._engines.cuda_arrays import is_cuda_array\n"
             "class Interface:\n"
             "    __cuda_array_interface__ = {'shape': (1,), 'typestr': '<f4', 'data': (0, False), 'version': 3}\n"
             "class Raises:\n"
@@ -77,9 +78,9 @@ def test_is_cuda_array_imports_nothing() -> None:
 
 
 def test_plan_merges_axes() -> None:
-    """Rows of consecutive global indices from shapes, strides and blocks (``_cuda.plan``)."""
-    from fastglorot._cuda import plan
-    from fastglorot._position import resolve_position
+    """Rows of consecutive global indices from shapes, strides and blocks (``_engines.cuda.plan``)."""
+    from fastglorot._engines.cuda import plan
+    from fastglorot._format.position import resolve_position
 
     # A C-contiguous array is one row.
     p = plan((4, 5, 30), (150, 30, 1), resolve_position((4, 5, 30), 7, None, None), 512)
@@ -162,9 +163,9 @@ def checks(mode: str) -> None:
     from numba import cuda
 
     import fastglorot
-    from fastglorot import _cuda, _cuda_arrays
-    from fastglorot._params import normal_params, truncated_params, uniform_params
-    from fastglorot._sampling import locate
+    from fastglorot._engines import cuda as _cuda, cuda_arrays as _cuda_arrays
+    from fastglorot._format.params import normal_params, truncated_params, uniform_params
+    from fastglorot._api.sampling import locate
     from fastglorot._validate import key_stream_words
 
     warnings.simplefilter("error", RuntimeWarning)  # NumPy overflow in the simulated kernels would be a bug
@@ -348,7 +349,7 @@ def ptx() -> int:
         return 3
     from numba.cuda import types as t
 
-    from fastglorot import _cuda_kernels as kernels
+    from fastglorot._engines import cuda_kernels as kernels
 
     tuple_ = t.UniTuple
     layout = (tuple_(t.int64, 5), tuple_(t.int64, 8), tuple_(t.int64, 8), tuple_(t.int64, 8))

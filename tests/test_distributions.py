@@ -11,9 +11,9 @@ from numba import njit
 from scipy import stats
 
 import fastglorot
-from fastglorot._numba_elements import normal_radius_f32, uniform_f32
-from fastglorot._numba_elements import TERMS_F64, minus_two_log, sincos_turn_f32
-from fastglorot._jit import ieee_sqrt
+from fastglorot._engines.numba_elements import normal_radius_f32, uniform_f32
+from fastglorot._engines.numba_elements import TERMS_F64, minus_two_log, sincos_turn_f32
+from fastglorot._engines.jit import ieee_sqrt
 import stream_reference as ref
 
 ALPHA = 1e-3

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fastglorot
-from fastglorot import _launch
+from fastglorot._engines import launch as _launch
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F16 = np.dtype(np.float16)
@@ -157,7 +157,7 @@ def test_half_rounding_overflows_like_astype(half, limit):
     """The kernels' rounding helper sends exactly astype's values to inf: the midpoint above the
     largest finite value (a tie, rounding to the even inf) and beyond.  No fill reaches them any
     more (normal_ rejects such arguments), so the helper is checked directly."""
-    from fastglorot._numba_elements import round_bfloat16, round_float16
+    from fastglorot._engines.numba_elements import round_bfloat16, round_float16
 
     round_bits = round_bfloat16 if half == BF16 else round_float16
     edge = np.float32(limit)

@@ -1,4 +1,4 @@
-"""The stream format is written once (``_stream_v1``): its constants live in one element layer, and its
+"""The stream format is written once (``_format.stream_v1``): its constants live in one element layer, and its
 element functions give the same bits run by NumPy (plain Python on arrays) and compiled by numba."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastglorot
-from fastglorot import _floatops, _stream_v1
+from fastglorot._format import floatops as _floatops, stream_v1 as _stream_v1
 
 PACKAGE = pathlib.Path(fastglorot.__file__).parent
 
@@ -40,14 +40,16 @@ def test_each_stream_format_constant_is_held_by_one_module():
                for path in PACKAGE.rglob("*.py")}
     for what, values in held.items():
         holders = sorted(name for name, numbers in modules.items() if numbers & values)
-        assert holders == ["_stream_v1.py"], (what, holders)
+        assert holders == ["_format/stream_v1.py"], (what, holders)
     # The derived constants: their values, wherever a module computes them, are the element layer's.
     assert float(_stream_v1.QUARTER_TURN_2_30) == math.pi / 2 / 2**30
     assert [float(c) for c in _stream_v1.SIN_F64] == [(-1) ** j / math.factorial(2 * j + 1) for j in range(1, 9)]
 
 
 def test_the_element_layer_and_the_numpy_path_import_no_numba():
-    code = ("import sys, numpy as np\nfrom fastglorot import _stream_v1, _floatops, _numpy_kernels\n"
+    code = ("import sys, numpy as np\n"
+            "from fastglorot._format import floatops, stream_v1\n"
+            "from fastglorot._engines import numpy_kernels as _numpy_kernels\n"
             "out = np.empty((1, 1000), np.float32)\n"
             "_numpy_kernels.fill_normal_float32(out, np.zeros(1, np.int64), np.arange(4, dtype=np.uint32),"
             " np.array([0, 1], np.float32))\n"
@@ -79,7 +81,7 @@ def test_the_16_bit_roundings_match_numpy_and_ml_dtypes_on_arrays_and_compiled()
     ml_dtypes = pytest.importorskip("ml_dtypes")
     from numba import njit
 
-    from fastglorot import _numba_elements
+    from fastglorot._engines import numba_elements as _numba_elements
 
     values = _float32_patterns()
     with np.errstate(over="ignore"):
@@ -105,7 +107,7 @@ def test_the_math_elements_agree_between_numpy_arrays_numpy_scalars_and_numba():
     """The same element functions on arrays, on NumPy scalars (the CUDA simulator's way) and compiled."""
     from numba import njit
 
-    from fastglorot import _numba_elements as jit
+    from fastglorot._engines import numba_elements as jit
 
     rng = np.random.default_rng(7)
     words = rng.integers(0, 2**32, 4096).astype(np.uint32)

@@ -129,7 +129,7 @@ def test_memory_error_names_the_shape_dtype_and_size(dtype, size):
 
 
 def test_memory_error_message_without_knowing_the_available_memory(monkeypatch):
-    from fastglorot import _memory
+    from fastglorot._engines import memory as _memory
 
     def refuse(*args, **kwargs):
         raise MemoryError("Unable to allocate 64.0 MiB for an array with shape (67108928,) and data type uint8")

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastglorot._fans import LAYOUTS, calculate_gain, compute_fans
+from fastglorot._api.fans import LAYOUTS, calculate_gain, compute_fans
 
 FEWER_THAN_2 = "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
 HYPOTHESIS = settings(max_examples=200, deadline=None, derandomize=True, database=None)

@@ -18,7 +18,7 @@ NOTICE = "fastglorot: compiling the uniform float64 kernel"
 FILL_TWICE = ("import numpy as np, fastglorot\n"
               "fastglorot.uniform_(np.empty(8), seed=1)\n"
               "fastglorot.uniform_(np.empty(8), seed=2)\n"
-              "from fastglorot import _kernels\n"
+              "from fastglorot._engines import kernels as _kernels\n"
               "stats = _kernels.fill_uniform_float64.stats\n"
               "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))\n")
 
@@ -61,7 +61,7 @@ def test_cli_warmup_compiles_in_parallel_processes(python_runner, tmp_path):
     assert lines[-1].startswith(f"cached in {tmp_path / 'cache'}")
     later = python_runner("import numpy as np, ml_dtypes, fastglorot\n"
                           "fastglorot.uniform_(np.empty(8, ml_dtypes.bfloat16), seed=1)\n"
-                          "from fastglorot import _kernels\n"
+                          "from fastglorot._engines import kernels as _kernels\n"
                           "print(sum(_kernels.fill_uniform_half.stats.cache_hits.values()))", env=env)
     assert later.stdout.strip() == "1" and later.stderr == ""
 
@@ -89,7 +89,7 @@ def test_the_suite_removes_its_numba_cache_directory(python_runner, tmp_path):
 def test_huge_page_advice_covers_only_whole_huge_pages_inside_large_outputs(monkeypatch):
     import numpy as np
 
-    from fastglorot import _memory
+    from fastglorot._engines import memory as _memory
 
     calls = []
     monkeypatch.setattr(_memory, "_madvise", lambda start, length, advice: calls.append((start, length, advice)))

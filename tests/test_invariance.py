@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastglorot
-from fastglorot import _launch
+from fastglorot._engines import launch as _launch
 
 FILLS = {
     "uniform": lambda out, **kw: fastglorot.uniform_(out, -0.75, 0.5, **kw),

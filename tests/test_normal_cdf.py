@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from fastglorot import _constants, _normal_cdf, _stream_v1 as _mathfuncs
-from fastglorot._normal_cdf import _exp, normal_cdf
+from fastglorot._format import constants as _constants, normal_cdf as _normal_cdf, stream_v1 as _mathfuncs
+from fastglorot._format.normal_cdf import _exp, normal_cdf
 
 mpmath = pytest.importorskip("mpmath")
 mpmath.mp.dps = 40
@@ -40,7 +40,7 @@ def test_pinned_values():
 
 
 def test_shared_ln2_splits_keep_their_bits():
-    """The ln 2 splits now come from ``_constants``; the values each user had before, exactly."""
+    """The ln 2 splits now come from ``_format.constants``; the values each user had before, exactly."""
     assert _normal_cdf._LN2_HI.hex() == "0x1.62e42fee00000p-1"  # 6.93147180369123816490e-01
     assert _normal_cdf._LN2_LO.hex() == "0x1.a39ef35793c76p-33"  # 1.90821492927058770002e-10
     assert _mathfuncs._LN2_HI.dtype == np.float64 and _mathfuncs._LN2_LO.dtype == np.float64

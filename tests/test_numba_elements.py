@@ -34,8 +34,8 @@ from test_philox import KNOWN_ANSWERS
 
 import fastglorot
 import fastglorot.numba as fgn
-from fastglorot import _elements, _kernels
-from fastglorot._params import truncated_params
+from fastglorot._engines import elements as _elements, kernels as _kernels
+from fastglorot._format.params import truncated_params
 
 U64 = np.uint64
 F32_MAX = float(np.finfo(np.float32).max)
@@ -422,7 +422,7 @@ def test_values_survive_a_fastmath_caller():
     bulk_ready()
     assert_bits_equal(got, fastglorot.normal_(np.empty(3000, np.float32), 0.5, 2.0, seed=9, stream=10), "fastmath")
     ir = "".join(_fastmath_caller.inspect_llvm().values())
-    # forceinline: no call into fastglorot._elements is left (numba mangles it as 10fastglorot9_elements).
+    # forceinline: no call into fastglorot._engines.elements is left (numba mangles it as 10fastglorot9_elements).
     assert not any("call" in line and "fastglorot9_elements" in line for line in ir.splitlines())
 
 
@@ -434,7 +434,8 @@ def test_docstring_examples_run():
 
 def test_import_fastglorot_does_not_import_the_numba_module(python_runner):
     python_runner("import sys, fastglorot\n"
-                  "assert 'fastglorot.numba' not in sys.modules and 'fastglorot._elements' not in sys.modules\n")
+                  "assert 'fastglorot.numba' not in sys.modules\n"
+                  "assert 'fastglorot._engines.elements' not in sys.modules\n")
 
 
 # The README "Numba" example runs in tests/test_project.py (from README.md itself).

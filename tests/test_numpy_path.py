@@ -1,5 +1,5 @@
-"""The NumPy path (``fastglorot._numpy_kernels``) against the numba kernels, bit for bit; the choice
-between the two (``fastglorot._engines``); and imports that load no numba, llvmlite, scipy,
+"""The NumPy path (``fastglorot._engines.numpy_kernels``) against the numba kernels, bit for bit; the choice
+between the two (``fastglorot._engines.dispatch``); and imports that load no numba, llvmlite, scipy,
 ml_dtypes, tqdm or matplotlib.
 
 Every comparison runs the same public call twice, once on each engine, and
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastglorot
-from fastglorot import _engines, _numpy_kernels
+from fastglorot._engines import dispatch as _engines, numpy_kernels as _numpy_kernels
 from fastglorot._validate import INDEX_LIMIT
 from fill_engines import engine
 
@@ -292,7 +292,7 @@ def test_small_fills_load_no_numba_and_bfloat16_by_name_loads_ml_dtypes(python_r
 
 def test_past_the_budget_numba_loads_once(python_runner):
     code = ("import sys, numpy as np, fastglorot\n"
-            "from fastglorot import _engines\n"
+            "from fastglorot._engines import dispatch as _engines\n"
             "fastglorot.uniform_(np.empty(100_000), seed=0)\n"  # 800 kB: NumPy
             "print('numba' in sys.modules)\n"
             "fastglorot.uniform_(np.empty(200_000), seed=0)\n"  # 1.6 MB more: past the 2 MB budget

@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 
 import fastglorot
-from fastglorot._philox import philox4x32_10
+from fastglorot._engines.numba_elements import philox4x32_10
 
 # Random123's known-answer vectors (DEShawResearch/random123, tests/kat_vectors,
 # the "philox4x32 7" and "philox4x32 10" lines; the file has no other

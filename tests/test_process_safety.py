@@ -42,7 +42,8 @@ import hashlib, os, sys, threading, time
 import numba
 import numpy as np
 import fastglorot as fg
-from fastglorot import _launch, _sampling  # not _kernels: the fills import it, from whichever thread fills first
+from fastglorot._engines import launch as _launch
+from fastglorot._api import sampling as _sampling  # not the kernels: the first fill imports them
 
 MiB = 1 << 20
 
@@ -398,7 +399,7 @@ try:
 except KeyboardInterrupt as exc:
     caught = time.monotonic()
     frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
-    inside = any(name.endswith("_launch.py") for name in frames)
+    inside = any(name.endswith(os.path.join("_engines", "launch.py")) for name in frames)
     # No helper may still be writing: every 4 MiB chunk is sampled 512 times.
     sample = a[::1024].copy()
     time.sleep(0.3)
@@ -561,7 +562,7 @@ class Recorder(event.Listener):
 
 event.register("numba:compile", Recorder())
 import fastglorot
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 
 assert not events, f"importing fastglorot compiled {events}"
 dispatchers = {}
@@ -614,7 +615,7 @@ CACHE_SRC = r'''
 import time, numpy as np
 t0 = time.perf_counter()
 import fastglorot
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 a = np.empty(4099, np.float32)
 t1 = time.perf_counter()
 fastglorot.normal_(a, seed=3, offset=11)
@@ -660,7 +661,7 @@ def test_disk_cache_is_reused_across_processes(python_runner, tmp_path):
 UNCACHED_SRC = r'''
 import hashlib, numpy as np
 import fastglorot
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 a = np.empty(4099, np.float32)
 fastglorot.normal_(a, seed=3, offset=11)
 b = np.empty(4099, np.float32)
@@ -739,7 +740,7 @@ GENERIC_CASES = [  # kind, dtype, n, seed, stream, offset
 
 GENERIC_SRC = PRELUDE + r'''
 from numba.core.registry import cpu_target
-from fastglorot import _kernels
+from fastglorot._engines import kernels as _kernels
 magic = cpu_target.target_context.codegen().magic_tuple()
 print("MAGIC", repr(magic))
 digests = case_digests(%r)
@@ -778,7 +779,7 @@ def test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed():
     import _thread
     import time
 
-    from fastglorot import _launch
+    from fastglorot._engines import launch as _launch
 
     def work(task, local):
         if task == 1:

@@ -28,11 +28,6 @@ def test_quickstart_has_exactly_two_commands():
     assert "README.md" in (REPO / ".ci" / "run").read_text()
 
 
-def test_readme_documents_stream_format():
-    assert "## Stream format" in README
-    assert "v1" in README and "compatibility guarantee" in README
-
-
 @pytest.mark.parametrize("text, expected", [("1GiB", 2**30), ("1G", 2**30), ("1GB", 10**9),
                                             ("256MiB", 2**28), ("4096", 4096), ("1.5KiB", 1536)])
 def test_cli_sizes(text, expected):

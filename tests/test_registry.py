@@ -70,15 +70,15 @@ def test_allocating_signature_is_shape_then_own_parameters_then_dtype():
     assert inspect.signature(fastglorot.glorot_uniform).return_annotation == "NDArray[Any]"
 
 
-DOCUMENTED = ["fastglorot._generated_api", "fastglorot._generator", "fastglorot._seeding", "fastglorot._sampling",
-              "fastglorot._fans"]
+DOCUMENTED = ["fastglorot._api.generated", "fastglorot._api.generator", "fastglorot._format.seeding",
+              "fastglorot._api.sampling", "fastglorot._api.fans"]
 
 
 @pytest.mark.parametrize("module", DOCUMENTED)
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
-    if module == "fastglorot._generated_api":
+    if module == "fastglorot._api.generated":
         assert tried >= 2 * len(ROWS)
 
 

@@ -282,6 +282,38 @@ def test_supports_accepts_what_fastglorot_fills():
     assert not fi.supports(torch.zeros(3, dtype=torch.complex64).conj())
 
 
+@pytest.mark.parametrize("name, how", [(name, "drop-in") for name in RANDOM]
+                         + [("uniform_", "fast_init"), ("normal_", "fast_init")])  # the Tensor methods it reaches
+def test_each_fill_checks_its_tensor_once(name, how, monkeypatch):
+    """One drop-in call, or one Tensor method under fast_init(), runs ``torch_refusal`` once: the adapter's
+    ``plan`` carries the verdict to the fill and to ``as_output`` (0.5.0 checked a ``normal_`` tensor 4 times)."""
+    from fastglorot._api import buffers
+    from fastglorot.torch import _targets
+
+    calls = []
+    real = _targets.torch_refusal
+
+    def counting(tensor):
+        calls.append(tensor)
+        return real(tensor)
+
+    monkeypatch.setattr(_targets, "torch_refusal", counting)
+    monkeypatch.setattr(buffers, "torch_refusal", counting)
+    weight = torch.nn.Parameter(torch.empty(64, 32))
+    expected = getattr(fi, name)(torch.empty(64, 32), generator=torch.Generator().manual_seed(5))
+    calls.clear()
+    if how == "drop-in":
+        getattr(fi, name)(weight, generator=torch.Generator().manual_seed(5))
+    else:
+        torch.manual_seed(5)
+        with fi.fast_init(), torch.no_grad():
+            getattr(weight, name)()
+        torch.manual_seed(5)
+        expected = getattr(fi, name)(torch.empty(64, 32))
+    assert sum(tensor is weight for tensor in calls) == 1, calls  # (fast_init also sees torch's own argument check)
+    assert torch.equal(weight.detach(), expected)
+
+
 # -- fast_init() --------------------------------------------------------------------------
 
 def _no_grad(fill):

@@ -85,9 +85,9 @@ def test_tail_gathering_matches_the_scalar_form(a, b):
     then AS 241's central or tail branch for the nearer tail)."""
     from numba import njit
 
-    from fastglorot._numba_elements import truncated_probability
-    from fastglorot._numba_elements import in_lower_tail, normal_quantile_central, normal_quantile_tail
-    from fastglorot._normal_cdf import normal_cdf
+    from fastglorot._engines.numba_elements import truncated_probability
+    from fastglorot._engines.numba_elements import in_lower_tail, normal_quantile_central, normal_quantile_tail
+    from fastglorot._format.normal_cdf import normal_cdf
 
     @njit
     def scalar(words, lower_tail, upper_tail, mass):

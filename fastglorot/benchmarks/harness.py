@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 import numba
 import numpy as np
 
-from .._buffers import allocate
-from .._formats import format_of
+from .._api.buffers import allocate
+from .._format.tables import format_of
 from . import contention
 from .measure import at_threads, format_table, interleaved_times, machine, machine_line, median, memset_, run_python
 from .peers import DISTS, PEERS, glorot_scale, layer_shape
@@ -45,7 +45,7 @@ _PEAK_MEMORY_CODE = """
 # run with "shape, dtype = ..." prepended (see _peak_memory)
 import json, resource
 import fastglorot
-from fastglorot import _engines
+from fastglorot._engines import dispatch as _engines
 _engines.load("uniform", dtype)  # load or compile the kernel first: not part of the peak
 
 def rss(field):

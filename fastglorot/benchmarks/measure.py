@@ -15,9 +15,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._jit import kernel
-from .._launch import run_fill
-from .._position import flat_runs
+from .._engines.jit import kernel
+from .._engines.launch import run_fill
+from .._format.position import flat_runs
 
 __all__ = ["memset_", "memset_kernel", "interleaved_times", "at_threads", "median", "machine", "machine_line",
            "format_table", "run_python", "vector_isa", "last_level_cache"]

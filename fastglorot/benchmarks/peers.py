@@ -40,8 +40,8 @@ from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
-from .._fans import compute_fans
-from .._cli import LAYER_COLUMNS
+from .._api.fans import compute_fans
+from . import LAYER_COLUMNS
 from .measure import memset_
 
 __all__ = ["Peer", "PEERS", "DISTS", "LAYER_COLUMNS", "glorot_scale", "layer_shape"]

@@ -41,298 +41,30 @@ The rules every output follows:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Deque, Iterator, Optional, Pattern, Sequence, Tuple, Type, TypeVar
+from typing import Any, Iterator, Optional, Pattern, Tuple
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no locks, so no clean-up of other writers' temporaries
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["AtomicFile", "staged_checkpoint", "refuse_existing", "check_writable", "check_free_space", "set_size",
-           "pwrite_all", "fsync_directory", "WriteBehind", "output_place", "check_parent", "check_replaceable",
-           "prepare_file", "remove_abandoned", "remove_temporaries", "explained_write_errors", "OWN_ALL"]
+from ._checks import (check_free_space, check_parent, check_replaceable, check_writable, explained_write_errors,
+                      output_place, plain_error, refuse_existing)
+from ._filewrites import fsync_directory
+from ._temporaries import directory_lock, hidden_name, open_locked, remove_abandoned, try_lock
+
+__all__ = ["AtomicFile", "staged_checkpoint", "prepare_file", "OWN_ALL"]
 
 OWN_ALL = re.compile(r".*", re.DOTALL)
 """For :func:`staged_checkpoint`: every entry of the directory belongs to the checkpoint (a zarr store)."""
-
-
-_E = TypeVar("_E", bound=OSError)
-
-
-def _error(kind: Type[_E], code: int, message: str) -> _E:
-    """An ``OSError`` (subclass) whose text is ``message`` alone (no ``[Errno N]``), with ``errno`` set."""
-    error = kind(message)
-    error.errno = code
-    return error
-
-
-def _size(nbytes: int) -> str:
-    """``"12.55 GiB (13476831232 bytes)"``: readable, and exact for whoever compares with ``df``."""
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if nbytes >= 1 << shift:
-            return f"{nbytes / (1 << shift):.2f} {unit} ({nbytes} bytes)"
-    return f"{nbytes} bytes"
-
-
-# -- where the output goes, and what is refused before anything is written -----------------------------
-
-
-def output_place(target: Path) -> Path:
-    """The path the output is written to: ``target``, or what the symbolic link ``target`` points to.
-
-    A link is written through, as ``cp``, shell redirection and
-    ``safetensors.save_file`` do: ``latest.safetensors -> run42.safetensors``
-    stays a link and ``run42.safetensors`` gets the new checkpoint (with
-    ``force``).  Like ``cp``, a dangling link is not written through.
-    """
-    if not target.is_symlink():
-        return target
-    resolved = Path(os.path.realpath(target))
-    if not resolved.exists():
-        raise _error(FileNotFoundError, errno.ENOENT,
-                     f"{target} is a symbolic link to {os.readlink(target)}, which does not exist: a link is written "
-                     "through, as cp does, never through a dangling one; remove the link or write to its target")
-    return resolved
-
-
-def check_parent(target: Path, place: Path) -> None:
-    """A clear error when the directory that would hold the output does not exist (none is created)."""
-    parent = place.parent
-    if not parent.exists():
-        raise _error(FileNotFoundError, errno.ENOENT,
-                     f"cannot write {target}: directory {parent} does not exist (create it first)")
-    if not parent.is_dir():
-        raise _error(NotADirectoryError, errno.ENOTDIR, f"cannot write {target}: {parent} is not a directory")
-
-
-def refuse_existing(paths: Sequence[Path], force: bool) -> None:
-    """A FileExistsError for existing outputs, unless ``force``."""
-    if not force:
-        existing = [str(p) for p in paths if p.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} exists: pass force=True (--force) to replace it")
-
-
-_FS_IOC_GETFLAGS = 0x80086601 if sys.maxsize > 2**32 else 0x80046601  # _IOR('f', 1, long)
-_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
-
-
-def check_replaceable(place: Path, target: Path) -> None:
-    """A clear error, before anything is written, when ``place`` is immutable or append-only (``chattr +i/+a``).
-
-    Such a file or directory cannot be replaced, not even by root; finding
-    out only at the final rename would waste the whole write.  Linux only
-    (``FS_IOC_GETFLAGS``); elsewhere, or where the flags cannot be read, the
-    final step reports it (:meth:`AtomicFile.commit`).
-    """
-    if fcntl is None or not sys.platform.startswith("linux"):
-        return
-    try:
-        fd = os.open(place, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError:
-        return
-    try:
-        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], sys.byteorder)
-    except OSError:  # a file system without these flags
-        return
-    finally:
-        os.close(fd)
-    for flag, word, option in ((_FS_IMMUTABLE_FL, "immutable", "i"), (_FS_APPEND_FL, "append-only", "a")):
-        if flags & flag:
-            raise _error(PermissionError, errno.EPERM,
-                         f"{target} is {word} (chattr +{option}): it cannot be replaced, not even with --force; "
-                         f"nothing was written (chattr -{option} {place} first, as root)")
-
-
-def check_writable(directory: Path, target: Path) -> None:
-    """A clear error, before anything is written, when no file can be created in ``directory``.
-
-    Creates (and at once removes) an unnamed file: the one test that sees
-    read-only mounts, immutable directories, and file systems such as
-    ``/proc`` alike.
-    """
-    try:
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as error:
-        raise OSError(error.errno, f"{target} cannot be written: no file can be created in {directory} "
-                                   f"({error.strerror})") from None
-
-
-_BOTH_COPIES = ("the old checkpoint stays until the new one is complete, so replacing it needs room for both: free "
-                "space, write elsewhere, or remove the old one first")
-
-
-def check_free_space(directory: Path, nbytes: int, target: Optional[Path] = None, replacing: bool = False) -> None:
-    """A clear error, before anything is created, when ``directory``'s file system lacks ``nbytes``."""
-    try:
-        stats = os.statvfs(directory)
-    except (AttributeError, OSError):  # no statvfs here: the writes will say it
-        return
-    free = stats.f_bavail * stats.f_frsize
-    if free < nbytes:
-        what = f"{target}: " if target is not None else ""
-        advice = _BOTH_COPIES if replacing else "free space or write elsewhere"
-        raise _error(OSError, errno.ENOSPC, f"{what}{directory} has {_size(free)} free; the checkpoint needs "
-                                            f"{_size(nbytes)}; nothing was written: {advice}")
-
-
-@contextlib.contextmanager
-def explained_write_errors(target: Path, nbytes: int, replacing: bool) -> Iterator[None]:
-    """Out of space, over quota or past a file-size limit while writing: one message in the user's terms.
-
-    The bare ``[Errno 28] No space left on device`` names neither the
-    output nor the size; this names both, and says that nothing was written
-    (the writers remove their temporaries on the way out) and that the
-    previous checkpoint, if any, is intact.
-    """
-    try:
-        yield
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or getattr(error, "explained", False):
-            raise
-        kept = " and the previous checkpoint is intact" if replacing else ""
-        if error.errno == errno.EFBIG:
-            message = (f"{target}: the {_size(nbytes)} checkpoint needs a file larger than the file-size limit "
-                       f"(ulimit -f) or the file system allows (File too large); nothing was written{kept}: raise the "
-                       "limit, write to another file system, or pass max_shard_size for smaller files")
-        else:
-            cause = "No space left on device" if error.errno == errno.ENOSPC else "Disk quota exceeded"
-            advice = _BOTH_COPIES if replacing else "free space or write elsewhere"
-            message = (f"{target}: the disk filled up while writing the {_size(nbytes)} checkpoint ({cause}); "
-                       f"nothing was written{kept}: {advice}")
-        explained = _error(OSError, error.errno, message)
-        explained.explained = True  # type: ignore[attr-defined]
-        raise explained from None
-
-
-# -- hidden temporaries, their locks and their clean-up ----------------------------------------------
-
-_TOKEN = re.compile(r"[A-Za-z0-9_]{8}")  # (8 characters: also the names tempfile.mkdtemp gave before)
-
-
-def _hidden_name(place: Path) -> Path:
-    """``.NAME.XXXXXXXX.partial`` beside ``place``: the one pattern :func:`remove_abandoned` looks for."""
-    return place.with_name(f".{place.name}.{secrets.token_hex(4)}.partial")
-
-
-# The locks, all flock(2) on the temporaries and directories themselves (no lock files to leave behind):
-#   a writer's temporary file        exclusive, held by its writer;
-#   a writer's staging directory     shared, held by its writer (its shard files are created in it, see below);
-#   a directory, to create in it     shared: creating a temporary and locking it is one step for a clean-up;
-#   a directory, to clean up in it   exclusive, and to check and swap in a checkpoint: exclusive.
-# A clean-up takes a temporary whose exclusive lock it can get (no writer holds any) as abandoned.  A staging
-# directory's lock is shared because it is also the directory its shards are created in (shared too): one
-# writer, or its Dask workers, never wait for themselves.
-
-
-def _lock(fd: int, wait: bool = False, shared: bool = False) -> bool:
-    """``flock`` ``fd``: True when held (False: held elsewhere and not ``wait``, or locks unsupported here)."""
-    if fcntl is None:
-        return False
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path, shared: bool = False) -> Iterator[bool]:
-    """A ``flock`` on ``directory`` itself for the block: True if held, False where unsupported.
-
-    Exclusive: while a writer removes abandoned temporaries and creates its
-    own staging directory, and while it checks and swaps in a directory.
-    Shared: while it creates a named temporary and locks it.
-    """
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        yield False
-        return
-    try:
-        yield _lock(fd, wait=True, shared=shared)
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _open_locked(path: Path, shared: bool = False) -> int:
-    """A descriptor of ``path`` (a file or a directory, never a link) holding a lock on it now, or -1."""
-    if fcntl is None:
-        return -1
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # (O_NONBLOCK: a FIFO does not hang it)
-    except OSError:
-        return -1
-    if not _lock(fd, shared=shared):
-        os.close(fd)
-        return -1
-    return fd
-
-
-def remove_abandoned(place: Path) -> None:
-    """Remove the hidden temporaries beside ``place`` whose writers are gone (a kill, a power cut).
-
-    A temporary is its writer's as long as the writer holds its ``flock``;
-    one whose lock can be taken has no writer left.  Must run under the
-    parent's :func:`_directory_lock` (as :func:`prepare_file` and
-    :func:`staged_checkpoint` do), so that no writer is between creating a
-    temporary and locking it.
-    """
-    prefix, suffix = f".{place.name}.", ".partial"
-    try:
-        names = [entry.name for entry in os.scandir(place.parent)]
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(prefix) and name.endswith(suffix)
-                and _TOKEN.fullmatch(name[len(prefix):-len(suffix)])):
-            continue
-        path = place.parent / name
-        fd = _open_locked(path)  # (a link or anything but a file or directory is never opened: O_NOFOLLOW)
-        if fd < 0:
-            continue  # a running writer's, or it cannot be told: left alone
-        try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                shutil.rmtree(path, ignore_errors=True)
-            elif stat.S_ISREG(os.fstat(fd).st_mode):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-        finally:
-            os.close(fd)
-
-
-def remove_temporaries(directory: Path, names: Sequence[str]) -> None:
-    """Remove the hidden temporaries of the files ``names`` in ``directory``, whose writers have all finished.
-
-    For a staging directory once every shard task has returned: a worker
-    that died mid-file left its temporary (where the file system has no
-    ``O_TMPFILE``), and the task's rerun wrote the file under another one.
-    Unlike :func:`remove_abandoned`, needs no lock to tell (``flock`` may be
-    unavailable on the shared file system such a directory is on).
-    """
-    prefixes = [f".{name}." for name in names]
-    try:
-        entries = [entry.name for entry in os.scandir(directory)]
-    except OSError:
-        return
-    for name in entries:
-        if name.endswith(".partial") and any(name.startswith(prefix) and
-                                             _TOKEN.fullmatch(name[len(prefix):-len(".partial")])
-                                             for prefix in prefixes):
-            with contextlib.suppress(OSError):
-                os.unlink(directory / name)
 
 
 def prepare_file(target: Path, nbytes: int, force: bool) -> Tuple[Path, bool]:
@@ -351,7 +83,7 @@ def prepare_file(target: Path, nbytes: int, force: bool) -> Tuple[Path, bool]:
         check_replaceable(place, target)
     check_writable(place.parent, target)
     check_free_space(place.parent, nbytes, target, replacing)
-    with _directory_lock(place.parent) as locked:
+    with directory_lock(place.parent) as locked:
         if locked:
             remove_abandoned(place)
     return place, replacing
@@ -428,7 +160,7 @@ def _rename_noreplace(source: Path, destination: Path) -> None:
 
 def _appeared(target: Path) -> FileExistsError:
     """The output another writer completed meanwhile: said of the user's path, in the user's terms."""
-    return _error(FileExistsError, errno.EEXIST,
+    return plain_error(FileExistsError, errno.EEXIST,
                   f"{target} appeared while this checkpoint was being written (another writer?): it was left as it "
                   "is and nothing was written; pass force=True (--force) to replace it")
 
@@ -436,11 +168,12 @@ def _appeared(target: Path) -> FileExistsError:
 def _cannot_replace(target: Path, error: OSError, replacing: bool = True) -> OSError:
     """The final rename or link failed: said of the user's path, never of the hidden temporary."""
     if not replacing:
-        return _error(type(error), error.errno or 0, f"{target} cannot be written: {error.strerror}; nothing was "
-                                                     "written")
+        return plain_error(type(error), error.errno or 0,
+                           f"{target} cannot be written: {error.strerror}; nothing was written")
     hint = " (is it immutable or append-only? lsattr shows it)" if error.errno == errno.EPERM else ""
-    return _error(type(error), error.errno or 0, f"{target} cannot be replaced: {error.strerror}{hint}; nothing was "
-                                                 f"written and {target} is unchanged")
+    return plain_error(type(error), error.errno or 0,
+                       f"{target} cannot be replaced: {error.strerror}{hint}; nothing was written and {target} is "
+                       "unchanged")
 
 
 # -- files ---------------------------------------------------------------------------------------------
@@ -467,15 +200,15 @@ class AtomicFile:
             except OSError:
                 fd = -1
         if fd >= 0:
-            _lock(fd)  # (before it has a name: a hidden name given at commit is never taken for abandoned)
+            try_lock(fd)  # (before it has a name: a hidden name given at commit is never taken for abandoned)
         else:
-            with _directory_lock(target.parent, shared=True):  # no clean-up between creating it and locking it
+            with directory_lock(target.parent, shared=True):  # no clean-up between creating it and locking it
                 while fd < 0:
-                    name = _hidden_name(target)
+                    name = hidden_name(target)
                     with contextlib.suppress(FileExistsError):
                         fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)  # (umask honoured)
                         self.temporary = name
-                _lock(fd)
+                try_lock(fd)
         self.fd = fd
 
     def commit(self, force: bool, shown: Optional[Path] = None) -> None:
@@ -493,7 +226,7 @@ class AtomicFile:
                 if not force:
                     self._link(self.target)
                 else:
-                    staging = _hidden_name(self.target)
+                    staging = hidden_name(self.target)
                     self._link(staging)
                     try:
                         os.replace(staging, self.target)
@@ -598,7 +331,7 @@ def _adopt_inherited(staging: Path, existing: os.stat_result, place: Path, shown
             group = grp.getgrgid(existing.st_gid).gr_name
         except KeyError:
             group = str(existing.st_gid)
-        raise _error(PermissionError, errno.EPERM,
+        raise plain_error(PermissionError, errno.EPERM,
                      f"{shown} belongs to group {group}, which this user is not in: the new checkpoint could not keep "
                      "that group (its members could lose access); nothing was written: write it as a member of the "
                      "group, or elsewhere") from None
@@ -624,7 +357,7 @@ def _commit_directory(staging: Path, place: Path, shown: Path, owned: Pattern[st
     sees the old directory or the new one, never a mix.  Where the swap is
     unavailable, ``place`` is moved aside first (a moment without it).
     """
-    with _directory_lock(place.parent):
+    with directory_lock(place.parent):
         try:
             current: Optional[os.stat_result] = os.lstat(place)
         except FileNotFoundError:
@@ -657,7 +390,7 @@ def _commit_directory(staging: Path, place: Path, shown: Path, owned: Pattern[st
             os.rename(place, old)
             os.rename(staging, place)
         fsync_directory(place.parent)
-        return old, _open_locked(old, shared=True)  # before the parent is unlocked: no clean-up races its removal
+        return old, open_locked(old, shared=True)  # before the parent is unlocked: no clean-up races its removal
 
 
 @contextlib.contextmanager
@@ -678,7 +411,7 @@ def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: 
     """
     place = output_place(directory)
     if place.exists() and not place.is_dir():
-        raise _error(FileExistsError, errno.EEXIST, f"{directory} is a file, but the checkpoint is a directory: "
+        raise plain_error(FileExistsError, errno.EEXIST, f"{directory} is a file, but the checkpoint is a directory: "
                                                     "remove the file or choose another path")
     check_parent(directory, place)
     existing = sorted(directory / p.name for p in place.iterdir() if owned.fullmatch(p.name)) \
@@ -689,15 +422,15 @@ def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: 
         check_replaceable(place, directory)
     check_writable(place.parent, directory)
     check_free_space(place.parent, nbytes, directory, replacing=bool(existing))
-    with _directory_lock(place.parent) as locked:
+    with directory_lock(place.parent) as locked:
         if locked:
             remove_abandoned(place)
         while True:
-            staging = _hidden_name(place)
+            staging = hidden_name(place)
             with contextlib.suppress(FileExistsError):
                 os.mkdir(staging)  # mode 0o777 less the umask; a setgid parent's group and bit: mkdir's rules
                 break
-        lock = _open_locked(staging, shared=True)
+        lock = open_locked(staging, shared=True)
     old, old_lock = None, -1
     try:
         if before is not None:
@@ -717,95 +450,3 @@ def staged_checkpoint(directory: Path, owned: Pattern[str], nbytes: int, force: 
         finally:
             if old_lock >= 0:
                 os.close(old_lock)
-
-
-def fsync_directory(directory: Path) -> None:
-    """fsync a directory, so that a new name in it survives a crash (where directories can be opened)."""
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def set_size(fd: int, size: int) -> None:
-    """Give the file its final size (sparse until written).
-
-    ``ftruncate``, not ``posix_fallocate``: reserving the blocks first made
-    the writes slower (ext4's unwritten extents: 0.27 against 0.37 GB/s for a
-    16 GiB bfloat16 checkpoint on this project's VM).  A file-size limit
-    still fails here, before any data is written; free space is checked
-    before any file is created (:func:`check_free_space`).
-    """
-    os.ftruncate(fd, size)
-
-
-def pwrite_all(fd: int, data: memoryview, position: int) -> None:
-    """Write all of ``data`` at ``position`` (``os.pwrite`` may write less than asked)."""
-    while len(data):
-        written = os.pwrite(fd, data, position)
-        data, position = data[written:], position + written
-
-
-_SYNC_WAIT_BEFORE, _SYNC_WRITE, _SYNC_WAIT_AFTER = 1, 2, 4  # sync_file_range flags (Linux)
-
-
-def _load_sync_file_range() -> Any:
-    """libc's ``sync_file_range``, or None (not Linux, or not found)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_sync_file_range: Any = None
-_looked_up = False
-
-
-class WriteBehind:
-    """Positional writes to one file whose pages go to disk while the rest is still being filled.
-
-    Without help, the kernel keeps a checkpoint's pages dirty until its
-    writeback thresholds (gigabytes on a large machine) and the final fsync
-    then writes them all while nothing else happens; the page cache also
-    fills with pages that will not be read again.  Here each write starts
-    its own writeback at once (``sync_file_range(SYNC_FILE_RANGE_WRITE)``),
-    and writes more than :attr:`LAG` bytes behind are waited for and dropped
-    from the page cache (``posix_fadvise(DONTNEED)``), so the disk works
-    from the first slab on and the final fsync has little left to do.
-    Where ``sync_file_range`` is unavailable, writes are plain ``pwrite``.
-    One writer thread per file: not thread-safe.
-    """
-
-    LAG = 64 << 20
-
-    def __init__(self, fd: int) -> None:
-        global _sync_file_range, _looked_up
-        if not _looked_up:
-            _sync_file_range, _looked_up = _load_sync_file_range(), True
-        self.fd = fd
-        self._behind: Deque[Tuple[int, int]] = collections.deque()
-        self._behind_bytes = 0
-
-    def write(self, data: memoryview, position: int) -> None:
-        """``pwrite`` all of ``data`` at ``position``, start its writeback, settle what is far enough behind."""
-        pwrite_all(self.fd, data, position)
-        if _sync_file_range is None or not len(data):
-            return
-        _sync_file_range(self.fd, position, len(data), _SYNC_WRITE)
-        self._behind.append((position, len(data)))
-        self._behind_bytes += len(data)
-        while self._behind_bytes > self.LAG:
-            at, count = self._behind.popleft()
-            self._behind_bytes -= count
-            _sync_file_range(self.fd, at, count, _SYNC_WAIT_BEFORE | _SYNC_WRITE | _SYNC_WAIT_AFTER)
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(self.fd, at, count, os.POSIX_FADV_DONTNEED)

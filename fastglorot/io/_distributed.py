@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .._interop import load
-from ._atomic import remove_temporaries
+from ._temporaries import remove_temporaries
 from ._shards import write_shard
 from ._spec import TensorSpec
 

@@ -51,13 +51,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from ._atomic import (
-    AtomicFile,
-    WriteBehind,
-    pwrite_all,
-    set_size,
-    staged_checkpoint,
-)
+from .._format.seeding import resolve_seed
+from ._atomic import AtomicFile, staged_checkpoint
+from ._filewrites import WriteBehind, pwrite_all, set_size
 from ._distributed import run_shard_tasks, worker_address
 from ._hf_model import (
     DEFAULT_MAX_SHARD_SIZE,
@@ -90,16 +86,16 @@ class _Unit:
 
 def _units(model: Any, written: List[str], registered: Dict[str, Tuple[Any, str, str]]) -> List[_Unit]:
     """The units holding ``written`` names, in the order their first written name appears."""
-    from ..torch._modules import _named_tensors, _post_order
+    from ..torch._checkpoint import named_tensors, post_order
 
     owner: Dict[int, str] = {}  # id(tensor) -> module that registers it first (named_parameters order)
     holders: Dict[int, Set[str]] = {}  # id(tensor) -> every module registering it
     objects: Dict[int, Any] = {}
-    for module_name, name, tensor in _named_tensors(model):
+    for module_name, name, tensor in named_tensors(model):
         owner.setdefault(id(tensor), module_name)
         holders.setdefault(id(tensor), set()).add(module_name)
         objects[id(tensor)] = tensor
-    order = list(_post_order(model))
+    order = list(post_order(model))
     by_owner: Dict[str, _Unit] = {}
     for name in written:
         module, kind, local = registered[name]
@@ -137,9 +133,7 @@ def _materialized(model: Any, unit: _Unit, seed: int, init_fn: Callable[[Any], A
     """
     import torch
 
-    from ..torch._modules import _Names
-    from ..torch._switch import FastInitMode
-    from ..torch._targets import install_addressing
+    from ..torch._checkpoint import run_inits
 
     saved = [(module, {**module._parameters}, {**module._buffers}) for _, module in unit.modules]
     try:
@@ -152,15 +146,7 @@ def _materialized(model: Any, unit: _Unit, seed: int, init_fn: Callable[[Any], A
                     if id(tensor) in real:
                         table[local] = real[id(tensor)]
         del real
-        names = _Names(model, seed, "")  # the whole model's names and ties; only the unit's memory is real
-        previous = install_addressing(names)
-        try:
-            with torch.no_grad(), FastInitMode():
-                for module_name, module in unit.modules:
-                    names.current = module_name
-                    init_fn(module)
-        finally:
-            install_addressing(previous)
+        names = run_inits(model, seed, unit.modules, init_fn)  # the whole model's names; only the unit's memory is real
         first = {alias: name for name, aliases in names.aliases.items() for alias in (name, *aliases)}
         tensors: Dict[str, Any] = {}
         untouched = []
@@ -284,7 +270,6 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
 
     import fastglorot
 
-    from .._seeding import resolve_seed
 
     if max_shard_size is not None and (isinstance(max_shard_size, bool) or not isinstance(max_shard_size, int)
                                        or max_shard_size <= 0):

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from .._formats import FORMATS, NAMES
+from .._format.tables import FORMATS, NAMES
 from .._interop import load
 from ._spec import SpecError
 

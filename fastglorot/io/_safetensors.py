@@ -38,7 +38,7 @@ import reprlib
 import struct
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from .._formats import FORMATS
+from .._format.tables import FORMATS
 
 __all__ = [
     "DTYPE_CODES",

@@ -26,8 +26,9 @@ from typing import Any, Dict, Iterator, List, Protocol, Sequence, Tuple, TypeVar
 
 import numpy as np
 
-from .._formats import FORMATS
-from ._atomic import AtomicFile, WriteBehind, pwrite_all, set_size
+from .._format.tables import FORMATS
+from ._atomic import AtomicFile
+from ._filewrites import WriteBehind, pwrite_all, set_size
 from ._safetensors import encode_header
 from ._spec import TensorSpec, fill_function
 

@@ -25,7 +25,7 @@ import numpy as np
 
 import fastglorot
 
-from .._formats import FORMATS, NAMES
+from .._format.tables import FORMATS, NAMES
 from .._interop import probe
 from ._safetensors import HeaderError, TensorEntry, _show
 from ._safetensors_reader import read_header, read_index

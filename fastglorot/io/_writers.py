@@ -25,20 +25,15 @@ import numpy as np
 
 import fastglorot
 
-from .._formats import FORMATS
-from .._seeding import resolve_seed
+from .._format.tables import FORMATS
+from .._format.seeding import resolve_seed
+from .._interop import load
 from . import _shards
-from ._atomic import (
-    OWN_ALL,
-    AtomicFile,
-    explained_write_errors,
-    output_place,
-    prepare_file,
-    pwrite_all,
-    set_size,
-    staged_checkpoint,
-)
+from ._atomic import OWN_ALL, AtomicFile, prepare_file, staged_checkpoint
+from ._checks import explained_write_errors, output_place
 from ._distributed import write_shards
+from ._filewrites import pwrite_all, set_size
+from ._hf import write_from_config  # imports torch and transformers only when it runs
 from ._shards import progress_bar, shard_groups, shard_names, write_index, write_safetensors, write_tensors
 from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
 
@@ -126,8 +121,6 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     if config is not None:
         if spec is not None:
             raise SpecError("give a spec or a config, not both")
-        from ._hf import write_from_config  # imports torch and transformers
-
         return write_from_config(path, config, seed=seed, dtype=dtype, max_shard_size=max_shard_size, force=force,
                                  progress=progress, client=client)
     if spec is None:
@@ -230,8 +223,6 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
     The whole store belongs to the checkpoint (:data:`~._atomic.OWN_ALL`):
     an existing one is replaced only with ``force``, and entirely.
     """
-    from .._interop import load
-
     (zarr,) = load("a .zarr output", "zarr")  # one line naming the install command when missing
 
     for spec in specs:

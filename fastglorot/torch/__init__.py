@@ -5,7 +5,9 @@ Four ways to use it (README "torch"):
 1. **Drop-in module.**  ``import fastglorot.torch as init`` works wherever
    ``import torch.nn.init as init`` did: same functions, signatures, defaults,
    argument checks and error messages; the random ones fill CPU tensors with
-   fastglorot's parallel kernels::
+   fastglorot's parallel kernels, and CUDA tensors on their GPU when
+   numba-cuda is installed (same bits; README "GPU"; without it, CUDA
+   tensors stay with torch's own functions)::
 
        import fastglorot.torch as init
        init.xavier_uniform_(layer.weight, gain=init.calculate_gain("relu"))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 
 import torch
 
-from .._seeding import resolve_seed
+from .._format.seeding import resolve_seed
 from ._switch import FastInitMode
 from ._targets import SKIP, Addressing, _Skip, install_addressing, local_block
 

@@ -14,10 +14,9 @@ import torch
 import fastglorot
 from fastglorot import Nonlinearity
 
-from .._params import normal_fits
-from .._formats import torch_formats
-from .._validate import dtype_max
-from ._targets import Target, addressing, draw_seed, local_block, resolve, supports
+from .._format.params import normal_fits
+from .._format.tables import FORMATS, torch_formats
+from ._targets import Plan, Target, addressing, draw_seed, local_block, plan, resolve, supports
 
 if TYPE_CHECKING:
     from torch import Generator, Tensor
@@ -46,11 +45,6 @@ FanMode = Literal["fan_in", "fan_out"]
 _ZERO_ELEMENTS = "Initializing zero-element tensors is a no-op"
 
 
-def _fills(tensor: object) -> bool:
-    """Whether fastglorot (not torch) runs an initializer on ``tensor``: supported, or a fillable DTensor."""
-    return supports(tensor) or local_block(tensor) is not None
-
-
 def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
@@ -63,13 +57,14 @@ def _finite(*values: float) -> bool:
 # is drawn from the generator (and under fast_init() the check's own call,
 # which the mode sees, ends there instead of recursing).
 
-def _fill(tensor: Tensor, generator: Optional[Generator], sample: Callable[..., Any],
+def _fill(tensor: Tensor, checked: Optional[Plan], generator: Optional[Generator], sample: Callable[..., Any],
           torch_fill: Callable[[], Tensor], *params: float) -> Tensor:
-    """``sample(out, *params, seed=, stream=, ...)`` on the target of ``tensor``, or ``torch_fill()``."""
+    """``sample(out, *params, seed=, stream=, ...)`` on the target of ``tensor`` (``checked``: its ``plan``),
+    or ``torch_fill()``."""
     names = addressing()
     if names is not None:
         names.touched(tensor)
-    target = resolve(tensor, generator)
+    target = None if checked is None else resolve(tensor, checked, generator)
     if target is None:  # in the caller's grad mode: the drop-ins' no_grad, Tensor.uniform_'s own under fast_init()
         return torch_fill()
     if isinstance(target, Target):
@@ -78,10 +73,11 @@ def _fill(tensor: Tensor, generator: Optional[Generator], sample: Callable[..., 
     return tensor
 
 
-def _fill_uniform(tensor: Tensor, a: float, b: float, generator: Optional[Generator]) -> Tensor:
-    if _fills(tensor):
+def _fill_uniform(tensor: Tensor, a: float, b: float, generator: Optional[Generator],
+                  checked: Optional[Plan]) -> Tensor:
+    if checked is not None:
         torch.empty(0, dtype=tensor.dtype).uniform_(a, b)
-    return _fill(tensor, generator, fastglorot.uniform_, lambda: tensor.uniform_(a, b, generator=generator),
+    return _fill(tensor, checked, generator, fastglorot.uniform_, lambda: tensor.uniform_(a, b, generator=generator),
                  float(a), float(b))
 
 
@@ -93,18 +89,19 @@ def _overflows(dtype: torch.dtype, mean: float, std: float) -> bool:
     fmt = _FORMATS.get(dtype)
     if fmt is None:
         return False
-    largest = dtype_max(fmt)
+    largest = FORMATS[fmt].max
     return abs(mean) <= largest and 0 <= std <= largest and not normal_fits(fmt, mean, std)
 
 
-def _fill_normal(tensor: Tensor, mean: float, std: float, generator: Optional[Generator]) -> Tensor:
-    if _fills(tensor):
+def _fill_normal(tensor: Tensor, mean: float, std: float, generator: Optional[Generator],
+                 checked: Optional[Plan]) -> Tensor:
+    if checked is not None:
         torch.empty(0, dtype=tensor.dtype).normal_(mean, std)
         # torch fills with inf/nan; fastglorot samples finite values only (and refuses arguments whose
         # samples could overflow the dtype), so those calls keep torch's behaviour.
         if not _finite(mean, std) or _overflows(tensor.dtype, float(mean), float(std)):
             return tensor.normal_(mean, std, generator=generator)
-    return _fill(tensor, generator, fastglorot.normal_, lambda: tensor.normal_(mean, std, generator=generator),
+    return _fill(tensor, checked, generator, fastglorot.normal_, lambda: tensor.normal_(mean, std, generator=generator),
                  float(mean), float(std))
 
 
@@ -159,9 +156,10 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(uniform_, (tensor,), tensor=tensor, a=a, b=b,
                                                      generator=generator)
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.uniform_(tensor, a, b, generator)
-    return _initialize(_fill_uniform, tensor, a, b, generator)
+    return _initialize(_fill_uniform, tensor, a, b, generator, checked)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
@@ -173,9 +171,10 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Opti
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(normal_, (tensor,), tensor=tensor, mean=mean, std=std,
                                                      generator=generator)
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.normal_(tensor, mean, std, generator)
-    return _initialize(_fill_normal, tensor, mean, std, generator)
+    return _initialize(_fill_normal, tensor, mean, std, generator, checked)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -189,10 +188,11 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     ``[a, b]`` does not apply and is not raised.  ``std <= 0``, ``a >= b``
     and non-finite arguments go to torch's own function.
     """
-    if not (_fills(tensor) and _finite(mean, std, a, b) and std > 0 and a < b):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if not (checked is not None and _finite(mean, std, a, b) and std > 0 and a < b):
         return torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator)
     with torch.no_grad():
-        return _fill(tensor, generator, fastglorot.trunc_normal_,
+        return _fill(tensor, checked, generator, fastglorot.trunc_normal_,
                      lambda: torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator),
                      float(mean), float(std), float(a), float(b))
 
@@ -203,12 +203,13 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[Gener
     :math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain}\sqrt{6/(\text{fan\_in} + \text{fan\_out})}`,
     fans by torch's rule (``shape[1]·∏shape[2:]``, ``shape[0]·∏shape[2:]``).
     """
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.xavier_uniform_(tensor, gain, generator)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return _initialize(_fill_uniform, tensor, -a, a, generator)
+    return _initialize(_fill_uniform, tensor, -a, a, generator, checked)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
@@ -216,11 +217,12 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Genera
 
     :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain}\sqrt{2/(\text{fan\_in} + \text{fan\_out})}`.
     """
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.xavier_normal_(tensor, gain, generator)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _initialize(_fill_normal, tensor, 0.0, std, generator)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked)
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: Nonlinearity) -> Optional[float]:
@@ -243,13 +245,14 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(kaiming_uniform_, (tensor,), tensor=tensor, a=a, mode=mode,
                                                      nonlinearity=nonlinearity, generator=generator)
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.kaiming_uniform_(tensor, a, mode, nonlinearity, generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return _initialize(_fill_uniform, tensor, -bound, bound, generator)
+    return _initialize(_fill_uniform, tensor, -bound, bound, generator, checked)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
@@ -258,9 +261,10 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
 
     :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain}/\sqrt{\text{fan\_mode}}`.
     """
-    if not _fills(tensor):
+    checked = plan(tensor)  # the one check of the tensor, carried to the fill
+    if checked is None:
         return torch.nn.init.kaiming_normal_(tensor, a, mode, nonlinearity, generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
-    return _initialize(_fill_normal, tensor, 0.0, std, generator)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked)

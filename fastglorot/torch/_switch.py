@@ -10,6 +10,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ._nn_init import _fill_normal, _fill_uniform, kaiming_uniform_, normal_, uniform_
+from ._targets import plan
 from ._targets import Addressing, addressing
 
 __all__ = ["FastInitMode", "fast_init", "enable", "disable", "is_enabled"]
@@ -46,14 +47,14 @@ def _tensor_uniform(func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dic
     bound = _bind(args[1:], kwargs, ("from", "to"), (0.0, 1.0)) if args else None
     if bound is None:  # let torch report whatever is unusual about the call
         return func(*args, **kwargs)
-    return _fill_uniform(args[0], *bound)
+    return _fill_uniform(args[0], *bound, plan(args[0]))
 
 
 def _tensor_normal(func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     bound = _bind(args[1:], kwargs, ("mean", "std"), (0.0, 1.0)) if args else None
     if bound is None:
         return func(*args, **kwargs)
-    return _fill_normal(args[0], *bound)
+    return _fill_normal(args[0], *bound, plan(args[0]))
 
 
 def _calling(ours: Callable[..., Any]) -> Handler:

@@ -1,7 +1,8 @@
 """Where a fill's values come from: which memory fastglorot writes, with which key, stream and block.
 
-A random fill of a torch tensor becomes one call of a fastglorot sampler on
-a plain CPU tensor (``Target.out``) with ``seed``, ``stream`` and, for part of
+A random fill of a torch tensor is checked once (:func:`plan`), then becomes
+one call of a fastglorot sampler on a plain tensor (``Target.out``, carrying
+that check) with ``seed``, ``stream`` and, for part of
 a larger tensor, ``global_shape``/``global_offset`` (README "Sharding and
 blocks"), or it is left to torch (``None``), or skipped (:data:`SKIP`, a
 tied tensor filled by a module that does not own it, under ``init_module``).
@@ -26,22 +27,33 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
 
 import torch
 
-from .._buffers import _autograd_records
+from .._api.buffers import CheckedTensor, _autograd_records
+from .._format.tables import torch_formats
 from .._interop import torch_refusal
 
 if TYPE_CHECKING:
     from torch import Generator, Tensor
 
-__all__ = ["Target", "SKIP", "Addressing", "supports", "draw_seed", "local_block", "resolve", "addressing",
-           "install_addressing"]
+__all__ = ["Target", "Plan", "SKIP", "Addressing", "supports", "plan", "draw_seed", "local_block", "resolve",
+           "addressing", "install_addressing"]
 
 _TYPES = (torch.Tensor, torch.nn.Parameter)
+
+
+class Plan(NamedTuple):
+    """A tensor fastglorot fills, checked once by :func:`plan` and carried to its fill."""
+
+    out: CheckedTensor
+    """The memory written (the tensor itself, or a DTensor's local tensor), marked as checked."""
+    global_shape: Optional[Tuple[int, ...]]
+    """For a DTensor: the global tensor's shape and the local block's offset in it; else None."""
+    global_offset: Optional[Tuple[int, ...]]
 
 
 class Target(NamedTuple):
     """One fastglorot fill: write ``out`` with ``seed``/``stream``, as a block of ``global_shape`` if given."""
 
-    out: Tensor
+    out: CheckedTensor
     seed: int
     stream: Union[int, str]
     global_shape: Optional[Tuple[int, ...]]
@@ -62,7 +74,8 @@ def supports(tensor: object) -> bool:
 
     True for a plain ``torch.Tensor`` or ``torch.nn.Parameter`` (no other
     subclass) that fastglorot's buffer views accept
-    (``fastglorot._interop.torch_refusal``: on the CPU, strided (not nested,
+    (``fastglorot._interop.torch_refusal``: on the CPU, or on a CUDA GPU with
+    numba-cuda installed, strided (not nested,
     sparse or quantized), of dtype float32, float64, float16 or bfloat16,
     without conjugate or negative bits, not an inference tensor outside
     ``torch.inference_mode()``, not a tensor inside a ``torch.func``
@@ -120,7 +133,7 @@ def local_block(tensor: object) -> Optional[Tuple[Tensor, Tuple[int, ...], Tuple
     if not all(type(p) in (Shard, Replicate) for p in tensor.placements):
         return None
     local = tensor.to_local()
-    if not supports(local):
+    if not supports(local):  # the one check of a DTensor fill (plan)
         return None
     shape = tuple(tensor.shape)
     local_shape, offset = compute_local_shape_and_global_offset(shape, tensor.device_mesh, tensor.placements)
@@ -163,8 +176,26 @@ def install_addressing(new: Optional[Addressing]) -> Optional[Addressing]:
     return previous
 
 
-def resolve(tensor: Tensor, generator: Optional[Generator]) -> Union[Target, _Skip, None]:
-    """The fill of ``tensor``: a :class:`Target`, :data:`SKIP`, or None for torch's own function.
+def plan(tensor: object) -> Optional[Plan]:
+    """Whether fastglorot fills ``tensor`` (a :class:`Plan`) or torch does (None): the one check of a fill.
+
+    A plain tensor that :func:`supports` accepts, or a DTensor whose block
+    :func:`local_block` finds.  The plan carries the verdict to the fill
+    (:func:`resolve`, then the sampler's ``as_output``), which do not check
+    the tensor again.
+    """
+    block = local_block(tensor)
+    if block is not None:
+        local, shape, offset = block
+        return Plan(CheckedTensor(local, torch_formats(torch)[local.dtype]), shape, offset)
+    if not supports(tensor):
+        return None
+    assert isinstance(tensor, torch.Tensor)
+    return Plan(CheckedTensor(tensor, torch_formats(torch)[tensor.dtype]), None, None)
+
+
+def resolve(tensor: Tensor, checked: Plan, generator: Optional[Generator]) -> Union[Target, _Skip, None]:
+    """The fill of ``tensor`` (``checked``: its :func:`plan`): a :class:`Target`, :data:`SKIP`, or None for torch.
 
     Zero-element tensors go to torch (nothing to fill, so no key is drawn).  So
     do fills that autograd records (grad mode on and ``tensor`` requires grad,
@@ -176,16 +207,8 @@ def resolve(tensor: Tensor, generator: Optional[Generator]) -> Union[Target, _Sk
     """
     if _autograd_records(tensor, torch):
         return None
-    block = local_block(tensor)
-    if block is not None:
-        out, global_shape, offset = block
-        shape: Optional[Tuple[int, ...]] = global_shape
-        place: Optional[Tuple[int, ...]] = offset
-        if 0 in global_shape:
-            return None
-    elif supports(tensor) and tensor.numel():
-        out, shape, place = tensor, None, None
-    else:
+    out, shape, place = checked
+    if (0 in shape) if shape is not None else tensor.numel() == 0:
         return None
     names = addressing()
     if names is not None:

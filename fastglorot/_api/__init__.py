@@ -1,0 +1,1 @@
+"""The machinery of the public functions: arguments, buffers, samplers, variance scaling, registry."""

@@ -1,0 +1,1 @@
+"""How a fill runs: numba CPU tiles, NumPy chunks, CUDA grid-stride; compile policy, launch, memory, warmup."""

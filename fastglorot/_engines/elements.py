@@ -1,0 +1,384 @@
+"""Stream format v1, one element at a time: jitted scalar functions for other kernels.
+
+Each function returns element ``index`` of the corresponding bulk fill (README
+"Stream format"), computed from the same jitted pieces the fill kernels
+inline (``_engines.numba_elements``: the compiled ``_format.stream_v1``), so the bits are the same
+by construction: only the index -> (block, lane) arithmetic and the parameter
+set-up that the launcher does in Python are restated here, in jitted code.
+
+The index arithmetic, for the global C-order element index ``i``:
+
+* one word per element (raw words, float32 and its 16-bit roundings):
+  ``t, r = divmod(i, 512); j, m = divmod(r, 128)``: lane ``j`` of block
+  ``b = 128 t + m``;
+* two words per element (float64): ``t, r = divmod(i, 256);
+  h, m = divmod(r, 128)``: lanes ``2h, 2h + 1`` of block ``b = 128 t + m``.
+
+Seeds, streams and indices are taken as uint64 (int64 and uint64 arguments
+both convert modulo 2**64), so a seed >= 2**63 passed as a uint64 and the
+same bits passed as a negative int64 give the same key.
+
+Compilation.  The public functions and the heavy definitions behind them
+(``@element``) are plain dispatchers, compiled once per argument types and
+cached on disk, with ``forceinline=True``: numba marks them
+``alwaysinline``, so LLVM inlines them into the caller's loop, which then
+vectorizes like the bulk kernels (without it LLVM keeps Philox out of line
+and the loop runs scalar; ``bench/bench_numba_elements.py`` measures both).
+Only the small index and parameter helpers are ``inline="always"`` (typed
+again at each call site, which is cheap for them).  ``fastmath=False`` is
+explicit because numba lets a callee inherit an unset ``fastmath`` from a
+fastmath caller, which changes the bits.  The heavy definitions take
+canonical types (uint64 seed, stream and index, float64 parameters), so a
+caller passing int64 seeds or float32 parameters compiles only the thin
+public wrapper again.
+
+Parameters that the bulk fills reject (non-finite, out of the dtype's range,
+``low > high``, ``std < 0``, no value of the dtype in ``[low, high]``) give
+NaN instead of an exception: a select keeps the loops branch-free, and an
+exception raised inside a ``prange`` loop would cost the caller its
+vectorization.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, Sequence, Tuple, TypeVar, Union, cast
+
+import numpy as np
+
+from .._format.constants import F32, F64, I64, U32, U64
+from .jit import float32_from_bits, float64_from_bits, float_bits, inline, njit_cached
+from .numba_elements import (
+    bits52,
+    bits53,
+    in_lower_tail,
+    normal_pair_f32,
+    normal_pair_f64,
+    normal_quantile_central,
+    normal_quantile_tail,
+    round_bfloat16,
+    round_float16,
+    signed_quantile,
+    truncated_f32,
+    truncated_f64,
+    truncated_probability,
+    uniform_f32,
+    uniform_f64,
+)
+from .numba_elements import philox4x32_10 as _philox_block
+from .._format.params import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "philox4x32_10",
+    "random_word",
+    "uniform_float32",
+    "uniform_float64",
+    "normal_float32",
+    "normal_float64",
+    "trunc_normal_float32",
+    "trunc_normal_float64",
+    "bfloat16_bits",
+    "float16_bits",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Integer = Union[int, np.integer[Any]]
+"""A seed, stream or index: a Python int, or a NumPy/numba integer scalar."""
+
+Real = Union[float, np.floating[Any]]
+"""A distribution parameter: float32 or float64 (converted to float64 exactly)."""
+
+Words = Tuple[np.uint32, np.uint32, np.uint32, np.uint32]
+
+_LOW32 = U64(0xFFFFFFFF)
+_F32_MAX = F64(np.finfo(np.float32).max)
+_F64_MAX = F64(np.finfo(np.float64).max)
+_NAN32 = F32(np.nan)
+_Z_BOUND_F32 = F64(NORMAL_Z_BOUND_F32)
+_Z_BOUND_F64 = F64(NORMAL_Z_BOUND_F64)
+_NAN64 = F64(np.nan)
+
+
+_ELEMENT_OPTIONS: Dict[str, Any] = {"nogil": True, "error_model": "numpy", "fastmath": False, "forceinline": True}
+
+
+def element(py_func: F) -> F:
+    """Decorate an element function: cached where possible, inlined by LLVM, never fastmath.
+
+    Typed as ``py_func`` itself (callable from Python and jitted code).
+    """
+    return cast(F, njit_cached(**_ELEMENT_OPTIONS)(py_func))
+
+
+# Parameter set-up.  ``_format.params.uniform_params`` computes the clamp bounds
+# in Python with np.nextafter; here the neighbours come from the bit pattern
+# (an exact integer step, the same IEEE result), because a libm call in the
+# middle of the caller's loop could be neither hoisted nor vectorized.
+
+
+@inline
+def _next_f32(v: np.float32, up: bool) -> np.float32:
+    """``np.nextafter(v, +-inf)`` for finite float32 ``v``."""
+    bits = float_bits(v)
+    # Away from zero adds one to the magnitude, towards zero subtracts one;
+    # from +-0 the neighbour is the smallest subnormal of the requested sign.
+    away = (v > F32(0.0)) == up
+    # (numba widens int32 arithmetic to int64: cast back before the bit cast)
+    stepped = np.int32(bits + np.int32(1)) if away else np.int32(bits - np.int32(1))
+    tiny = np.int32(1) if up else np.int32(-0x7FFFFFFF)  # bits of +-2**-149
+    return float32_from_bits(tiny if v == F32(0.0) else stepped)
+
+
+@inline
+def _next_f64(v: np.float64, up: bool) -> np.float64:
+    """``np.nextafter(v, +-inf)`` for finite float64 ``v``."""
+    bits = float_bits(v)
+    away = (v > F64(0.0)) == up
+    stepped = bits + I64(1) if away else bits - I64(1)
+    tiny = I64(1) if up else I64(-0x7FFFFFFFFFFFFFFF)  # bits of +-2**-1074
+    return float64_from_bits(tiny if v == F64(0.0) else stepped)
+
+
+@inline
+def _at_least_f32(x: np.float64, strict: bool) -> np.float32:
+    """The smallest float32 >= x (> x when ``strict``): ``_format.params._at_least``."""
+    value = F32(x)
+    return _next_f32(value, True) if F64(value) < x or (strict and F64(value) == x) else value
+
+
+@inline
+def _at_most_f32(x: np.float64, strict: bool) -> np.float32:
+    """The largest float32 <= x (< x when ``strict``): ``_format.params._at_most``."""
+    value = F32(x)
+    return _next_f32(value, False) if F64(value) > x or (strict and F64(value) == x) else value
+
+
+@inline
+def _at_least_f64(x: np.float64, strict: bool) -> np.float64:
+    """``_format.params._at_least`` for float64, where ``x`` itself is exact."""
+    return _next_f64(x, True) if strict else x
+
+
+@inline
+def _at_most_f64(x: np.float64, strict: bool) -> np.float64:
+    """``_format.params._at_most`` for float64, where ``x`` itself is exact."""
+    return _next_f64(x, False) if strict else x
+
+
+@inline
+def _in_range(x: np.float64, limit: np.float64) -> np.bool_:
+    """``_validate.as_finite``'s test: finite and ``|x| <= limit`` (False for NaN)."""
+    return abs(x) <= limit
+
+
+# Index -> Philox block and lane.
+
+
+@element
+def _block(seed: np.uint64, stream: np.uint64, block: np.uint64) -> Words:
+    """The four words of block ``block`` of ``stream`` under key ``seed``."""
+    return _philox_block(U32(block & _LOW32), U32(block >> U64(32)), U32(stream & _LOW32), U32(stream >> U64(32)),
+                         U32(seed & _LOW32), U32(seed >> U64(32)))
+
+
+@inline
+def _word_block(i: np.uint64) -> np.uint64:
+    """Block of 4-byte element ``i``: ``128 t + m`` with ``t, r = divmod(i, 512)``, ``m = r % 128``."""
+    return ((i >> U64(9)) << U64(7)) | (i & U64(127))
+
+
+@inline
+def _pair_block(i: np.uint64) -> np.uint64:
+    """Block of 8-byte element ``i``: ``128 t + m`` with ``t, r = divmod(i, 256)``, ``m = r % 128``."""
+    return ((i >> U64(8)) << U64(7)) | (i & U64(127))
+
+
+@inline
+def _lane(words: Words, lane: np.uint64) -> np.uint32:
+    """``words[lane]`` by selects (no branch, no stack copy of the tuple)."""
+    odd = (lane & U64(1)) == U64(1)
+    low = words[1] if odd else words[0]
+    high = words[3] if odd else words[2]
+    return high if lane >= U64(2) else low
+
+
+@inline
+def _word(seed: np.uint64, stream: np.uint64, i: np.uint64) -> np.uint32:
+    """Stream word ``i``: lane ``j = (i // 128) % 4`` of its block."""
+    return _lane(_block(seed, stream, _word_block(i)), (i >> U64(7)) & U64(3))
+
+
+@inline
+def _pair(seed: np.uint64, stream: np.uint64, i: np.uint64) -> Tuple[np.uint32, np.uint32]:
+    """The (high, low) words of 8-byte element ``i``: lanes ``2h, 2h + 1``, ``h = (i // 128) % 2``."""
+    words = _block(seed, stream, _pair_block(i))
+    second = ((i >> U64(7)) & U64(1)) == U64(1)
+    return (words[2] if second else words[0]), (words[3] if second else words[1])
+
+
+# The definitions, on canonical argument types (uint64 seed, stream and
+# index; float64 parameters), each compiled once.  The public functions below
+# only convert their arguments and call these, so a caller passing int64
+# instead of uint64, or float32 parameters, recompiles a few casts, not the
+# element.
+
+
+@element
+def _uniform_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.float64, high: np.float64
+                     ) -> np.float32:
+    valid = _in_range(low, _F32_MAX) and _in_range(high, _F32_MAX) and low <= high
+    clamp_low, clamp_high = _at_least_f32(low, True), _at_most_f32(high, True)
+    if clamp_low > clamp_high:  # no float32 strictly inside: the closed interval
+        clamp_low, clamp_high = _at_least_f32(low, False), _at_most_f32(high, False)
+    valid = valid and clamp_low <= clamp_high
+    mid = F32(F64(0.5) * low + F64(0.5) * high)
+    scale = F32((F64(0.5) * high - F64(0.5) * low) * F64(2.0**-24))
+    value = uniform_f32(_word(seed, stream, i), mid, scale, clamp_low, clamp_high)
+    return value if valid else _NAN32
+
+
+@element
+def _uniform_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.float64, high: np.float64
+                     ) -> np.float64:
+    valid = _in_range(low, _F64_MAX) and _in_range(high, _F64_MAX) and low <= high
+    clamp_low, clamp_high = _at_least_f64(low, True), _at_most_f64(high, True)
+    if clamp_low > clamp_high:  # no float64 strictly inside: the closed interval
+        clamp_low, clamp_high = low, high
+    mid = F64(0.5) * low + F64(0.5) * high
+    scale = (F64(0.5) * high - F64(0.5) * low) * F64(2.0**-53)
+    high_word, low_word = _pair(seed, stream, i)
+    value = uniform_f64(bits53(high_word, low_word), mid, scale, clamp_low, clamp_high)
+    return value if valid else _NAN64
+
+
+@element
+def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
+                    ) -> np.float32:
+    valid = _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0) and (
+        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)  # _params.normal_fits
+    words = _block(seed, stream, _word_block(i))
+    # Lanes 2p (radius) and 2p + 1 (angle), p = j // 2, form one Box-Muller
+    # pair; the even lane j receives the cosine, the odd one the sine.
+    sine = ((i >> U64(7)) & U64(1)) == U64(1)
+    second_pair = ((i >> U64(8)) & U64(1)) == U64(1)
+    radius_word = words[2] if second_pair else words[0]
+    angle_word = words[3] if second_pair else words[1]
+    cos_value, sin_value = normal_pair_f32(radius_word, angle_word, F32(mean), F32(std))
+    value = sin_value if sine else cos_value
+    return value if valid else _NAN32
+
+
+@element
+def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
+                    ) -> np.float64:
+    valid = _in_range(mean, _F64_MAX) and _in_range(std, _F64_MAX) and std >= F64(0.0) and (
+        abs(mean) + _Z_BOUND_F64 * std <= _F64_MAX)  # _params.normal_fits
+    words = _block(seed, stream, _pair_block(i))
+    # Lanes 0, 1: radius; lanes 2, 3: angle; h = 0 receives the cosine, h = 1 the sine.
+    sine = ((i >> U64(7)) & U64(1)) == U64(1)
+    cos_value, sin_value = normal_pair_f64(words[0], words[1], words[2], words[3], mean, std)
+    value = sin_value if sine else cos_value
+    return value if valid else _NAN64
+
+
+@element
+def _standard_truncated(signed: np.float64) -> np.float64:
+    """``sign * Phi^-1(|signed|)``: AS 241's central or tail branch, as the tile converters choose."""
+    p = abs(signed)
+    return F64(signed_quantile(signed, normal_quantile_tail(p) if in_lower_tail(p) else normal_quantile_central(p)))
+
+
+@element
+def _trunc_normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64,
+                          clamp_low: np.float64, clamp_high: np.float64, lower_tail: np.float64,
+                          upper_tail: np.float64, mass: np.float64) -> np.float32:
+    signed = truncated_probability(_word(seed, stream, i), 32, lower_tail, upper_tail, mass)
+    return F32(truncated_f32(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
+
+
+@element
+def _trunc_normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64,
+                          clamp_low: np.float64, clamp_high: np.float64, lower_tail: np.float64,
+                          upper_tail: np.float64, mass: np.float64) -> np.float64:
+    high_word, low_word = _pair(seed, stream, i)
+    signed = truncated_probability(bits52(high_word, low_word), 52, lower_tail, upper_tail, mass)
+    return F64(truncated_f64(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
+
+
+# The public element functions.
+
+
+@element
+def philox4x32_10(counter: Union[Sequence[Integer], NDArray[np.integer[Any]]],
+                  key: Union[Sequence[Integer], NDArray[np.integer[Any]]]) -> Words:
+    """Philox4x32-10 of one counter: ``fastglorot.philox4x32(counter, key)``.
+
+    ``counter`` holds 4 words, ``key`` 2 (tuples or arrays, each word taken
+    modulo 2**32); returns a 4-tuple of uint32.
+    """
+    return _philox_block(U32(counter[0]), U32(counter[1]), U32(counter[2]), U32(counter[3]),
+                         U32(key[0]), U32(key[1]))
+
+
+@element
+def random_word(seed: Integer, stream: Integer, index: Integer) -> np.uint32:
+    """Raw stream word ``index``: ``fastglorot.random_bits(index + 1, seed=seed, stream=stream)[index]``."""
+    return _word(U64(seed), U64(stream), U64(index))
+
+
+@element
+def uniform_float32(seed: Integer, stream: Integer, index: Integer, low: Real, high: Real) -> np.float32:
+    """Element ``index`` of ``uniform_(float32 array, low, high)``; NaN for arguments the fill rejects."""
+    return _uniform_float32(U64(seed), U64(stream), U64(index), F64(low), F64(high))
+
+
+@element
+def uniform_float64(seed: Integer, stream: Integer, index: Integer, low: Real, high: Real) -> np.float64:
+    """Element ``index`` of ``uniform_(float64 array, low, high)``; NaN for arguments the fill rejects."""
+    return _uniform_float64(U64(seed), U64(stream), U64(index), F64(low), F64(high))
+
+
+@element
+def normal_float32(seed: Integer, stream: Integer, index: Integer, mean: Real, std: Real) -> np.float32:
+    """Element ``index`` of ``normal_(float32 array, mean, std)``; NaN for arguments the fill rejects.
+
+    ``mean`` and ``std`` are rounded to float32, as the fill does.
+    """
+    return _normal_float32(U64(seed), U64(stream), U64(index), F64(mean), F64(std))
+
+
+@element
+def normal_float64(seed: Integer, stream: Integer, index: Integer, mean: Real, std: Real) -> np.float64:
+    """Element ``index`` of ``normal_(float64 array, mean, std)``; NaN for arguments the fill rejects."""
+    return _normal_float64(U64(seed), U64(stream), U64(index), F64(mean), F64(std))
+
+
+@element
+def trunc_normal_float32(seed: Integer, stream: Integer, index: Integer, params: NDArray[np.float64]
+                         ) -> np.float32:
+    """Element ``index`` of ``trunc_normal_(float32 array, ...)``; ``params`` from ``trunc_normal_params``."""
+    return _trunc_normal_float32(U64(seed), U64(stream), U64(index), F64(params[0]), F64(params[1]),
+                                 F64(params[2]), F64(params[3]), F64(params[4]), F64(params[5]), F64(params[6]))
+
+
+@element
+def trunc_normal_float64(seed: Integer, stream: Integer, index: Integer, params: NDArray[np.float64]
+                         ) -> np.float64:
+    """Element ``index`` of ``trunc_normal_(float64 array, ...)``; ``params`` from ``trunc_normal_params``."""
+    return _trunc_normal_float64(U64(seed), U64(stream), U64(index), F64(params[0]), F64(params[1]),
+                                 F64(params[2]), F64(params[3]), F64(params[4]), F64(params[5]), F64(params[6]))
+
+
+@element
+def bfloat16_bits(x: Real) -> np.uint16:
+    """bfloat16 bits (uint16) of ``float32(x)``, rounded to nearest even."""
+    return np.uint16(round_bfloat16(F32(x)))
+
+
+@element
+def float16_bits(x: Real) -> np.uint16:
+    """float16 bits (uint16) of finite ``float32(x)``, rounded to nearest even (inf beyond 65504)."""
+    return np.uint16(round_float16(F32(x)))
