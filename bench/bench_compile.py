@@ -115,7 +115,9 @@ print(json.dumps({{"import": imported - start, "first fill": filled - imported}}
 def run_child(code: str, cache_dir: str):
     """(parsed last stdout line, wall seconds) of ``code`` in a fresh interpreter."""
     try:
-        return run_python(code, env={"NUMBA_CACHE_DIR": cache_dir})
+        # The kernels themselves: with the default budget the NumPy path serves these small first fills and no
+        # kernel would be compiled or loaded at all.
+        return run_python(code, env={"NUMBA_CACHE_DIR": cache_dir, "FASTGLOROT_NUMPY_MAX_BYTES": "0"})
     except RuntimeError as error:
         sys.exit(str(error))
 

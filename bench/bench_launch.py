@@ -37,6 +37,7 @@ Run:  python bench/bench_launch.py [--size-mib 1024] [--repeats 7] [--json PATH]
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -86,7 +87,7 @@ def launch_args(fill, out, *args, **kwargs):
     """
     captured = []
     saved = _sampling.run_fill
-    _sampling.run_fill = lambda kernel, out, runs, tile, kernel_args: captured.append((kernel, kernel_args))
+    _sampling.run_fill = lambda kernel, out, runs, tile, kernel_args, *rest: captured.append((kernel, kernel_args))
     try:
         fill(out, *args, **kwargs)
     finally:
@@ -230,6 +231,9 @@ def chunk_sizes(out, chunks_mib, repeats):
 
 
 def main() -> int:
+    # Kernels throughout: the NumPy path serves a process's first small fills (bench/bench_numpy_path.py measures
+    # it) and would otherwise stand in for the kernels this script times.
+    os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
     parser = _common.parser(__doc__)
     parser.add_argument("--size-mib", type=int, default=1024, help="big buffer (default 1024)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default 7)")

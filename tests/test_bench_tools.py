@@ -79,6 +79,30 @@ def test_bench_fill_on_a_healthy_install_reports_and_exits_0(tmp_path):
     assert len(data["targets"]) == 4 and set(data["busy"]) >= {"busy", "reasons", "other_cpus"}
 
 
+@pytest.mark.slow
+def test_bench_compile_compiles_every_kernel_cold_then_loads_it_warm(tmp_path):
+    """Its 4096-element first fills took the NumPy path (the default budget): no kernel was compiled, and the
+    script died on an empty overload list.  The issue #29 before/after figures come from it."""
+    report = tmp_path / "compile.json"
+    done = run_script(["bench/bench_compile.py", "--warm-repeats", "1", "--json", str(report)], timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(report.read_text())["results"]
+    cold = data["cold"]["cache_hits_misses"]  # kernel -> [hits, misses] in the cold process: each compiled once
+    assert len(cold) == 8 and all(v == [0, 1] for v in cold.values()), cold
+    assert [(run["cache_hits"], run["cache_misses"]) for run in data["warm_runs"]] == [(1, 0)]
+
+
+def test_bench_launch_runs_its_prange_twins_on_the_librarys_arguments(tmp_path):
+    """It captured the launcher's arguments with a five-argument stand-in for ``run_fill`` (which takes six since
+    the NumPy path), and timed the NumPy twins instead of the kernels at small sizes."""
+    report = tmp_path / "launch.json"
+    done = run_script(["bench/bench_launch.py", "--size-mib", "16", "--repeats", "1", "--calls", "5",
+                       "--mid-mib", "1", "--chunks-mib", "1", "--json", str(report)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = json.loads(report.read_text())["results"]["bit_identical"]
+    assert checks and all(checks.values()), checks
+
+
 def test_bench_fill_check_exits_1_on_a_missed_target():
     impossible = (
         "import sys, bench_fill\n"
