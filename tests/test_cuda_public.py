@@ -29,11 +29,11 @@ from fastglorot._api import buffers as _buffers, sampling as _sampling
 from fastglorot._engines import cuda as _cuda
 
 launches = []
-real_fill = _sampling.fill_described
+real_fill = _cuda.fill_described
 def counting(out, memory, distribution, fmt, *args, **kwargs):
     launches.append((distribution, fmt))
     return real_fill(out, memory, distribution, fmt, *args, **kwargs)
-_sampling.fill_described = counting
+_cuda.fill_described = counting  # sampling.fill imports it at each CUDA fill
 
 # Each fill recognises its array once and describes its memory once (as_output), and carries both to the launch.
 looks = {"is_cuda_array": 0, "describe": 0}

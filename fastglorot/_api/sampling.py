@@ -13,7 +13,6 @@ import numpy as np
 
 from .buffers import Output, as_output
 from .._format.constants import WORDS_PER_TILE, tile_elements
-from .._engines.cuda import fill_described
 from .._engines.dispatch import kernel_name, select
 from .._format.tables import FORMATS
 from .._engines.launch import run_fill
@@ -51,6 +50,10 @@ def fill(target: Output, distribution: str, params: np.ndarray[Any, Any], where:
         return target.result
     fmt = FORMATS[target.format]
     if target.device == "cuda":  # on the GPU, with the same bits (README "GPU")
+        # The CUDA engine (and its planning) loads with the first device array: a process that fills none never
+        # pays for it at ``import fastglorot`` (README "Startup").
+        from .._engines.cuda import fill_described
+
         device = cast(Any, array)  # a DeviceArray: recognised and described once, by as_output
         fill_described(device.obj, device.memory, distribution, fmt.name, key_stream_words(where.seed, where.stream),
                        params, where.runs)

@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .stream_v1 import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, philox_rounds
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["philox4x32", "MAX_ROUNDS", "PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1"]
+__all__ = ["philox4x32", "MAX_ROUNDS"]
 
 MAX_ROUNDS = 16  # Random123 defines Philox4x32-R for R <= 16
 
@@ -90,6 +89,10 @@ def philox4x32(counter: ArrayLike, key: ArrayLike, rounds: int = 10) -> NDArray[
     # results into scalars, whose wrapping uint32 additions warn.
     c0, c1, c2, c3 = (np.broadcast_to(ctr[..., i], shape).reshape(-1) for i in range(4))
     k0, k1 = (np.broadcast_to(k[..., i], shape).reshape(-1) for i in range(2))
+    # stream_v1 defines every element function and its coefficient tables when imported (about 4 ms, as much as
+    # the rest of the format layer): loaded by the first call, so that ``import fastglorot`` stays at NumPy's cost.
+    from .stream_v1 import philox_rounds
+
     words = philox_rounds(c0, c1, c2, c3, k0, k1, rounds)
     return np.stack(words, axis=-1).reshape(shape + (4,))
 
