@@ -228,10 +228,11 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
     Parameters
     ----------
     module : torch.nn.Module
-        Initialized in place.  Its parameters may be CPU tensors, ``DTensor``
-        shards (``fully_shard``, ``distribute_tensor``: each rank fills its
-        block of the global tensor, no communication), or on other devices
-        (torch's own fill, unaddressed).
+        Initialized in place.  Its parameters may be CPU tensors, CUDA
+        tensors where numba-cuda is installed (filled on their GPU, same
+        bits), ``DTensor`` shards (``fully_shard``, ``distribute_tensor``:
+        each rank fills its block of the global tensor, no communication),
+        or on other devices (torch's own fill, unaddressed).
     seed : int or None, default None
         Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy
         (returned in the report).
