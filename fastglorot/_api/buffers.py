@@ -129,13 +129,19 @@ def _finalize(array: np.ndarray[Any, Any], result: object, finish: Callable[[], 
 
 # -- torch --------------------------------------------------------------------
 
+def _torch_format(out: Any, torch: Any, checked: Optional[str]) -> str:
+    """The format of torch tensor ``out``, refused in the user's terms unless the caller checked it (``checked``)."""
+    if checked is not None:
+        return checked
+    refusal = torch_refusal(out)
+    if refusal is not None:
+        raise refusal.error(refusal.message)
+    return str(torch_formats(torch)[out.dtype])
+
+
 def _torch_output(out: Any, torch: Any, checked: Optional[str] = None) -> Output:
     """A CPU tensor's view; ``checked``: its format, where the caller has run ``torch_refusal`` already."""
-    if checked is None:
-        refusal = torch_refusal(out)
-        if refusal is not None:
-            raise refusal.error(refusal.message)
-    format_ = checked or torch_formats(torch)[out.dtype]
+    format_ = _torch_format(out, torch, checked)
     tensor, finish = _torch_write(out, torch)
     as_bits = FORMATS[format_].bits_dtype.kind != "f"
     if as_bits:  # 16-bit formats as their bits (NumPy has no bfloat16); same-size views keep strides
@@ -210,11 +216,7 @@ def _cuda_output(out: Any, checked: Optional[str] = None) -> Output:
     torch = _torch_if_tensor(out)
     finish = _nothing
     if torch is not None:
-        if checked is None:
-            refusal = torch_refusal(out)
-            if refusal is not None:
-                raise refusal.error(refusal.message)
-        format_ = checked or torch_formats(torch)[out.dtype]
+        format_ = _torch_format(out, torch, checked)
         obj, finish = _torch_write(out, torch)  # detached: one that requires grad exports no CUDA Array Interface
         if FORMATS[format_].bits_dtype.kind != "f":
             obj = obj.view(torch.int16)
