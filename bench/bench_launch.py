@@ -48,29 +48,34 @@ import numpy as np
 from fastglorot._engines import launch as _launch
 from fastglorot._api import sampling as _sampling
 from fastglorot import normal_, uniform_
-from fastglorot._engines.kernels import (TILE_COUNTERS, WORDS_PER_TILE, _normal_f32_tile, _philox_tile,
-                                        _uniform_f32_tile)
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from fastglorot._engines.kernels import TILE_CONVERTERS, TILE_COUNTERS, WORDS_PER_TILE, _philox_tile
 from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 PRANGE_OPTIONS = dict(parallel=True, nogil=True, error_model="numpy")  # no cache=True
+_uniform_f32_tile = TILE_CONVERTERS["uniform", "float32"]
+_normal_f32_tile = TILE_CONVERTERS["normal", "float32"]
 
 
 @numba.njit(**PRANGE_OPTIONS)
 def prange_uniform_f32(out, key_stream, params):
     """Whole tiles only: ``out.size`` a multiple of WORDS_PER_TILE, offset 0."""
+    state = to_fixed_tuple(params, 4)  # as the kernels pass their parameters
     for t in numba.prange(out.size // WORDS_PER_TILE):
         words = np.empty(WORDS_PER_TILE, np.uint32)
         _philox_tile(words, t, key_stream, 0, TILE_COUNTERS)
-        _uniform_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params, 0, TILE_COUNTERS, 0, 4)
+        _uniform_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, state, 0, TILE_COUNTERS, 0, 4)
 
 
 @numba.njit(**PRANGE_OPTIONS)
 def prange_normal_f32(out, key_stream, params):
     """Whole tiles only: ``out.size`` a multiple of WORDS_PER_TILE, offset 0."""
+    state = to_fixed_tuple(params, 2)
     for t in numba.prange(out.size // WORDS_PER_TILE):
         words = np.empty(WORDS_PER_TILE, np.uint32)
         _philox_tile(words, t, key_stream, 0, TILE_COUNTERS)
-        _normal_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, params, 0, TILE_COUNTERS, 0, 4)
+        _normal_f32_tile(out[t * WORDS_PER_TILE : (t + 1) * WORDS_PER_TILE], words, state, 0, TILE_COUNTERS, 0, 4)
 
 
 @numba.njit(**PRANGE_OPTIONS)

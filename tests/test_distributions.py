@@ -99,7 +99,7 @@ def _uniform_f32_all_codes(half_width):
     lo = np.nextafter(np.float32(-half_width), np.float32(0))
     hi = np.nextafter(np.float32(half_width), np.float32(0))
     for k in range(1 << 24):
-        out[k] = uniform_f32(np.uint32(k << 8), np.float32(0), scale, lo, hi)
+        out[k] = uniform_f32(np.uint32(k << 8), (np.float32(0), scale, lo, hi))
     return out
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from .buffers import Output, as_output
 from .._format.constants import WORDS_PER_TILE, tile_elements
-from .._engines.dispatch import kernel_name, select
+from .._engines.dispatch import select
+from .._engines.kernel_set import kernel_name
 from .._format.tables import FORMATS
 from .._engines.launch import run_fill
 from .._format.params import normal_params, truncated_params, uniform_params, warn_if_all_zero

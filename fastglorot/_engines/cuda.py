@@ -28,7 +28,7 @@ from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.tables import DISTRIBUTIONS, FORMATS, SUPPORTED
 from .cuda_arrays import CudaMemory, c_strides, describe, is_cuda_array, simulator_enabled
 from .._interop import install_hint
-from .dispatch import kernel_name
+from .kernel_set import kernel_name
 from .memory import check_no_self_overlap
 from .._format.position import Runs
 

@@ -7,7 +7,8 @@ runs the stream format's own element functions (``_format.stream_v1``), compiled
 for CUDA, through one of three drivers (one word per element, two words per
 element, Box–Muller pairs) that take the distribution's converter as a
 global of their copy, as ``_engines.kernels._fill`` takes its converter as an
-argument.
+argument.  Which driver and converter a kernel gets follows from its table
+row alone (``_format.tables.Element``, ``_engines.kernel_set``).
 
 Work decomposition
     One thread per Philox counter: it computes the counter's four words once
@@ -65,8 +66,8 @@ import numpy as np
 from .._format import stream_v1 as _stream_v1
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.floatops import bind
-from .._format.tables import DISTRIBUTIONS, FORMATS
-from .dispatch import kernel_name
+from .._format.tables import Element
+from .kernel_set import kernel_specs
 
 __all__ = ["SIMULATOR", "MAX_OUTER", "KERNELS"]
 
@@ -126,10 +127,8 @@ else:
     _elements = bind(_stream_v1, _stream_v1.ELEMENTS, {**OPERATIONS, "word": U32, **ROUNDING}, _device)
 
 if TYPE_CHECKING:  # mypy reads the element functions' own signatures
-    from .._format.stream_v1 import (bits52, bits53, in_lower_tail, normal_pair_f32, normal_pair_f64,
-                                     normal_quantile_central, normal_quantile_tail, philox4x32_10, round_bfloat16,
-                                     round_float16, signed_quantile, truncated_f32, truncated_f64,
-                                     truncated_probability, uniform_f32, uniform_f64)
+    from .._format.stream_v1 import (in_lower_tail, normal_quantile_central, normal_quantile_tail, philox4x32_10,
+                                     round_bfloat16, round_float16, signed_quantile)
 else:
     globals().update(_elements)  # the kernels read them as globals
 
@@ -209,9 +208,10 @@ def _lane(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, j: int) ->
 # truncated normals), ``bfloat16`` (16-bit kernels: bfloat16 or float16 bits;
 # ignored elsewhere), ``geometry = (zero_at, base, col_step, ncols, rows)`` and
 # ``outer_n``, ``outer_g``, ``outer_s``: MAX_OUTER int64 each (module docstring).
-# A driver's copy (``_driver``) binds ``convert``, the distribution's value of
-# one element, and ``finish``, the output format's rounding; ``_TILE``,
-# ``_LANES`` and ``_PAIRS`` its layout.
+# A driver's copy (``_bound``, one per kernel of ``_engines.kernel_set``) binds
+# ``convert``, the distribution's value of one element (its table ``Element``
+# in the driver's calling convention: ``_converter``), and ``finish``, the
+# output format's rounding; ``_TILE``, ``_LANES`` and ``_PAIRS`` its layout.
 
 convert: Any = None
 finish: Any = None
@@ -274,39 +274,28 @@ def _box_muller_driver(out: Any, key: Any, params: Any, bfloat16: bool, geometry
                         out[at + qs * col_step] = finish(sin_value, bfloat16)
 
 
-# -- converters: the element functions of one distribution ------------------------------
+# -- converters: a table ``Element``'s functions in a driver's calling convention ----------
+#
+# Templates whose copies (``_bound``) bind ELEMENT, or PROBABILITY and VALUE,
+# to the element functions a row of ``_format.tables.DISTRIBUTIONS`` names.
 
-@_device
-def _bits(word: np.uint32, params: Any) -> np.uint32:
-    return word
-
-
-@_device
-def _uniform_float32(word: np.uint32, params: Any) -> Any:
-    mid, scale, clamp_low, clamp_high = params
-    return uniform_f32(word, mid, scale, clamp_low, clamp_high)
+ELEMENT: Any = None
+PROBABILITY: Any = None
+VALUE: Any = None
 
 
-@_device
-def _uniform_float64(high: np.uint32, low: np.uint32, params: Any) -> Any:
-    mid, scale, clamp_low, clamp_high = params
-    return uniform_f64(bits53(high, low), mid, scale, clamp_low, clamp_high)
+def _pair_of_one_word(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, p: int, params: Any) -> Any:
+    """A ``pair`` element of one word per output: pair ``p`` from words ``2p, 2p + 1``."""
+    return ELEMENT(x2 if p == 1 else x0, x3 if p == 1 else x1, params)
 
 
-@_device
-def _normal_float32(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, p: int, params: Any) -> Any:
-    mean, std = params
-    return normal_pair_f32(x2 if p == 1 else x0, x3 if p == 1 else x1, mean, std)
+def _pair_of_two_words(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, p: int, params: Any) -> Any:
+    """A ``pair`` element of two words per output: the one pair from all four words."""
+    return ELEMENT(x0, x1, x2, x3, params)
 
 
 @_device
-def _normal_float64(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, p: int, params: Any) -> Any:
-    mean, std = params
-    return normal_pair_f64(x0, x1, x2, x3, mean, std)
-
-
-@_device
-def _standard_truncated(signed: np.float64) -> Any:
+def _standard_normal_quantile(signed: np.float64) -> Any:
     """``sign * Phi^-1(|signed|)``: AS 241's tail branch only where it is taken (a branch, not a select)."""
     p = abs(signed)
     if in_lower_tail(p):
@@ -316,18 +305,14 @@ def _standard_truncated(signed: np.float64) -> Any:
     return signed_quantile(signed, z)
 
 
-@_device
-def _truncated_normal_float32(word: np.uint32, params: Any) -> Any:
-    mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass = params
-    signed = truncated_probability(word, 32, lower_tail, upper_tail, mass)
-    return truncated_f32(_standard_truncated(signed), mean, std, clamp_low, clamp_high)
+def _quantile_of_one_word(word: np.uint32, params: Any) -> Any:
+    """A ``normal_quantile`` element of one word."""
+    return VALUE(_standard_normal_quantile(PROBABILITY(word, params)), params)
 
 
-@_device
-def _truncated_normal_float64(high: np.uint32, low: np.uint32, params: Any) -> Any:
-    mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass = params
-    signed = truncated_probability(bits52(high, low), 52, lower_tail, upper_tail, mass)
-    return truncated_f64(_standard_truncated(signed), mean, std, clamp_low, clamp_high)
+def _quantile_of_two_words(high: np.uint32, low: np.uint32, params: Any) -> Any:
+    """A ``normal_quantile`` element of two words."""
+    return VALUE(_standard_normal_quantile(PROBABILITY(high, low, params)), params)
 
 
 @_device
@@ -341,41 +326,42 @@ def _half_bits(value: Any, bfloat16: bool) -> Any:
     return round_bfloat16(value) if bfloat16 else round_float16(value)
 
 
-def _driver(name: str, driver: Callable[..., None], convert: Any, finish: Any, two_words: bool) -> Any:
-    """Kernel ``name``: a copy of ``driver`` with its converter, rounding and layout bound."""
+def _bound(template: Callable[..., Any], name: str, **bound: Any) -> Any:
+    """A copy of ``template`` named ``name`` whose globals are this module's with ``bound`` in place."""
     namespace = dict(globals())
-    namespace.update(convert=convert, finish=finish, _TILE=_T64 if two_words else _T32,
-                     _LANES=2 if two_words else 4, _PAIRS=1 if two_words else 2)
-    copy = types.FunctionType(driver.__code__, namespace, name)
+    namespace.update(bound)
+    copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name  # numba names its cache files after it: one set per kernel
-    copy.__doc__ = driver.__doc__
-    return _kernel(copy)
+    copy.__doc__ = template.__doc__
+    return copy
 
 
-# The converter of each distribution (``_format.tables.DISTRIBUTIONS``) and draw dtype, with its driver.
-_CONVERTERS: Dict[Tuple[str, str], Tuple[Callable[..., None], Any]] = {
-    ("bits", "uint32"): (_word_driver, _bits),
-    ("uniform", "float32"): (_word_driver, _uniform_float32),
-    ("normal", "float32"): (_box_muller_driver, _normal_float32),
-    ("truncated_normal", "float32"): (_word_driver, _truncated_normal_float32),
-    ("uniform", "float64"): (_pair_driver, _uniform_float64),
-    ("normal", "float64"): (_box_muller_driver, _normal_float64),
-    ("truncated_normal", "float64"): (_pair_driver, _truncated_normal_float64),
-}
+def _converter(element: Element) -> Tuple[Callable[..., None], Any]:
+    """The driver of a table ``Element`` and its converter (a device function)."""
+    functions = [_elements[name] for name in element.functions]
+    name = "_convert_" + "_".join(element.functions)
+    template: Callable[..., Any]
+    if element.kind == "normal_quantile":
+        template = _quantile_of_one_word if element.words == 1 else _quantile_of_two_words
+        convert = _device(_bound(template, name, PROBABILITY=functions[0], VALUE=functions[1]))
+    elif element.kind == "pair":
+        template = _pair_of_one_word if element.words == 1 else _pair_of_two_words
+        return _box_muller_driver, _device(_bound(template, name, ELEMENT=functions[0]))
+    else:
+        convert = functions[0]
+    return (_word_driver if element.words == 1 else _pair_driver), convert
 
 
 def _kernels() -> Dict[str, Any]:
-    """Kernel by ``_engines.dispatch.kernel_name``: one per distribution and format family."""
+    """Kernel by ``_engines.kernel_set.kernel_name``: one per distribution and format family."""
     kernels = {}
-    for distribution in DISTRIBUTIONS:
-        for fmt in ("uint32",) if distribution == "bits" else FORMATS:
-            name = kernel_name(distribution, fmt)
-            if name not in kernels:
-                spec = FORMATS.get(fmt)
-                draw = spec.draw if spec is not None else fmt
-                driver, converter = _CONVERTERS[distribution, draw]
-                rounded = spec is not None and spec.rounding != "none"
-                kernels[name] = _driver(name, driver, converter, _half_bits if rounded else _as_is, draw == "float64")
+    for spec in kernel_specs():
+        driver, convert = _converter(spec.element)
+        two_words = spec.element.words == 2
+        kernels[spec.name] = _kernel(_bound(driver, spec.name, convert=convert,
+                                            finish=_half_bits if spec.rounded else _as_is,
+                                            _TILE=_T64 if two_words else _T32, _LANES=2 if two_words else 4,
+                                            _PAIRS=1 if two_words else 2))
     return kernels
 
 

@@ -40,8 +40,9 @@ from typing import Callable, Optional, Tuple
 import numpy as np
 
 from .._format.tables import DISTRIBUTIONS, FORMATS
+from .kernel_set import kernel_name
 
-__all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "kernel_name", "select", "kernel",
+__all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "select", "kernel",
            "is_loaded", "load"]
 
 NUMPY_MAX_BYTES = 32 << 20
@@ -83,13 +84,6 @@ def numpy_max_bytes() -> int:
         raise ValueError(f"{ENVIRONMENT_VARIABLE}={text!r}: expected a non-negative number of bytes "
                          f"(0 uses the numba kernels for every fill; default {NUMPY_MAX_BYTES})")
     return value
-
-
-def kernel_name(distribution: str, fmt: str) -> str:
-    """The name a fill's kernel has in ``kernels`` and ``numpy_kernels`` (``"bits"`` for raw words)."""
-    if distribution == "bits":
-        return "fill_bits"
-    return f"fill_{distribution}_{FORMATS[fmt].family}"
 
 
 def _kernels() -> ModuleType:

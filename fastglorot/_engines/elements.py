@@ -48,8 +48,6 @@ import numpy as np
 from .._format.constants import F32, F64, I64, U32, U64
 from .jit import float32_from_bits, float64_from_bits, float_bits, inline, njit_cached
 from .numba_elements import (
-    bits52,
-    bits53,
     in_lower_tail,
     normal_pair_f32,
     normal_pair_f64,
@@ -60,7 +58,8 @@ from .numba_elements import (
     signed_quantile,
     truncated_f32,
     truncated_f64,
-    truncated_probability,
+    truncated_probability_f32,
+    truncated_probability_f64,
     uniform_f32,
     uniform_f64,
 )
@@ -236,7 +235,7 @@ def _uniform_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.f
     valid = valid and clamp_low <= clamp_high
     mid = F32(F64(0.5) * low + F64(0.5) * high)
     scale = F32((F64(0.5) * high - F64(0.5) * low) * F64(2.0**-24))
-    value = uniform_f32(_word(seed, stream, i), mid, scale, clamp_low, clamp_high)
+    value = uniform_f32(_word(seed, stream, i), (mid, scale, clamp_low, clamp_high))
     return value if valid else _NAN32
 
 
@@ -250,7 +249,7 @@ def _uniform_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.f
     mid = F64(0.5) * low + F64(0.5) * high
     scale = (F64(0.5) * high - F64(0.5) * low) * F64(2.0**-53)
     high_word, low_word = _pair(seed, stream, i)
-    value = uniform_f64(bits53(high_word, low_word), mid, scale, clamp_low, clamp_high)
+    value = uniform_f64(high_word, low_word, (mid, scale, clamp_low, clamp_high))
     return value if valid else _NAN64
 
 
@@ -266,7 +265,7 @@ def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
     second_pair = ((i >> U64(8)) & U64(1)) == U64(1)
     radius_word = words[2] if second_pair else words[0]
     angle_word = words[3] if second_pair else words[1]
-    cos_value, sin_value = normal_pair_f32(radius_word, angle_word, F32(mean), F32(std))
+    cos_value, sin_value = normal_pair_f32(radius_word, angle_word, (F32(mean), F32(std)))
     value = sin_value if sine else cos_value
     return value if valid else _NAN32
 
@@ -279,7 +278,7 @@ def _normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.f
     words = _block(seed, stream, _pair_block(i))
     # Lanes 0, 1: radius; lanes 2, 3: angle; h = 0 receives the cosine, h = 1 the sine.
     sine = ((i >> U64(7)) & U64(1)) == U64(1)
-    cos_value, sin_value = normal_pair_f64(words[0], words[1], words[2], words[3], mean, std)
+    cos_value, sin_value = normal_pair_f64(words[0], words[1], words[2], words[3], (mean, std))
     value = sin_value if sine else cos_value
     return value if valid else _NAN64
 
@@ -295,17 +294,19 @@ def _standard_truncated(signed: np.float64) -> np.float64:
 def _trunc_normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64,
                           clamp_low: np.float64, clamp_high: np.float64, lower_tail: np.float64,
                           upper_tail: np.float64, mass: np.float64) -> np.float32:
-    signed = truncated_probability(_word(seed, stream, i), 32, lower_tail, upper_tail, mass)
-    return F32(truncated_f32(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
+    params = (mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass)
+    signed = truncated_probability_f32(_word(seed, stream, i), params)
+    return F32(truncated_f32(_standard_truncated(signed), params))
 
 
 @element
 def _trunc_normal_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64,
                           clamp_low: np.float64, clamp_high: np.float64, lower_tail: np.float64,
                           upper_tail: np.float64, mass: np.float64) -> np.float64:
+    params = (mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass)
     high_word, low_word = _pair(seed, stream, i)
-    signed = truncated_probability(bits52(high_word, low_word), 52, lower_tail, upper_tail, mass)
-    return F64(truncated_f64(_standard_truncated(signed), mean, std, clamp_low, clamp_high))
+    signed = truncated_probability_f64(high_word, low_word, params)
+    return F64(truncated_f64(_standard_truncated(signed), params))
 
 
 # The public element functions.

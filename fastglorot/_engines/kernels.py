@@ -33,29 +33,25 @@ counters, partial tiles groups of 32; the inner loops vectorize either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Tuple, TypeVar
+import types
+from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple, TypeVar, cast
 
 import numpy as np
+from numba.np.unsafe.ndarray import to_fixed_tuple as _to_fixed_tuple
 
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
+from .._format.tables import DISTRIBUTIONS, Element
+from . import numba_elements as _numba_elements
+from .kernel_set import kernel_specs
 from .jit import inline, kernel
 from .numba_elements import (
-    bits52,
-    bits53,
     in_lower_tail,
-    normal_pair_f32,
-    normal_pair_f64,
     normal_quantile_central,
     normal_quantile_tail,
     philox4x32_10,
     round_bfloat16,
     round_float16,
     signed_quantile,
-    truncated_f32,
-    truncated_f64,
-    truncated_probability,
-    uniform_f32,
-    uniform_f64,
 )
 
 if TYPE_CHECKING:
@@ -67,12 +63,14 @@ if TYPE_CHECKING:
     Converter = Callable[[NDArray[_Out], NDArray[np.uint32], _State, int, int, int, int], None]
     """``convert(dst, words, state, m0, count, lane_lo, lane_hi)``: one tile's outputs from its words."""
 
-    TruncatedState = Tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
-                           NDArray[np.int64], NDArray[np.float64]]
+    QuantileState = Tuple[Tuple[Any, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+                          NDArray[np.float64]]
     """(params, signed probability, z, tail positions, tail values)."""
 
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """(float32 converter state, float32 scratch tile, is bfloat16)."""
+
+    Fill = Callable[..., None]
 
 __all__ = [
     "TILE_COUNTERS",
@@ -88,7 +86,12 @@ __all__ = [
     "fill_normal_half",
     "fill_truncated_normal_half",
     "tile_elements",
+    "TILE_CONVERTERS",
+    "KERNELS",
 ]
+
+to_fixed_tuple: Callable[[NDArray[Any], int], Tuple[Any, ...]] = cast(Any, _to_fixed_tuple)
+"""numba's ``to_fixed_tuple(array, length)`` (``length`` a compile-time constant), typed for its callers here."""
 
 _L = TILE_COUNTERS
 _GROUP = 32
@@ -116,77 +119,81 @@ def _philox_tile(words: NDArray[np.uint32], tile: int, key_stream: NDArray[np.ui
 # each converts the outputs of counters ``m0 .. m0 + count - 1`` in the
 # element lanes ``lane_lo .. lane_hi - 1`` (tile element ``r`` is in lane
 # ``r // _L``: four lanes in a float32 tile, two in a float64 tile).
+#
+# The converters are templates, one per way of reading words
+# (``_format.tables.Element``: its kind and words per output); a
+# distribution's converter is a copy whose globals bind ELEMENT (or
+# PROBABILITY and VALUE) to the element functions its table row names
+# (``_bound``, at the end of the module), so no code here names a
+# distribution.  The state is the parameters as a tuple (``_value_state``;
+# the truncated normal's adds scratch: ``_quantile_state``).
+
+ELEMENT: Any = None
+PROBABILITY: Any = None
+VALUE: Any = None
+FLOAT32_TILE: Any = None
+"""Bound in each template's copies (``_bound``); None in the templates themselves."""
 
 
-@inline
-def _copy_words(dst: NDArray[np.uint32], words: NDArray[np.uint32], params: object, m0: int, count: int,
-                lane_lo: int, lane_hi: int) -> None:
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            dst[lane * _L + m] = words[lane * _L + m]
-
-
-@inline
-def _uniform_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], params: NDArray[np.float32], m0: int,
-                      count: int, lane_lo: int, lane_hi: int) -> None:
-    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+def _value_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], params: Tuple[Any, ...], m0: int, count: int,
+                  lane_lo: int, lane_hi: int) -> None:
+    """``value`` element of one word: lane ``j`` of counter ``m`` reads word ``j``."""
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            dst[j] = uniform_f32(words[j], mid, scale, clamp_low, clamp_high)
+            dst[j] = ELEMENT(words[j], params)
 
 
-@inline
-def _normal_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], params: NDArray[np.float32], m0: int,
-                     count: int, lane_lo: int, lane_hi: int) -> None:
-    mean, std = params[0], params[1]
-    for pair in range(lane_lo // 2, (lane_hi + 1) // 2):  # lanes 2p, 2p + 1 share one Box-Muller pair
-        radius_at = 2 * pair * _L
-        angle_at = radius_at + _L
-        for m in range(m0, m0 + count):
-            dst[radius_at + m], dst[angle_at + m] = normal_pair_f32(words[radius_at + m], words[angle_at + m],
-                                                                    mean, std)
-
-
-@inline
-def _uniform_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], params: NDArray[np.float64], m0: int,
-                      count: int, lane_lo: int, lane_hi: int) -> None:
-    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+def _value_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], params: Tuple[Any, ...], m0: int, count: int,
+                  lane_lo: int, lane_hi: int) -> None:
+    """``value`` element of two words: lane ``h`` reads words ``2h`` (high) and ``2h + 1``."""
     for half in range(lane_lo, lane_hi):
         high_at = 2 * half * _L
         for m in range(m0, m0 + count):
-            k = bits53(words[high_at + m], words[high_at + _L + m])
-            dst[half * _L + m] = uniform_f64(k, mid, scale, clamp_low, clamp_high)
+            dst[half * _L + m] = ELEMENT(words[high_at + m], words[high_at + _L + m], params)
 
 
-@inline
-def _normal_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], params: NDArray[np.float64], m0: int,
-                     count: int, lane_lo: int, lane_hi: int) -> None:
-    # Both lanes (cosine and sine) come from one Box-Muller pair: no lane choice.
-    mean, std = params[0], params[1]
+def _pair_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], params: Tuple[Any, ...], m0: int, count: int,
+                 lane_lo: int, lane_hi: int) -> None:
+    """``pair`` element of one word per output: lanes ``2p, 2p + 1`` from words ``2p, 2p + 1``."""
+    for pair in range(lane_lo // 2, (lane_hi + 1) // 2):
+        first_at = 2 * pair * _L
+        second_at = first_at + _L
+        for m in range(m0, m0 + count):
+            dst[first_at + m], dst[second_at + m] = ELEMENT(words[first_at + m], words[second_at + m], params)
+
+
+def _pair_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], params: Tuple[Any, ...], m0: int, count: int,
+                 lane_lo: int, lane_hi: int) -> None:
+    """``pair`` element of two words per output: both lanes from all four words (no lane choice)."""
     for m in range(m0, m0 + count):
-        dst[m], dst[_L + m] = normal_pair_f64(words[m], words[_L + m], words[2 * _L + m], words[3 * _L + m],
-                                              mean, std)
+        dst[m], dst[_L + m] = ELEMENT(words[m], words[_L + m], words[2 * _L + m], words[3 * _L + m], params)
 
 
-# Truncated normal: the central quantile for every element (vectorized), then
-# the costly tail branch (a logarithm and two more rational functions) only
-# for the elements that need it, gathered into a contiguous run so it
-# vectorizes too: ~11 % of elements for the usual +-2 std truncation.  The
-# state is (params, signed probability, z, tail positions, tail values),
-# scratch arrays of one tile.
+# ``normal_quantile`` elements: the signed probability of every element, the
+# central quantile for every element (vectorized), then the costly tail
+# branch (a logarithm and two more rational functions) only for the elements
+# that need it, gathered into a contiguous run so it vectorizes too: ~11 % of
+# elements for the usual +-2 std truncation.  The state is (params, signed
+# probability, z, tail positions, tail values), scratch arrays of one tile.
 
 
 @inline
-def truncated_state(params: NDArray[np.float64], tile_size: int) -> TruncatedState:
-    """Scratch for the truncated-normal tile converters (called inside kernels)."""
+def _value_state(params: Tuple[Any, ...], tile_size: int) -> Tuple[Any, ...]:
+    """A ``value`` or ``pair`` converter's state: the parameters."""
+    return params
+
+
+@inline
+def _quantile_state(params: Tuple[Any, ...], tile_size: int) -> QuantileState:
+    """A ``normal_quantile`` converter's state: the parameters and one tile of scratch."""
     return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.float64),
             np.empty(tile_size, np.int64), np.empty(tile_size, np.float64))
 
 
 @inline
-def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
-    """Fill ``z`` with the standardized draws from the signed probabilities."""
+def _normal_quantiles(state: QuantileState, m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
+    """Fill ``z`` with ``sign * Phi^-1(|signed|)`` of the signed probabilities."""
     _, signed, z, tail_at, tail_p = state
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
@@ -212,43 +219,38 @@ def _truncated_z(state: TruncatedState, m0: int, count: int, lane_lo: int, lane_
         z[j] = signed_quantile(signed[j], tail_p[i])
 
 
-@inline
-def _truncated_f32_tile(dst: NDArray[np.float32], words: NDArray[np.uint32], state: TruncatedState, m0: int,
-                        count: int, lane_lo: int, lane_hi: int) -> None:
+def _quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
+                     lane_lo: int, lane_hi: int) -> None:
+    """``normal_quantile`` element of one word."""
     params, signed, z = state[0], state[1], state[2]
-    lower_tail, upper_tail, mass = params[4], params[5], params[6]
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            signed[j] = truncated_probability(words[j], 32, lower_tail, upper_tail, mass)
-    _truncated_z(state, m0, count, lane_lo, lane_hi)
-    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+            signed[j] = PROBABILITY(words[j], params)
+    _normal_quantiles(state, m0, count, lane_lo, lane_hi)
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            dst[j] = truncated_f32(z[j], mean, std, clamp_low, clamp_high)
+            dst[j] = VALUE(z[j], params)
 
 
-@inline
-def _truncated_f64_tile(dst: NDArray[np.float64], words: NDArray[np.uint32], state: TruncatedState, m0: int,
-                        count: int, lane_lo: int, lane_hi: int) -> None:
+def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
+                     lane_lo: int, lane_hi: int) -> None:
+    """``normal_quantile`` element of two words."""
     params, signed, z = state[0], state[1], state[2]
-    lower_tail, upper_tail, mass = params[4], params[5], params[6]
     for half in range(lane_lo, lane_hi):
         high_at = 2 * half * _L
         for m in range(m0, m0 + count):
-            k = bits52(words[high_at + m], words[high_at + _L + m])
-            signed[half * _L + m] = truncated_probability(k, 52, lower_tail, upper_tail, mass)
-    _truncated_z(state, m0, count, lane_lo, lane_hi)
-    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+            signed[half * _L + m] = PROBABILITY(words[high_at + m], words[high_at + _L + m], params)
+    _normal_quantiles(state, m0, count, lane_lo, lane_hi)
     for half in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = half * _L + m
-            dst[j] = truncated_f64(z[j], mean, std, clamp_low, clamp_high)
+            dst[j] = VALUE(z[j], params)
 
 
 # 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The
-# state is (float32 converter params, float32 scratch tile, is bfloat16).
+# state is (float32 converter state, float32 scratch tile, is bfloat16).
 
 
 @inline
@@ -264,27 +266,11 @@ def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], bfloat16: 
                 dst[lane * _L + m] = round_float16(values[lane * _L + m])
 
 
-@inline
-def _uniform_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[NDArray[np.float32]],
-                       m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
+def _half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[Any], m0: int, count: int,
+               lane_lo: int, lane_hi: int) -> None:
+    """The float32 converter ``FLOAT32_TILE`` into the scratch tile, rounded to 16 bits."""
     params, values, bfloat16 = state
-    _uniform_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
-    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
-
-
-@inline
-def _normal_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[NDArray[np.float32]],
-                      m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
-    params, values, bfloat16 = state
-    _normal_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
-    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
-
-
-@inline
-def _truncated_half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[TruncatedState],
-                         m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
-    params, values, bfloat16 = state
-    _truncated_f32_tile(values, words, params, m0, count, lane_lo, lane_hi)
+    FLOAT32_TILE(values, words, params, m0, count, lane_lo, lane_hi)
     _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
 
 
@@ -346,81 +332,97 @@ def _fill(out: NDArray[_Out], firsts: NDArray[np.int64], key_stream: NDArray[np.
             _fill_run(out[r], firsts[r], key_stream, params, convert, scratch, tile_size)
 
 
-@kernel
-def fill_bits(out: NDArray[np.uint32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-              params: NDArray[np.uint32]) -> None:
-    """Raw stream words into the rows of uint32 ``out`` (row ``r`` from index ``firsts[r]``)."""
-    _fill(out, firsts, key_stream, params, _copy_words, WORDS_PER_TILE)
+# The kernels: one per (distribution, format family), each compiling only
+# when first used.  Every kernel fills the rows of a 2-D C-contiguous ``out``,
+# row ``r`` from global index ``firsts[r]``; ``params`` is the parameter
+# array of ``_format.params`` (``PARAM_COUNT`` values), turned into a tuple
+# once per call.  Copies of these two templates (``_bound``) bind CONVERT,
+# STATE, TILE and PARAM_COUNT.
+
+CONVERT: Any = None
+STATE: Any = None
+TILE = WORDS_PER_TILE
+PARAM_COUNT = 1
 
 
-# One kernel per (distribution, dtype): each compiles only when first used.
-# Every kernel fills the rows of a 2-D C-contiguous ``out``, row ``r`` from
-# global index ``firsts[r]``.
+def _fill_template(out: NDArray[Any], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                   params: NDArray[Any]) -> None:
+    _fill(out, firsts, key_stream, STATE(to_fixed_tuple(params, PARAM_COUNT), TILE), CONVERT, TILE)
 
 
-@kernel
-def fill_uniform_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                         params: NDArray[np.float32]) -> None:
-    """float32 uniform samples."""
-    _fill(out, firsts, key_stream, params, _uniform_f32_tile, WORDS_PER_TILE)
+def _fill_half_template(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                        params: NDArray[Any], bfloat16: bool) -> None:
+    state = (STATE(to_fixed_tuple(params, PARAM_COUNT), WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32),
+             bfloat16)
+    _fill(out, firsts, key_stream, state, CONVERT, WORDS_PER_TILE)
 
 
-@kernel
-def fill_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                        params: NDArray[np.float32]) -> None:
-    """float32 normal samples."""
-    _fill(out, firsts, key_stream, params, _normal_f32_tile, WORDS_PER_TILE)
+_TILE_TEMPLATES = {
+    ("value", 1): _value_tile_1,
+    ("value", 2): _value_tile_2,
+    ("pair", 1): _pair_tile_1,
+    ("pair", 2): _pair_tile_2,
+    ("normal_quantile", 1): _quantile_tile_1,
+    ("normal_quantile", 2): _quantile_tile_2,
+}
+"""The tile converter template of each (``Element.kind``, ``Element.words``)."""
 
 
-@kernel
-def fill_uniform_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                         params: NDArray[np.float64]) -> None:
-    """float64 uniform samples."""
-    _fill(out, firsts, key_stream, params, _uniform_f64_tile, WORDS_PER_TILE // 2)
+def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> Any:
+    """A copy of ``template`` named ``name`` whose globals are this module's with ``bound`` in place."""
+    namespace = dict(globals())
+    namespace.update(bound)
+    copy = types.FunctionType(template.__code__, namespace, name)
+    copy.__qualname__ = name  # numba names a kernel's cache files after it: one set per kernel
+    copy.__module__ = __name__
+    copy.__doc__ = doc
+    return copy
 
 
-@kernel
-def fill_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                        params: NDArray[np.float64]) -> None:
-    """float64 normal samples."""
-    _fill(out, firsts, key_stream, params, _normal_f64_tile, WORDS_PER_TILE // 2)
+def _tile_converter(element: Element) -> Any:
+    """The tile converter of one table :class:`~fastglorot._format.tables.Element`."""
+    functions = [getattr(_numba_elements, name) for name in element.functions]
+    names = {"ELEMENT": functions[0]} if element.kind != "normal_quantile" else {
+        "PROBABILITY": functions[0], "VALUE": functions[1]}
+    template = _TILE_TEMPLATES[element.kind, element.words]
+    return inline(_bound(template, f"{template.__name__}_{'_'.join(element.functions)}", template.__doc__ or "",
+                         **names))
 
 
-@kernel
-def fill_truncated_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                                  params: NDArray[np.float64]) -> None:
-    """float32 truncated-normal samples."""
-    state = truncated_state(params, WORDS_PER_TILE)
-    _fill(out, firsts, key_stream, state, _truncated_f32_tile, WORDS_PER_TILE)
+def _build() -> Tuple[Dict[Tuple[str, str], Any], Dict[str, Any]]:
+    """The tile converters by (distribution, draw dtype) and the kernels by ``kernel_set.kernel_name``."""
+    converters = {(distribution, draw): _tile_converter(element)
+                  for distribution, row in DISTRIBUTIONS.items() for draw, element in row.elements.items()}
+    kernels: Dict[str, Any] = {}
+    for spec in kernel_specs():
+        convert = converters[spec.distribution, spec.draw]
+        state = _quantile_state if spec.element.kind == "normal_quantile" else _value_state
+        if spec.rounded:
+            half = inline(_bound(_half_tile, f"_half_tile_{spec.distribution}", _half_tile.__doc__ or "",
+                                 FLOAT32_TILE=convert))
+            kernels[spec.name] = kernel(_bound(_fill_half_template, spec.name, spec.doc, CONVERT=half, STATE=state,
+                                               PARAM_COUNT=spec.param_count))
+        else:
+            kernels[spec.name] = kernel(_bound(_fill_template, spec.name, spec.doc, CONVERT=convert, STATE=state,
+                                               TILE=WORDS_PER_TILE // spec.element.words,
+                                               PARAM_COUNT=spec.param_count))
+    return converters, kernels
 
 
-@kernel
-def fill_truncated_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                                  params: NDArray[np.float64]) -> None:
-    """float64 truncated-normal samples."""
-    state = truncated_state(params, WORDS_PER_TILE // 2)
-    _fill(out, firsts, key_stream, state, _truncated_f64_tile, WORDS_PER_TILE // 2)
+TILE_CONVERTERS, KERNELS = _build()
+"""The tile converter of each (distribution, draw dtype) (``bench/bench_launch.py`` times them), and the kernel
+of each ``_engines.kernel_set.kernel_name``: also this module's attributes ``fill_bits``, ``fill_uniform_float32``, ..."""
 
-
-@kernel
-def fill_uniform_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                      params: NDArray[np.float32], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 uniform samples, into uint16 ``out``."""
-    state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-    _fill(out, firsts, key_stream, state, _uniform_half_tile, WORDS_PER_TILE)
-
-
-@kernel
-def fill_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                     params: NDArray[np.float32], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 normal samples, into uint16 ``out``."""
-    state = (params, np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-    _fill(out, firsts, key_stream, state, _normal_half_tile, WORDS_PER_TILE)
-
-
-@kernel
-def fill_truncated_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                               params: NDArray[np.float64], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 truncated-normal samples."""
-    state = (truncated_state(params, WORDS_PER_TILE), np.empty(WORDS_PER_TILE, np.float32), bfloat16)
-    _fill(out, firsts, key_stream, state, _truncated_half_tile, WORDS_PER_TILE)
+if TYPE_CHECKING:
+    fill_bits: Fill
+    fill_uniform_float32: Fill
+    fill_normal_float32: Fill
+    fill_uniform_float64: Fill
+    fill_normal_float64: Fill
+    fill_truncated_normal_float32: Fill
+    fill_truncated_normal_float64: Fill
+    fill_uniform_half: Fill
+    fill_normal_half: Fill
+    fill_truncated_normal_half: Fill
+else:
+    globals().update(KERNELS)

@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
     from .jit import IntrinsicTyping
     from .._format.stream_v1 import (TERMS_F32, TERMS_F64, bits52, bits53, clamp, in_lower_tail, minus_two_log,
-                             normal_pair_f32, normal_pair_f64, normal_quantile_central, normal_quantile_tail,
-                             normal_radius_f32, philox4x32_10, round_bfloat16, round_float16, signed_quantile,
-                             sincos_turn_f32, sincos_turn_f64, truncated_f32, truncated_f64, truncated_probability,
-                             uniform_f32, uniform_f64)
+                                     normal_pair_f32, normal_pair_f64, normal_quantile_central,
+                                     normal_quantile_tail, normal_radius_f32, philox4x32_10, raw_word,
+                                     round_bfloat16, round_float16, signed_quantile, sincos_turn_f32,
+                                     sincos_turn_f64, truncated_f32, truncated_f64, truncated_probability,
+                                     truncated_probability_f32, truncated_probability_f64, uniform_f32, uniform_f64)
 
 
 def _select_signature(condition: Any, if_true: Any, if_false: Any, /) -> Any:
@@ -106,6 +107,7 @@ if not TYPE_CHECKING:  # mypy reads the element functions' own signatures (above
 
 __all__ = ["TERMS_F32", "TERMS_F64", "bits52", "bits53", "clamp", "in_lower_tail", "minus_two_log",
            "normal_pair_f32", "normal_pair_f64", "normal_quantile_central", "normal_quantile_tail",
-           "normal_radius_f32", "philox4x32_10", "round_bfloat16", "round_float16", "signed_quantile",
+           "normal_radius_f32", "philox4x32_10", "raw_word", "round_bfloat16", "round_float16", "signed_quantile",
            "sincos_turn_f32", "sincos_turn_f64", "truncated_f32", "truncated_f64", "truncated_probability",
-           "uniform_f32", "uniform_f64", "select", "f32_bits", "word", "OPERATIONS"]
+           "truncated_probability_f32", "truncated_probability_f64", "uniform_f32", "uniform_f64", "select",
+           "f32_bits", "word", "OPERATIONS"]

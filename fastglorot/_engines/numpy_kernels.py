@@ -31,30 +31,24 @@ cache.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .._format import stream_v1 as _stream_v1
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.stream_v1 import (
-    bits52,
-    bits53,
     in_lower_tail,
-    normal_pair_f32,
-    normal_pair_f64,
     normal_quantile_central,
     normal_quantile_tail,
     philox4x32_10,
     round_bfloat16,
     round_float16,
     signed_quantile,
-    truncated_f32,
-    truncated_f64,
-    truncated_probability,
-    uniform_f32,
-    uniform_f64,
 )
+from .._format.tables import Element
+from .kernel_set import kernel_specs
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -68,6 +62,7 @@ __all__ = [
     "fill_uniform_half",
     "fill_normal_half",
     "fill_truncated_normal_half",
+    "KERNELS",
 ]
 
 CHUNK_ELEMENTS = 1 << 16
@@ -92,36 +87,22 @@ def _philox(counters: NDArray[np.uint64], key_stream: NDArray[np.uint32]) -> Wor
     return words
 
 
-def _uniform_f32(word: NDArray[np.uint32], params: NDArray[np.float32]) -> NDArray[np.float32]:
-    result: NDArray[np.float32] = uniform_f32(word, params[0], params[1], params[2], params[3])
-    return result
+def _normal_quantile(probability: Callable[..., Any], value: Callable[..., Any]) -> Callable[..., Any]:
+    """A ``normal_quantile`` element as one function of the words and ``params``: the central quantile
+    everywhere, the tail branch only where it is taken (as the CPU tile converters do)."""
 
+    def element(*words_and_params: Any) -> NDArray[Any]:
+        params = words_and_params[-1]
+        signed = probability(*words_and_params)
+        p = np.abs(signed)
+        z = normal_quantile_central(p)
+        tail = in_lower_tail(p)
+        if tail.any():
+            z[tail] = normal_quantile_tail(p[tail])
+        result: NDArray[Any] = value(signed_quantile(signed, z), params)
+        return result
 
-def _uniform_f64(high: NDArray[np.uint32], low: NDArray[np.uint32], params: NDArray[np.float64]
-                 ) -> NDArray[np.float64]:
-    result: NDArray[np.float64] = uniform_f64(bits53(high, low), params[0], params[1], params[2], params[3])
-    return result
-
-
-def _truncated(k: NDArray[Any], bits: int, params: NDArray[np.float64], float32: bool) -> NDArray[Any]:
-    """Truncated-normal outputs from ``bits``-bit integers ``k``: the central quantile everywhere, the
-    tail branch only where it is taken (as the CPU tile converters do)."""
-    mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass = (params[i] for i in range(7))
-    signed = truncated_probability(k, bits, lower_tail, upper_tail, mass)
-    p = np.abs(signed)
-    z = normal_quantile_central(p)
-    tail = in_lower_tail(p)
-    if tail.any():
-        z[tail] = normal_quantile_tail(p[tail])
-    z = signed_quantile(signed, z)
-    result: NDArray[Any] = (truncated_f32 if float32 else truncated_f64)(z, mean, std, clamp_low, clamp_high)
-    return result
-
-
-def _round_half(values: NDArray[np.float32], bfloat16: bool) -> NDArray[np.uint16]:
-    """float16 or bfloat16 bits of float32 ``values``, rounded to nearest even."""
-    result: NDArray[np.uint16] = (round_bfloat16 if bfloat16 else round_float16)(values)
-    return result
+    return element
 
 
 # -- converters: one chunk of outputs from the words of their counters --------
@@ -130,74 +111,38 @@ def _round_half(values: NDArray[np.float32], bfloat16: bool) -> NDArray[np.uint1
 # With ``lanes`` None the words are whole tiles, each array shaped
 # (tiles, TILE_COUNTERS), and the outputs come in tile order; otherwise
 # ``words`` hold each element's own counter and ``lanes`` its lane in the tile
-# (0-3 for 32-bit outputs, 0-1 for float64 halves).
+# (0-3 for 32-bit outputs, 0-1 for float64 halves).  One converter per table
+# ``Element``: a call of its element function reads ``words * values``
+# consecutive words (call ``c``: words from ``c * words * values``) and gives
+# lanes ``c * values ..`` (``_format.tables.Element``).
 
 Converter = Callable[[Words, Any, Any], NDArray[Any]]
 
 
-def _tile_words(words: Words) -> NDArray[np.uint32]:
-    """A tile's words in output order: lane ``j`` of counter ``m`` at ``j*128 + m``."""
-    return np.stack(words, axis=1).reshape(-1)
+def _converter(element: Element) -> Converter:
+    """The converter of a table ``Element`` (its functions: ``_format.stream_v1``'s plain Python)."""
+    functions = [getattr(_stream_v1, name) for name in element.functions]
+    function = _normal_quantile(*functions) if element.kind == "normal_quantile" else functions[0]
+    per_call = element.words * element.values
+    calls = 4 // per_call
 
+    def convert(words: Words, lanes: Any, params: Any) -> NDArray[Any]:
+        if lanes is None:
+            values: List[NDArray[Any]] = []
+            for c in range(calls):
+                result = function(*words[c * per_call : (c + 1) * per_call], params)
+                values.extend(result if element.values == 2 else (result,))
+            return np.stack(values, axis=1).reshape(-1)
+        # Each element: the words of its own call, then its value of the call's results.
+        call = lanes // element.values
+        arguments = [np.choose(call, words[i::per_call]) if calls > 1 else words[i] for i in range(per_call)]
+        result = function(*arguments, params)
+        if element.values == 1:
+            return np.asarray(result)
+        chosen: NDArray[Any] = np.where(lanes % 2 == 1, result[1], result[0])
+        return chosen
 
-def _element_words(words: Words, lanes: NDArray[np.int64]) -> NDArray[np.uint32]:
-    return np.choose(lanes, words)
-
-
-def _words_of(words: Words, lanes: Any) -> NDArray[np.uint32]:
-    return _tile_words(words) if lanes is None else _element_words(words, lanes)
-
-
-def _halves_of(words: Words, lanes: Any) -> Tuple[NDArray[np.uint32], NDArray[np.uint32]]:
-    """(high word, low word) of each float64 output: lanes (0, 1) for the first half, (2, 3) for the second."""
-    if lanes is None:
-        return (np.stack((words[0], words[2]), axis=1).reshape(-1),
-                np.stack((words[1], words[3]), axis=1).reshape(-1))
-    second = lanes == 1
-    return np.where(second, words[2], words[0]), np.where(second, words[3], words[1])
-
-
-def _convert_bits(words: Words, lanes: Any, params: Any) -> NDArray[np.uint32]:
-    return _words_of(words, lanes)
-
-
-def _convert_uniform_f32(words: Words, lanes: Any, params: Any) -> NDArray[np.float32]:
-    return _uniform_f32(_words_of(words, lanes), params)
-
-
-def _convert_uniform_f64(words: Words, lanes: Any, params: Any) -> NDArray[np.float64]:
-    return _uniform_f64(*_halves_of(words, lanes), params)
-
-
-def _convert_normal_f32(words: Words, lanes: Any, params: Any) -> NDArray[np.float32]:
-    # Lanes 2p and 2p + 1 share a Box–Muller pair: radius word 2p, angle word 2p + 1.
-    if lanes is None:
-        radius = np.stack((words[0], words[2]), axis=1)
-        angle = np.stack((words[1], words[3]), axis=1)
-        cos_out, sin_out = normal_pair_f32(radius, angle, params[0], params[1])
-        return np.stack((cos_out, sin_out), axis=2).reshape(-1)
-    second_pair = lanes >= 2
-    radius = np.where(second_pair, words[2], words[0])
-    angle = np.where(second_pair, words[3], words[1])
-    cos_out, sin_out = normal_pair_f32(radius, angle, params[0], params[1])
-    result: NDArray[np.float32] = np.where((lanes & 1) == 1, sin_out, cos_out)
-    return result
-
-
-def _convert_normal_f64(words: Words, lanes: Any, params: Any) -> NDArray[np.float64]:
-    cos_out, sin_out = normal_pair_f64(words[0], words[1], words[2], words[3], params[0], params[1])
-    if lanes is None:
-        return np.stack((cos_out, sin_out), axis=1).reshape(-1)
-    result: NDArray[np.float64] = np.where(lanes == 1, sin_out, cos_out)
-    return result
-
-
-def _convert_truncated_f32(words: Words, lanes: Any, params: Any) -> NDArray[np.float32]:
-    return _truncated(_words_of(words, lanes), 32, params, True)
-
-
-def _convert_truncated_f64(words: Words, lanes: Any, params: Any) -> NDArray[np.float64]:
-    return _truncated(bits52(*_halves_of(words, lanes)), 52, params, False)
+    return convert
 
 
 def _half(convert: Converter) -> Callable[[Words, Any, Any], NDArray[np.uint16]]:
@@ -205,7 +150,9 @@ def _half(convert: Converter) -> Callable[[Words, Any, Any], NDArray[np.uint16]]
 
     def convert_half(words: Words, lanes: Any, params: Any) -> NDArray[np.uint16]:
         float32_params, bfloat16 = params
-        return _round_half(convert(words, lanes, float32_params), bfloat16)
+        result: NDArray[np.uint16] = (round_bfloat16 if bfloat16 else round_float16)(
+            convert(words, lanes, float32_params))
+        return result
 
     return convert_half
 
@@ -244,61 +191,53 @@ def _fill(out: NDArray[Any], firsts: NDArray[np.int64], key_stream: NDArray[np.u
         out[r : r + group] = convert(_philox(counters, key_stream), lanes, params).reshape(-1, length)
 
 
-def fill_bits(out: NDArray[np.uint32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-              params: NDArray[np.uint32]) -> None:
-    """Raw stream words into the rows of uint32 ``out``."""
-    _fill(out, firsts, key_stream, params, _convert_bits, WORDS_PER_TILE)
+def _kernel(name: str, convert: Converter, tile_size: int, doc: str, rounded: bool) -> Callable[..., None]:
+    """The twin of kernel ``name``: ``fill(out, firsts, key_stream, params[, bfloat16])``."""
+    if rounded:
+        half = _half(convert)
+
+        def fill_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                      params: NDArray[Any], bfloat16: bool) -> None:
+            _fill(out, firsts, key_stream, (params, bfloat16), half, tile_size)
+
+        fill: Callable[..., None] = fill_half
+    else:
+
+        def fill_float(out: NDArray[Any], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
+                       params: NDArray[Any]) -> None:
+            _fill(out, firsts, key_stream, params, convert, tile_size)
+
+        fill = fill_float
+    fill.__name__ = fill.__qualname__ = name
+    fill.__doc__ = doc
+    return fill
 
 
-def fill_uniform_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                         params: NDArray[np.float32]) -> None:
-    """float32 uniform samples."""
-    _fill(out, firsts, key_stream, params, _convert_uniform_f32, WORDS_PER_TILE)
+def _kernels() -> Dict[str, Callable[..., None]]:
+    """The twin of every kernel (``_engines.kernel_set``)."""
+    converters: Dict[Element, Converter] = {}
+    kernels = {}
+    for spec in kernel_specs():
+        convert = converters.setdefault(spec.element, _converter(spec.element))
+        kernels[spec.name] = _kernel(spec.name, convert, WORDS_PER_TILE // spec.element.words, spec.doc,
+                                     spec.rounded)
+    return kernels
 
 
-def fill_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                        params: NDArray[np.float32]) -> None:
-    """float32 normal samples."""
-    _fill(out, firsts, key_stream, params, _convert_normal_f32, WORDS_PER_TILE)
+KERNELS = _kernels()
+"""The twin of each ``_engines.kernel_set.kernel_name``: also this module's attributes ``fill_bits``, ..."""
 
-
-def fill_uniform_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                         params: NDArray[np.float64]) -> None:
-    """float64 uniform samples."""
-    _fill(out, firsts, key_stream, params, _convert_uniform_f64, WORDS_PER_TILE // 2)
-
-
-def fill_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                        params: NDArray[np.float64]) -> None:
-    """float64 normal samples."""
-    _fill(out, firsts, key_stream, params, _convert_normal_f64, WORDS_PER_TILE // 2)
-
-
-def fill_truncated_normal_float32(out: NDArray[np.float32], firsts: NDArray[np.int64],
-                                  key_stream: NDArray[np.uint32], params: NDArray[np.float64]) -> None:
-    """float32 truncated-normal samples."""
-    _fill(out, firsts, key_stream, params, _convert_truncated_f32, WORDS_PER_TILE)
-
-
-def fill_truncated_normal_float64(out: NDArray[np.float64], firsts: NDArray[np.int64],
-                                  key_stream: NDArray[np.uint32], params: NDArray[np.float64]) -> None:
-    """float64 truncated-normal samples."""
-    _fill(out, firsts, key_stream, params, _convert_truncated_f64, WORDS_PER_TILE // 2)
-
-
-def fill_uniform_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                      params: NDArray[np.float32], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 uniform samples, into uint16 ``out``."""
-    _fill(out, firsts, key_stream, (params, bfloat16), _half(_convert_uniform_f32), WORDS_PER_TILE)
-
-
-def fill_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                     params: NDArray[np.float32], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 normal samples, into uint16 ``out``."""
-    _fill(out, firsts, key_stream, (params, bfloat16), _half(_convert_normal_f32), WORDS_PER_TILE)
-
-
-def fill_truncated_normal_half(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_stream: NDArray[np.uint32],
-                               params: NDArray[np.float64], bfloat16: bool) -> None:
-    """float16 (or bfloat16) bits of the float32 truncated-normal samples."""
-    _fill(out, firsts, key_stream, (params, bfloat16), _half(_convert_truncated_f32), WORDS_PER_TILE)
+if TYPE_CHECKING:
+    Fill = Callable[..., None]
+    fill_bits: Fill
+    fill_uniform_float32: Fill
+    fill_normal_float32: Fill
+    fill_uniform_float64: Fill
+    fill_normal_float64: Fill
+    fill_truncated_normal_float32: Fill
+    fill_truncated_normal_float64: Fill
+    fill_uniform_half: Fill
+    fill_normal_half: Fill
+    fill_truncated_normal_half: Fill
+else:
+    globals().update(KERNELS)

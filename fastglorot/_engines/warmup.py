@@ -22,7 +22,8 @@ import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .._format.tables import FORMATS, KERNEL_DISTRIBUTIONS, NAMES
-from .dispatch import kernel, kernel_name, load
+from .dispatch import kernel, load
+from .kernel_set import kernel_name
 
 __all__ = ["warmup", "cache_problem", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
 

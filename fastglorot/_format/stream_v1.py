@@ -133,17 +133,30 @@ _SIGN32 = U32(1 << 31)
 _HALF_53 = I64(1 << 53)
 
 
-def uniform_f32(word: Any, mid: Any, scale: Any, clamp_low: Any, clamp_high: Any) -> Any:
-    """float32 from the top 24 bits ``k`` of ``word``: ``mid + scale * (2k + 1 - 2**24)``, clamped."""
+def raw_word(word: Any, params: Any) -> Any:
+    """A raw stream word, unchanged (the ``bits`` fills; ``params`` unused)."""
+    return word
+
+
+def uniform_f32(word: Any, params: Any) -> Any:
+    """float32 from the top 24 bits ``k`` of ``word``: ``mid + scale * (2k + 1 - 2**24)``, clamped.
+
+    ``params = (mid, scale, clamp_low, clamp_high)``, float32 (``_format.params.uniform_params``).
+    """
+    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     # (2k + 1) - 2**24 == ((word - 2**31) >> 7) | 1 with an arithmetic shift:
     # staying in 32 bits lets the conversion use 16-wide vcvtdq2ps.
     odd = I32(I32(word ^ _SIGN32) >> I32(7)) | I32(1)
     return clamp(add(mid, mul(scale, F32(I32(odd)))), clamp_low, clamp_high)
 
 
-def uniform_f64(k53: Any, mid: Any, scale: Any, clamp_low: Any, clamp_high: Any) -> Any:
-    """float64 from 53 bits ``k53``: ``mid + scale * (2k + 1 - 2**53)``, clamped."""
-    odd = I64((k53 << U64(1)) | U64(1)) - _HALF_53
+def uniform_f64(high_word: Any, low_word: Any, params: Any) -> Any:
+    """float64 from the 53 bits ``k`` of two words (``bits53``): ``mid + scale * (2k + 1 - 2**53)``, clamped.
+
+    ``params = (mid, scale, clamp_low, clamp_high)``, float64.
+    """
+    mid, scale, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
+    odd = I64((bits53(high_word, low_word) << U64(1)) | U64(1)) - _HALF_53
     return clamp(add(mid, mul(scale, F64(odd))), clamp_low, clamp_high)
 
 
@@ -234,15 +247,23 @@ def normal_radius_f32(word: Any) -> Any:
     return sqrt(F32(minus_two_log(add(F64(word), _HALF64), 32, TERMS_F32)))
 
 
-def normal_pair_f32(radius_word: Any, angle_word: Any, mean: Any, std: Any) -> Tuple[Any, Any]:
-    """The float32 Box–Muller pair of two words: ``(mean + r cos theta, mean + r sin theta)``."""
+def normal_pair_f32(radius_word: Any, angle_word: Any, params: Any) -> Tuple[Any, Any]:
+    """The float32 Box–Muller pair of two words: ``(mean + r cos theta, mean + r sin theta)``.
+
+    ``params = (mean, std)``, float32 (``_format.params.normal_params``).
+    """
+    mean, std = params[0], params[1]
     r = mul(normal_radius_f32(radius_word), std)
     sin_theta, cos_theta = sincos_turn_f32(angle_word)
     return add(mean, mul(r, cos_theta)), add(mean, mul(r, sin_theta))
 
 
-def normal_pair_f64(w0: Any, w1: Any, w2: Any, w3: Any, mean: Any, std: Any) -> Tuple[Any, Any]:
-    """The float64 Box–Muller pair of four words: 52 bits of ``w0, w1`` the radius, of ``w2, w3`` the angle."""
+def normal_pair_f64(w0: Any, w1: Any, w2: Any, w3: Any, params: Any) -> Tuple[Any, Any]:
+    """The float64 Box–Muller pair of four words: 52 bits of ``w0, w1`` the radius, of ``w2, w3`` the angle.
+
+    ``params = (mean, std)``, float64.
+    """
+    mean, std = params[0], params[1]
     r = mul(sqrt(minus_two_log(add(F64(bits52(w0, w1)), _HALF64), 52, TERMS_F64)), std)
     sin_theta, cos_theta = sincos_turn_f64(bits52(w2, w3))
     return add(mean, mul(r, cos_theta)), add(mean, mul(r, sin_theta))
@@ -323,18 +344,34 @@ def truncated_probability(k: Any, bits: int, lower_tail: Any, upper_tail: Any, m
     return select(below <= above, below, -above)
 
 
+def truncated_probability_f32(word: Any, params: Any) -> Any:
+    """:func:`truncated_probability` of one word (32 bits).
+
+    ``params = (mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass)``, float64
+    (``_format.params.truncated_params``).
+    """
+    return truncated_probability(word, 32, params[4], params[5], params[6])
+
+
+def truncated_probability_f64(high_word: Any, low_word: Any, params: Any) -> Any:
+    """:func:`truncated_probability` of the 52 bits of two words (``bits52``)."""
+    return truncated_probability(bits52(high_word, low_word), 52, params[4], params[5], params[6])
+
+
 def signed_quantile(signed: Any, z: Any) -> Any:
     """``z`` (``Phi^-1(|signed|)``) with the sign of ``signed``."""
     return select(signed > F64(0.0), z, -z)
 
 
-def truncated_f32(z: Any, mean: Any, std: Any, clamp_low: Any, clamp_high: Any) -> Any:
-    """The float32 truncated-normal value of the standardized draw ``z`` (float64 parameters)."""
+def truncated_f32(z: Any, params: Any) -> Any:
+    """The float32 truncated-normal value ``clamp(float32(mean + std z))`` of the standardized draw ``z``."""
+    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     return clamp(F32(add(mean, mul(std, z))), F32(clamp_low), F32(clamp_high))
 
 
-def truncated_f64(z: Any, mean: Any, std: Any, clamp_low: Any, clamp_high: Any) -> Any:
-    """The float64 truncated-normal value of the standardized draw ``z``."""
+def truncated_f64(z: Any, params: Any) -> Any:
+    """The float64 truncated-normal value ``clamp(mean + std z)`` of the standardized draw ``z``."""
+    mean, std, clamp_low, clamp_high = params[0], params[1], params[2], params[3]
     return clamp(add(mean, mul(std, z)), clamp_low, clamp_high)
 
 
@@ -369,9 +406,10 @@ def round_bfloat16(x: Any) -> Any:
     return U16((bits + U32(0x7FFF) + ((bits >> U32(16)) & U32(1))) >> U32(16))
 
 
-ELEMENTS = ("philox_rounds", "philox4x32_10", "clamp", "horner", "bits53", "bits52", "uniform_f32", "uniform_f64",
-            "minus_two_log", "rotate_quadrant", "sincos_turn_f32", "sincos_turn_f64", "normal_radius_f32",
-            "normal_pair_f32", "normal_pair_f64", "rational7", "normal_quantile_central", "in_lower_tail",
-            "normal_quantile_tail", "truncated_probability", "signed_quantile", "truncated_f32", "truncated_f64",
-            "round_float16", "round_bfloat16")
+ELEMENTS = ("philox_rounds", "philox4x32_10", "clamp", "horner", "bits53", "bits52", "raw_word", "uniform_f32",
+            "uniform_f64", "minus_two_log", "rotate_quadrant", "sincos_turn_f32", "sincos_turn_f64",
+            "normal_radius_f32", "normal_pair_f32", "normal_pair_f64", "rational7", "normal_quantile_central",
+            "in_lower_tail", "normal_quantile_tail", "truncated_probability", "truncated_probability_f32",
+            "truncated_probability_f64", "signed_quantile", "truncated_f32", "truncated_f64", "round_float16",
+            "round_bfloat16")
 """The element functions, which every engine compiles its own copies of."""

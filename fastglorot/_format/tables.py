@@ -6,23 +6,24 @@ of the draw to the output, the NumPy dtype (ml_dtypes' bfloat16 loaded
 lazily), the safetensors code, the torch name, the largest finite value and
 the largest normal sample written as a finite value.  :data:`ROUNDINGS`
 names each rounding's element function, :data:`DISTRIBUTIONS` each
-distribution's parameter builder, parameter count and element functions
-(``_format.stream_v1``).  Adding a format means adding one row (a new rounding: one
-row of :data:`ROUNDINGS` and its element function; a new draw dtype: its
-kernels); adding a distribution, one row of :data:`DISTRIBUTIONS` and its
-element functions (with a converter per engine driver).
+distribution's parameter builder, parameter count and, per draw dtype, its
+element functions (``_format.stream_v1``) with how they read a counter's words
+(:class:`Element`).  The engines build their kernels from these tables: adding
+a format means adding one row (a new rounding: one row of :data:`ROUNDINGS`
+and its element function; a new draw dtype: its kernels); adding a
+distribution, one row of :data:`DISTRIBUTIONS` and its element functions.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 __all__ = ["Format", "FORMATS", "NAMES", "SUPPORTED", "format_of", "torch_formats", "Rounding", "ROUNDINGS",
-           "Distribution", "DISTRIBUTIONS", "KERNEL_DISTRIBUTIONS"]
+           "Element", "ELEMENT_KINDS", "Distribution", "DISTRIBUTIONS", "KERNEL_DISTRIBUTIONS"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,53 @@ ROUNDINGS: Dict[str, Rounding] = {r.name: r for r in (
 )}
 
 
+ELEMENT_KINDS = ("value", "pair", "normal_quantile")
+"""How an element function turns a counter's words into outputs (:class:`Element`)."""
+
+
+@dataclass(frozen=True)
+class Element:
+    """How one draw dtype of a distribution turns Philox words into outputs.
+
+    Every engine's driver follows these fields alone, so a distribution is a
+    row of :data:`DISTRIBUTIONS` plus its element functions: no engine code
+    names a distribution.  A counter's four words ``x0 .. x3`` make ``4 /
+    words`` outputs (its lanes, README "Stream format"); lane ``j`` reads
+    words ``words*j .. words*j + words - 1``.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`ELEMENT_KINDS`:
+
+        * ``"value"``: ``functions[0](*lane_words, params) -> value``, one output per lane;
+        * ``"pair"``: ``functions[0](*words_of_lanes_2p_and_2p1, params) -> (value_2p, value_2p1)``,
+          two lanes from one call (Box–Muller's cosine and sine);
+        * ``"normal_quantile"``: ``functions[0](*lane_words, params) -> signed`` (a probability
+          ``p``, negative for ``-(1 - P)``), then ``functions[1](z, params) -> value`` with
+          ``z = sign(signed) * Phi^-1(|signed|)`` by the format's AS 241 (``_format.stream_v1``);
+          the CPU tiles take the quantile's costly tail branch only where it is needed.
+    words : int
+        Words per output: 1 (32-bit outputs, float32 draws) or 2 (float64 draws).
+    functions : tuple of str
+        The element functions of ``_format.stream_v1``.
+    """
+
+    kind: str
+    words: int
+    functions: Tuple[str, ...]
+
+    @property
+    def lanes(self) -> int:
+        """Outputs per counter."""
+        return 4 // self.words
+
+    @property
+    def values(self) -> int:
+        """Outputs per call of ``functions[0]``."""
+        return 2 if self.kind == "pair" else 1
+
+
 @dataclass(frozen=True)
 class Distribution:
     """One distribution of the fills.
@@ -68,23 +116,30 @@ class Distribution:
         How many parameters the kernels take.
     params_in_draw_dtype : bool
         Whether the parameters are of the draw dtype (else float64).
-    elements : tuple of str
-        The element functions of ``_format.stream_v1`` giving a float32 and a
-        float64 value (empty for raw words).
+    elements : dict
+        The :class:`Element` of each draw dtype (``"float32"``, ``"float64"``;
+        ``"uint32"`` for raw words).  The element functions take the
+        parameters as one sequence, in ``params``' order.
     """
 
     name: str
     params: str
     param_count: int
     params_in_draw_dtype: bool
-    elements: Tuple[str, ...]
+    elements: Mapping[str, Element]
 
 
 DISTRIBUTIONS: Dict[str, Distribution] = {d.name: d for d in (
-    Distribution("bits", "", 1, False, ()),
-    Distribution("uniform", "uniform_params", 4, True, ("uniform_f32", "uniform_f64")),
-    Distribution("normal", "normal_params", 2, True, ("normal_pair_f32", "normal_pair_f64")),
-    Distribution("truncated_normal", "truncated_params", 7, False, ("truncated_f32", "truncated_f64")),
+    Distribution("bits", "", 1, False, {"uint32": Element("value", 1, ("raw_word",))}),
+    Distribution("uniform", "uniform_params", 4, True, {
+        "float32": Element("value", 1, ("uniform_f32",)),
+        "float64": Element("value", 2, ("uniform_f64",))}),
+    Distribution("normal", "normal_params", 2, True, {
+        "float32": Element("pair", 1, ("normal_pair_f32",)),
+        "float64": Element("pair", 2, ("normal_pair_f64",))}),
+    Distribution("truncated_normal", "truncated_params", 7, False, {
+        "float32": Element("normal_quantile", 1, ("truncated_probability_f32", "truncated_f32")),
+        "float64": Element("normal_quantile", 2, ("truncated_probability_f64", "truncated_f64"))}),
 )}
 
 KERNEL_DISTRIBUTIONS: Tuple[str, ...] = tuple(name for name in DISTRIBUTIONS if name != "bits")
