@@ -67,7 +67,7 @@ from .._format import stream_v1 as _stream_v1
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.floatops import bind
 from .._format.tables import Element
-from .kernel_set import kernel_specs
+from .kernel_set import flag_roundings, kernel_specs
 
 __all__ = ["SIMULATOR", "MAX_OUTER", "KERNELS"]
 
@@ -128,7 +128,7 @@ else:
 
 if TYPE_CHECKING:  # mypy reads the element functions' own signatures
     from .._format.stream_v1 import (in_lower_tail, normal_quantile_central, normal_quantile_tail, philox4x32_10,
-                                     round_bfloat16, round_float16, signed_quantile)
+                                     signed_quantile)
 else:
     globals().update(_elements)  # the kernels read them as globals
 
@@ -320,10 +320,13 @@ def _as_is(value: Any, bfloat16: bool) -> Any:
     return value
 
 
-@_device
-def _half_bits(value: Any, bfloat16: bool) -> Any:
-    """The 16-bit output of a float32 value: bfloat16 or float16 bits."""
-    return round_bfloat16(value) if bfloat16 else round_float16(value)
+ROUND_IF_TRUE: Any = None
+ROUND_IF_FALSE: Any = None
+
+
+def _half_bits(value: Any, flag: bool) -> Any:
+    """The 16-bit output of a float32 value: the rounding the kernel's flag picks (``kernel_set.flag_roundings``)."""
+    return ROUND_IF_TRUE(value) if flag else ROUND_IF_FALSE(value)
 
 
 def _bound(template: Callable[..., Any], name: str, **bound: Any) -> Any:
@@ -354,12 +357,15 @@ def _converter(element: Element) -> Tuple[Callable[..., None], Any]:
 
 def _kernels() -> Dict[str, Any]:
     """Kernel by ``_engines.kernel_set.kernel_name``: one per distribution and format family."""
+    if_false, if_true = flag_roundings()
+    half_bits = _device(_bound(_half_bits, "_half_bits", ROUND_IF_FALSE=_elements[if_false],
+                               ROUND_IF_TRUE=_elements[if_true]))
     kernels = {}
     for spec in kernel_specs():
         driver, convert = _converter(spec.element)
         two_words = spec.element.words == 2
         kernels[spec.name] = _kernel(_bound(driver, spec.name, convert=convert,
-                                            finish=_half_bits if spec.rounded else _as_is,
+                                            finish=half_bits if spec.rounded else _as_is,
                                             _TILE=_T64 if two_words else _T32, _LANES=2 if two_words else 4,
                                             _PAIRS=1 if two_words else 2))
     return kernels

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Tuple
 
-from .._format.tables import DISTRIBUTIONS, FORMATS, Element
+from .._format.tables import DISTRIBUTIONS, FORMATS, ROUNDINGS, Element
 
-__all__ = ["KernelSpec", "kernel_name", "kernel_specs"]
+__all__ = ["KernelSpec", "kernel_name", "kernel_specs", "flag_roundings"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,10 @@ def kernel_specs() -> Tuple[KernelSpec, ...]:
                 specs[name] = KernelSpec(name, distribution, draw, row.elements[draw], row.param_count,
                                          spec is not None and spec.rounding != "none")
     return tuple(specs.values())
+
+
+def flag_roundings() -> Tuple[str, str]:
+    """The element functions (``_format.stream_v1``) that the 16-bit kernels' rounding flag picks:
+    ``(if False, if True)``, from the rows of ``ROUNDINGS``."""
+    by_flag = {rounding.kernel_flag[0]: rounding.element for rounding in ROUNDINGS.values() if rounding.kernel_flag}
+    return by_flag[False], by_flag[True]

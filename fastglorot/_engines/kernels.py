@@ -42,15 +42,13 @@ from numba.np.unsafe.ndarray import to_fixed_tuple as _to_fixed_tuple
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from .._format.tables import DISTRIBUTIONS, Element
 from . import numba_elements as _numba_elements
-from .kernel_set import kernel_specs
+from .kernel_set import flag_roundings, kernel_specs
 from .jit import inline, kernel
 from .numba_elements import (
     in_lower_tail,
     normal_quantile_central,
     normal_quantile_tail,
     philox4x32_10,
-    round_bfloat16,
-    round_float16,
     signed_quantile,
 )
 
@@ -253,25 +251,30 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
 # state is (float32 converter state, float32 scratch tile, is bfloat16).
 
 
-@inline
-def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], bfloat16: bool, m0: int, count: int,
+ROUND_IF_TRUE: Any = None
+ROUND_IF_FALSE: Any = None
+ROUND_TILE: Any = None
+
+
+def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], flag: bool, m0: int, count: int,
                 lane_lo: int, lane_hi: int) -> None:
-    if bfloat16:
+    """The 16-bit rounding the kernel's flag picks (``kernel_set.flag_roundings``), of a float32 tile."""
+    if flag:
         for lane in range(lane_lo, lane_hi):
             for m in range(m0, m0 + count):
-                dst[lane * _L + m] = round_bfloat16(values[lane * _L + m])
+                dst[lane * _L + m] = ROUND_IF_TRUE(values[lane * _L + m])
     else:
         for lane in range(lane_lo, lane_hi):
             for m in range(m0, m0 + count):
-                dst[lane * _L + m] = round_float16(values[lane * _L + m])
+                dst[lane * _L + m] = ROUND_IF_FALSE(values[lane * _L + m])
 
 
 def _half_tile(dst: NDArray[np.uint16], words: NDArray[np.uint32], state: HalfState[Any], m0: int, count: int,
                lane_lo: int, lane_hi: int) -> None:
-    """The float32 converter ``FLOAT32_TILE`` into the scratch tile, rounded to 16 bits."""
-    params, values, bfloat16 = state
+    """The float32 converter ``FLOAT32_TILE`` into the scratch tile, rounded to 16 bits (``ROUND_TILE``)."""
+    params, values, flag = state
     FLOAT32_TILE(values, words, params, m0, count, lane_lo, lane_hi)
-    _round_tile(dst, values, bfloat16, m0, count, lane_lo, lane_hi)
+    ROUND_TILE(dst, values, flag, m0, count, lane_lo, lane_hi)
 
 
 @inline
@@ -393,13 +396,17 @@ def _build() -> Tuple[Dict[Tuple[str, str], Any], Dict[str, Any]]:
     """The tile converters by (distribution, draw dtype) and the kernels by ``kernel_set.kernel_name``."""
     converters = {(distribution, draw): _tile_converter(element)
                   for distribution, row in DISTRIBUTIONS.items() for draw, element in row.elements.items()}
+    if_false, if_true = flag_roundings()
+    round_tile = inline(_bound(_round_tile, "_round_tile", _round_tile.__doc__ or "",
+                               ROUND_IF_FALSE=getattr(_numba_elements, if_false),
+                               ROUND_IF_TRUE=getattr(_numba_elements, if_true)))
     kernels: Dict[str, Any] = {}
     for spec in kernel_specs():
         convert = converters[spec.distribution, spec.draw]
         state = _quantile_state if spec.element.kind == "normal_quantile" else _value_state
         if spec.rounded:
             half = inline(_bound(_half_tile, f"_half_tile_{spec.distribution}", _half_tile.__doc__ or "",
-                                 FLOAT32_TILE=convert))
+                                 FLOAT32_TILE=convert, ROUND_TILE=round_tile))
             kernels[spec.name] = kernel(_bound(_fill_half_template, spec.name, spec.doc, CONVERT=half, STATE=state,
                                                PARAM_COUNT=spec.param_count))
         else:

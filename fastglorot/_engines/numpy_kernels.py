@@ -43,12 +43,10 @@ from .._format.stream_v1 import (
     normal_quantile_central,
     normal_quantile_tail,
     philox4x32_10,
-    round_bfloat16,
-    round_float16,
     signed_quantile,
 )
 from .._format.tables import Element
-from .kernel_set import kernel_specs
+from .kernel_set import flag_roundings, kernel_specs
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -146,12 +144,14 @@ def _converter(element: Element) -> Converter:
 
 
 def _half(convert: Converter) -> Callable[[Words, Any, Any], NDArray[np.uint16]]:
-    """A 16-bit converter: the float32 converter's values, rounded (``params`` is (float32 params, bfloat16))."""
+    """A 16-bit converter: the float32 converter's values, rounded as the flag picks (``params`` is
+    (float32 params, flag); ``kernel_set.flag_roundings``)."""
+
+    roundings = [getattr(_stream_v1, name) for name in flag_roundings()]
 
     def convert_half(words: Words, lanes: Any, params: Any) -> NDArray[np.uint16]:
-        float32_params, bfloat16 = params
-        result: NDArray[np.uint16] = (round_bfloat16 if bfloat16 else round_float16)(
-            convert(words, lanes, float32_params))
+        float32_params, flag = params
+        result: NDArray[np.uint16] = roundings[bool(flag)](convert(words, lanes, float32_params))
         return result
 
     return convert_half
