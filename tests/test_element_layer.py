@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -138,3 +139,89 @@ def test_the_math_elements_agree_between_numpy_arrays_numpy_scalars_and_numba():
         assert _stream_v1.sincos_turn_f32(words[i]) == (arrays[0, i], arrays[1, i])
         assert _stream_v1.sincos_turn_f64(k52[i]) == (arrays[2, i], arrays[3, i])
         assert _stream_v1.normal_radius_f32(words[i]) == arrays[4, i]
+
+
+# -- a new distribution is a table row plus its element functions ----------------------------------------
+
+_NEW_DISTRIBUTION = r'''
+import os, sys
+import numpy as np
+from fastglorot._format import stream_v1, tables
+
+# The element functions of an exponential distribution (scale params[0]), written against the float
+# operations as the format's rules ask: -ln u = (-2 ln u) / 2 for u = (k + 1/2) / 2**bits.
+exec("""
+def exponential_f32(word, params):
+    return F32(mul(mul(minus_two_log(add(F64(word), _HALF64), 32, TERMS_F32), _HALF64), F64(params[0])))
+
+def exponential_f64(high_word, low_word, params):
+    return mul(mul(minus_two_log(add(F64(bits52(high_word, low_word)), _HALF64), 52, TERMS_F64), _HALF64), params[0])
+""", vars(stream_v1))
+stream_v1.ELEMENTS += ("exponential_f32", "exponential_f64")
+tables.DISTRIBUTIONS["exponential"] = tables.Distribution("exponential", "", 1, True, {
+    "float32": tables.Element("value", 1, ("exponential_f32",)),
+    "float64": tables.Element("value", 2, ("exponential_f64",))})
+
+from fastglorot._engines import numpy_kernels
+key = np.array([0x12345678, 0x9ABCDEF0, 7, 0], np.uint32)
+firsts = np.array([0, 5, 1000, 127, 2**34 - 300], np.int64)
+cases = [("fill_exponential_float32", np.float32, np.float32, ()),
+         ("fill_exponential_float64", np.float64, np.float64, ()),
+         ("fill_exponential_half", np.uint16, np.float32, (True,)),
+         ("fill_exponential_half", np.uint16, np.float32, (False,))]
+
+
+def outputs(kernels):
+    result = []
+    for name, out_dtype, params_dtype, extra in cases:
+        for length in (1, 3, 129, 700, 2000):
+            out = np.zeros((len(firsts), length), out_dtype)
+            kernels[name](out, firsts, key, np.array([1.5], params_dtype), *extra)
+            result.append(out)
+    return result
+
+
+expected = outputs(numpy_kernels.KERNELS)
+if sys.argv[1] == "cuda":
+    import ml_dtypes
+    from numba import cuda as numba_cuda
+    from fastglorot._engines import cuda
+    from fastglorot._format.position import resolve_position
+    dtypes = {"float32": np.float32, "float64": np.float64, "float16": np.float16, "bfloat16": ml_dtypes.bfloat16}
+    for (name, out_dtype, params_dtype, extra), want in zip([c for c in cases for _ in range(5)], expected):
+        fmt = ("bfloat16" if extra[0] else "float16") if extra else np.dtype(out_dtype).name
+        for row, first in enumerate(firsts):
+            n = want.shape[1]
+            dev = numba_cuda.to_device(np.zeros(n, dtypes[fmt]))
+            cuda.fill_cuda(dev, "exponential", fmt, key, np.array([1.5], params_dtype),
+                           resolve_position((n,), int(first), None, None))
+            got = dev.copy_to_host().view(want.dtype)
+            assert np.array_equal(got, want[row]), (name, fmt, first, n)
+else:
+    from fastglorot._engines import kernels
+    for got, want in zip(outputs(kernels.KERNELS), expected):
+        assert np.array_equal(got, want)
+    # Independently of the element layer: the float32 values are -1.5 ln u of the stream's own words.
+    from fastglorot._format.philox import philox4x32
+    words = np.array([philox4x32((m, 0, 7, 0), (0x12345678, 0x9ABCDEF0))[j] for j in range(4) for m in range(128)],
+                     np.float64)  # tile 0: lane j of counter m is element 128 j + m
+    reference = -1.5 * np.log((words + 0.5) / 2.0**32)
+    np.testing.assert_allclose(expected[3][0, :512], reference, rtol=2e-7)
+print("OK", len(expected))
+'''
+
+
+@pytest.mark.parametrize("engine", ["cpu", "cuda"])
+def test_a_new_distribution_is_a_table_row_plus_its_element_functions(engine, tmp_path):
+    """The engines build every kernel from ``DISTRIBUTIONS`` (``_engines.kernel_set``): a distribution added
+    as a row and two element functions, in a fresh process, gets a numba CPU kernel, a NumPy twin and a CUDA
+    kernel (numba-cuda's simulator) for float32, float64 and both 16-bit formats, all with the same bits, and
+    the float32 values are the exponential of the stream's words (``philox4x32``, NumPy's ``log``)."""
+    env = dict(os.environ)
+    if engine == "cuda":
+        pytest.importorskip("numba.cuda")
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    result = subprocess.run([sys.executable, "-c", _NEW_DISTRIBUTION, engine], capture_output=True, text=True,
+                            timeout=600, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split() == ["OK", "20"]

@@ -58,14 +58,13 @@ the format's very source, operation for operation.
 from __future__ import annotations
 
 import importlib
-import types
 from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple, TypeVar
 
 import numpy as np
 
 from .._format import stream_v1 as _stream_v1
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
-from .._format.floatops import bind
+from .._format.floatops import bind, with_globals
 from .._format.tables import Element
 from .kernel_set import flag_roundings, kernel_specs
 
@@ -331,12 +330,7 @@ def _half_bits(value: Any, flag: bool) -> Any:
 
 def _bound(template: Callable[..., Any], name: str, **bound: Any) -> Any:
     """A copy of ``template`` named ``name`` whose globals are this module's with ``bound`` in place."""
-    namespace = dict(globals())
-    namespace.update(bound)
-    copy = types.FunctionType(template.__code__, namespace, name)
-    copy.__qualname__ = name  # numba names its cache files after it: one set per kernel
-    copy.__doc__ = template.__doc__
-    return copy
+    return with_globals(template, {**globals(), **bound}, name)
 
 
 def _converter(element: Element) -> Tuple[Callable[..., None], Any]:
@@ -372,4 +366,4 @@ def _kernels() -> Dict[str, Any]:
 
 
 KERNELS = _kernels()
-"""Kernel by ``_engines.dispatch.kernel_name``."""
+"""Kernel by ``_engines.kernel_set.kernel_name``."""

@@ -29,17 +29,26 @@ Whole and partial tiles share one call site of Philox and of the converter
 and lowering time on first use, and one site instead of two shortens the
 first compile (``bench/bench_compile.py``).  Whole tiles pass all 128
 counters, partial tiles groups of 32; the inner loops vectorize either way.
+
+No code here names a distribution: the kernel set comes from the format
+tables (``_engines.kernel_set``), and each kernel is a copy of one template
+whose globals bind the tile converter of its table row (``_tile_converter``:
+the template for the row's way of reading words, bound to its element
+functions), so a distribution is one row of ``_format.tables.DISTRIBUTIONS``
+plus its element functions.  The copies are named after the kernels
+(``fill_uniform_float32``, ...), which also names their files in numba's
+disk cache.
 """
 
 from __future__ import annotations
 
-import types
 from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple, TypeVar, cast
 
 import numpy as np
 from numba.np.unsafe.ndarray import to_fixed_tuple as _to_fixed_tuple
 
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
+from .._format.floatops import with_globals
 from .._format.tables import DISTRIBUTIONS, Element
 from . import numba_elements as _numba_elements
 from .kernel_set import flag_roundings, kernel_specs
@@ -373,11 +382,7 @@ _TILE_TEMPLATES = {
 
 def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> Any:
     """A copy of ``template`` named ``name`` whose globals are this module's with ``bound`` in place."""
-    namespace = dict(globals())
-    namespace.update(bound)
-    copy = types.FunctionType(template.__code__, namespace, name)
-    copy.__qualname__ = name  # numba names a kernel's cache files after it: one set per kernel
-    copy.__module__ = __name__
+    copy = with_globals(template, {**globals(), **bound}, name)
     copy.__doc__ = doc
     return copy
 

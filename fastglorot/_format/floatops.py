@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterable, Mapping
 import numpy as np
 
 __all__ = ["add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "word",
-           "OPERATIONS", "bind"]
+           "OPERATIONS", "bind", "with_globals"]
 
 add = operator.add
 sub = operator.sub
@@ -82,14 +82,22 @@ def bind(module: types.ModuleType, names: Iterable[str], operations: Mapping[str
         raise ValueError(f"operations missing: {sorted(missing)}")
     namespace: Dict[str, Any] = dict(vars(module))
     namespace.update(operations)
-    copies: Dict[str, Any] = {}
-    for name in names:
-        function = getattr(module, name)
-        copy = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__,
-                                  function.__closure__)
-        copy.__qualname__ = function.__qualname__
-        copy.__doc__ = function.__doc__
-        copy.__module__ = function.__module__
-        copies[name] = wrap(copy)
+    copies = {name: wrap(with_globals(getattr(module, name), namespace)) for name in names}
     namespace.update(copies)  # each copy calls the others' copies
     return copies
+
+
+def with_globals(function: Callable[..., Any], namespace: Dict[str, Any], name: str = "") -> types.FunctionType:
+    """A copy of ``function`` that runs its own code with ``namespace`` as its globals.
+
+    ``name`` (default: the function's) is also the copy's qualified name:
+    numba names a cached function's files after it, so copies that are
+    kernels need names of their own.
+    """
+    code: Any = getattr(function, "__code__")
+    copy = types.FunctionType(code, namespace, name or function.__name__, getattr(function, "__defaults__", None),
+                              getattr(function, "__closure__", None))
+    copy.__qualname__ = name or function.__qualname__
+    copy.__doc__ = function.__doc__
+    copy.__module__ = function.__module__
+    return copy
