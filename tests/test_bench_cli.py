@@ -14,7 +14,7 @@ import pytest
 
 from fastglorot.benchmarks import harness, measure, peers
 
-IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng"}
+IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng", "mkl-vsl", "mkl-vsl-icdf"}
 
 
 @pytest.mark.parametrize("name", [n for n in peers.PEERS if n != "memset"])
@@ -83,6 +83,8 @@ def test_bench_quick_json_and_plot(python_runner, tmp_path):
     assert data["size_bytes"] == 4 << 20 and data["dtype"] == "float32" and data["threads"] == 2
     assert {r["impl"] for r in data["results"]} <= IMPL_NAMES
     assert {"fastglorot", "memset", "numpy", "numpy-threads"} <= {r["impl"] for r in data["results"]}
+    if peers.PEERS["mkl-vsl"].available():  # the best CPU library, when the mkl wheel is installed
+        assert {"mkl-vsl", "mkl-vsl-icdf"} <= {r["impl"] for r in data["results"]}
     for row in data["results"]:
         assert set(row) == {"impl", "dist", "gbps", "seconds"}
         assert row["dist"] in ("uniform", "normal") and row["gbps"] > 0 and row["seconds"] > 0

@@ -24,6 +24,13 @@ layout ``(fan_out, fan_in)`` or ``(out, in, *kernel)`` (fans as
 ``parallel-numpy-rng``
     ``parallel_numpy_rng.default_rng(seed).random`` / ``standard_normal``
     with ``nthread=threads`` into the buffer, then in-place scaling.
+``mkl-vsl``, ``mkl-vsl-icdf``
+    Intel oneMKL's VSL with its Philox4x32-10 generator (the ``mkl`` wheel's
+    ``libmkl_rt`` through ctypes: :mod:`fastglorot.benchmarks.mkl_vsl`), one
+    stream per thread moved by ``vslSkipAheadStream`` to its own range:
+    ``vsRngUniform`` (``VSL_RNG_METHOD_UNIFORM_STD``) on ``[-a, a)``, and
+    ``vsRngGaussian`` by Box–Muller (``BOXMULLER2``) or by the inverse CDF
+    (``ICDF``, the ``-icdf`` peer), scaled by MKL itself.
 
 float16/bfloat16 buffers: the NumPy-based peers draw float32 into a chunk
 of scratch and cast it into the buffer; torch fills its 16-bit tensor
@@ -171,12 +178,30 @@ def _parallel_numpy_rng(out: np.ndarray, dist: str, threads: int) -> Fill:
     return run
 
 
+def _mkl_vsl(normal_method: str) -> Callable[[np.ndarray, str, int], Fill]:
+    def make(out: np.ndarray, dist: str, threads: int) -> Fill:
+        from . import mkl_vsl
+
+        method = mkl_vsl.METHOD_UNIFORM_STD if dist == "uniform" else getattr(mkl_vsl, normal_method)
+        return mkl_vsl.filler(out, dist, method, glorot_scale(out.shape, dist), threads)
+    return make
+
+
+def _mkl_available() -> bool:
+    from . import mkl_vsl  # ctypes and glob only: the library itself loads at the first fill
+
+    return mkl_vsl.available()
+
+
 class Peer(NamedTuple):
     name: str
-    module: Optional[str]  # what must be importable
+    module: Optional[str]  # what must be installed (its pip name where no module is imported)
     make: Callable[[np.ndarray, str, int], Fill]
+    probe: Optional[Callable[[], bool]] = None  # whether it is installed, where no module tells
 
     def available(self) -> bool:
+        if self.probe is not None:
+            return self.probe()
         return self.module is None or importlib.util.find_spec(self.module) is not None
 
 
@@ -187,4 +212,6 @@ PEERS: Dict[str, Peer] = {peer.name: peer for peer in [
     Peer("numpy-threads", None, _numpy_threads),
     Peer("torch", "torch", _torch),
     Peer("parallel-numpy-rng", "parallel_numpy_rng", _parallel_numpy_rng),
+    Peer("mkl-vsl", "mkl", _mkl_vsl("METHOD_BOXMULLER2"), _mkl_available),
+    Peer("mkl-vsl-icdf", "mkl", _mkl_vsl("METHOD_ICDF"), _mkl_available),
 ]}
