@@ -103,6 +103,19 @@ def test_bench_launch_runs_its_prange_twins_on_the_librarys_arguments(tmp_path):
     assert checks and all(checks.values()), checks
 
 
+def test_bench_uniform_stages_rebuilds_the_uniform_bit_for_bit(tmp_path):
+    """Its stage rebuild and its fused variant must be the library's float32 uniform (it asserts so before
+    timing); every stage, the library rows and (with the mkl wheel) MKL's rows are reported."""
+    report = tmp_path / "stages.json"
+    done = run_script(["bench/bench_uniform_stages.py", "--mib", "4", "--repeats", "1", "--ghz", "2.0",
+                       "--json", str(report)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    medians = json.loads(report.read_text())["results"]["medians_s"]
+    assert {"+ clamp = v1 uniform", "fused Philox + conversion (same bits)", "library uniform_"} <= set(medians)
+    from fastglorot.benchmarks import mkl_vsl
+    assert ("MKL vsRngUniform STD" in medians) == mkl_vsl.available()
+
+
 def test_bench_fill_check_exits_1_on_a_missed_target():
     impossible = (
         "import sys, bench_fill\n"
