@@ -19,6 +19,11 @@ install command; ``test_peer_scale``, which needs no plugin, runs.
 
 A run during which other processes took CPUs the benchmarks needed ends with
 a warning (``busy_benchmarks``, filled by ``test_layers.py``).
+
+``--bench-threads=N`` runs every peer on ``N`` threads (default: numba's
+count, all cores); ``--bench-threads=1`` compares the implementations per
+core, as ``fastglorot bench --threads 1`` does (with ``=``: before the option is
+known, pytest would read a separate ``N`` as a path).
 """
 
 from __future__ import annotations
@@ -56,6 +61,24 @@ def _named_here(config: pytest.Config) -> bool:
 def benchmarks_requested(config: pytest.Config) -> bool:
     """Whether this run asked for the benchmarks here (see the module docstring)."""
     return any(getattr(config.option, name, None) for name in ASKING_OPTIONS) or _named_here(config)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--bench-threads", type=int, default=None, metavar="N",
+                     help="benchmark suite: threads for every peer (default: numba's count, all cores); "
+                          "1 compares the implementations per core")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    threads = config.getoption("--bench-threads", None)
+    if threads is None:
+        return
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= threads <= most:
+        raise pytest.UsageError(f"--bench-threads must lie in [1, {most}] (NUMBA_NUM_THREADS), got {threads}")
+    numba.set_num_threads(threads)  # the calling thread's count: every peer reads numba.get_num_threads()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:

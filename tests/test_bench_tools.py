@@ -116,6 +116,19 @@ def test_bench_uniform_stages_rebuilds_the_uniform_bit_for_bit(tmp_path):
     assert ("MKL vsRngUniform STD" in medians) == mkl_vsl.available()
 
 
+def test_bench_normal_v2_prototype_reports_accuracy_and_speed(tmp_path):
+    """The float32 Box-Muller prototype (a candidate for stream format 2, not the library's values) stays within
+    the few ulps its notes quote, against float64 references of the same words (numpy.log, numpy.sin/cos of
+    the exactly reduced angle), and its largest radius is v1's (the complement path keeps the whole tail)."""
+    report = tmp_path / "v2.json"
+    done = run_script(["bench/bench_normal_v2_prototype.py", "--samples", "65536", "--mib", "4", "--repeats", "1",
+                       "--ghz", "2.0", "--json", str(report)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    accuracy = json.loads(report.read_text())["results"]["accuracy"]
+    assert accuracy["radius sqrt(-2 ln u)"]["max_ulps"] <= 2.5 and accuracy["value r cos"]["max_ulps"] <= 5
+    assert "6.763706 (v1 6.763706)" in done.stdout
+
+
 def test_bench_fill_check_exits_1_on_a_missed_target():
     impossible = (
         "import sys, bench_fill\n"
@@ -362,6 +375,20 @@ def test_benchmark_only_runs_the_suite_with_pytest_benchmarks_options(tmp_path):
         if llc:  # one call fills copies of a small layer spanning several times the last-level cache
             assert info["llc_bytes"] == llc["bytes"] and info["bytes"] >= 4 * llc["bytes"]
             assert info["layers"] > 1 and info["bytes"] == info["layers"] * 512 * 512 * 9 * 2
+
+
+def test_bench_threads_runs_every_peer_per_core(tmp_path):
+    """``--bench-threads 1``: the suite's per-core mode (every benchmark records threads=1); a count outside
+    numba's range is a usage error naming the option."""
+    report = tmp_path / "bench.json"
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-float32-normal and (fastglorot or torch)",
+                      "--benchmark-min-rounds=1", "--benchmark-max-time=0", "--bench-threads=1",
+                      f"--benchmark-json={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    benchmarks = json.loads(report.read_text())["benchmarks"]
+    assert benchmarks and {b["extra_info"]["threads"] for b in benchmarks} == {1}
+    bad = run_pytest("--benchmark-only", "-q", "--bench-threads=0")
+    assert bad.returncode != 0 and "--bench-threads must lie in [1, " in bad.stderr + bad.stdout
 
 
 def test_naming_bench_runs_it_without_benchmark_only():
