@@ -16,7 +16,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -80,6 +83,28 @@ def at_threads(threads: int, action: Callable[[], object]) -> Callable[[], None]
 def gbps(nbytes: int, seconds: float) -> float:
     """Decimal GB/s."""
     return nbytes / seconds / 1e9
+
+
+def clock_ghz() -> Optional[float]:
+    """The first CPU's current clock from ``/proc/cpuinfo`` (GHz), for cycles per element; None where unknown."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":")[1]) / 1000
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def sample_words(samples: int, centers: Sequence[int]) -> np.ndarray:
+    """``samples`` 32-bit words spread evenly over the whole range, plus every word within 2**16 of each of
+    ``centers`` (inside [0, 2**32)), sorted, without repeats: the inputs of the accuracy checks."""
+    import numpy as np
+
+    spread = np.linspace(0, 2**32 - 1, samples, dtype=np.float64).astype(np.uint64)
+    edges = [np.arange(max(c - (1 << 16), 0), min(c + (1 << 16), 1 << 32), dtype=np.uint64) for c in centers]
+    return np.unique(np.concatenate([spread] + edges)).astype(np.uint32)
 
 
 def environment() -> Dict[str, Any]:

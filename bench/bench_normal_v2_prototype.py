@@ -182,13 +182,6 @@ def _ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.abs(got.astype(np.float64) - ref) / np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
 
 
-def _sample_words(samples: int) -> np.ndarray:
-    spread = np.linspace(0, 2**32 - 1, samples, dtype=np.float64).astype(np.uint64)
-    edges = [np.arange(max(c - (1 << 16), 0), min(c + (1 << 16), 1 << 32), dtype=np.uint64)
-             for c in (0, 1 << 31, 3 << 30, 1 << 32)]
-    return np.unique(np.concatenate([spread] + edges)).astype(np.uint32)
-
-
 def _sincos_reference(words: np.ndarray):
     """float64 (sin, cos) of the same exact reduction: phi = (2r + 1) pi / 2**32, then the quadrant rotation."""
     w = words.astype(np.int64)
@@ -215,7 +208,7 @@ def main() -> None:
     _common.print_environment(env)
     results: Dict[str, Any] = {}
 
-    words = _sample_words(args.samples)
+    words = _common.sample_words(args.samples, (0, 1 << 31, 3 << 30, 1 << 32))
     u = (words.astype(np.float64) + 0.5) * 2.0**-32
     radius_ref = np.sqrt(-2.0 * np.log(u))
     radius_err = _ulps(radii(words), radius_ref)
@@ -265,7 +258,7 @@ def main() -> None:
             action()
             times[name].append(time.perf_counter() - start)
     numba.set_num_threads(threads)
-    ghz = args.ghz or _clock_ghz()
+    ghz = args.ghz or _common.clock_ghz()
     medians = {name: statistics.median(t) for name, t in times.items()}
     v1 = medians["library normal_ (v1)"]
     speed_rows = [[name, f"{m * 1e3:.1f}", f"{1e9 * m / n:.3f}", "-" if ghz is None else f"{1e9 * m / n * ghz:.2f}",
@@ -276,17 +269,6 @@ def main() -> None:
     print("\nthe prototype is a measurement, not a stream format: the library's values are unchanged")
     results.update(medians_s=medians, samples_s=times, elements=n, ghz=ghz)
     _common.write_json(args.json, results, env)
-
-
-def _clock_ghz():
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("cpu MHz"):
-                    return float(line.split(":")[1]) / 1000
-    except OSError:
-        pass
-    return None
 
 
 if __name__ == "__main__":

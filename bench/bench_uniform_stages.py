@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import _common
 import numba
@@ -88,24 +88,13 @@ def fused(out: Any, key_stream: Any, params: Any) -> None:
             out[base + 3 * _L + m] = uniform_f32(x3, state)
 
 
-def _clock_ghz() -> Optional[float]:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("cpu MHz"):
-                    return float(line.split(":")[1]) / 1000
-    except OSError:
-        pass
-    return None
-
-
 def main() -> None:
     parser = _common.parser(__doc__)
     parser.add_argument("--mib", type=int, default=256, help="buffer size in MiB (whole tiles)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--ghz", type=float, help="clock for cycles per element (default: /proc/cpuinfo)")
     args = parser.parse_args()
-    ghz = args.ghz or _clock_ghz()
+    ghz = args.ghz or _common.clock_ghz()
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     env = _common.environment()

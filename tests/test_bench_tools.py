@@ -129,6 +129,22 @@ def test_bench_normal_v2_prototype_reports_accuracy_and_speed(tmp_path):
     assert "6.763706 (v1 6.763706)" in done.stdout
 
 
+def test_bench_truncated_v2_prototype_reports_accuracy_and_speed(tmp_path):
+    """The float32 truncated-normal prototype (PPND7 in float32; a candidate, not the library's values): its z
+    stays within 5e-7 of scipy.special.ndtri of v1's float64 probabilities, relative to |z| away from 0, on
+    central, one-sided, narrow and far intervals (the far ones through its power-of-two scaling)."""
+    pytest.importorskip("scipy")
+    report = tmp_path / "trunc.json"
+    done = run_script(["bench/bench_truncated_v2_prototype.py", "--samples", "65536", "--mib", "4", "--repeats", "1",
+                       "--ghz", "2.0", "--json", str(report)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    accuracy = json.loads(report.read_text())["results"]["accuracy"]
+    for interval in ("[0, 1]", "[2, 3]", "[1, 13]", "[20, 30]", "[-37, -35]", "[-30, 0]"):
+        assert accuracy[interval]["max_rel"] < 5e-7, (interval, accuracy[interval])
+    assert accuracy["[-0.001, 0.001]"]["max_abs"] < 1e-9  # near 0 an error relative to the interval's width
+    assert all(row["in_interval"] == 1.0 for row in accuracy.values())
+
+
 def test_bench_fill_check_exits_1_on_a_missed_target():
     impossible = (
         "import sys, bench_fill\n"
