@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,6 +105,31 @@ def sample_words(samples: int, centers: Sequence[int]) -> np.ndarray:
     spread = np.linspace(0, 2**32 - 1, samples, dtype=np.float64).astype(np.uint64)
     edges = [np.arange(max(c - (1 << 16), 0), min(c + (1 << 16), 1 << 32), dtype=np.uint64) for c in centers]
     return np.unique(np.concatenate([spread] + edges)).astype(np.uint32)
+
+
+def time_warm(actions: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, List[float]]:
+    """Seconds per call of each action, after one warm call each (compiled, loaded, pages touched),
+    interleaved round-robin (``fastglorot.benchmarks.measure.interleaved_times``)."""
+    from fastglorot.benchmarks.measure import interleaved_times
+
+    for action in actions.values():
+        action()
+    return interleaved_times(actions, repeats)
+
+
+def print_per_element(title: str, times: Dict[str, List[float]], elements: int, ghz: Optional[float],
+                      reference: str) -> Dict[str, float]:
+    """Print each action's median as ms, ns and cycles per element (at ``ghz``) and its speed relative to
+    ``reference``; return the medians."""
+    import statistics
+
+    medians = {name: statistics.median(samples) for name, samples in times.items()}
+    rows = [[name, f"{m * 1e3:.1f}", f"{1e9 * m / elements:.3f}",
+             "-" if ghz is None else f"{1e9 * m / elements * ghz:.2f}", f"{medians[reference] / m:.2f}x"]
+            for name, m in medians.items()]
+    print_table(title + ("" if ghz is None else f" (cycles at {ghz:.2f} GHz)"),
+                ["fill", "ms", "ns/elem", "cycles/elem", f"speed vs {reference}"], rows)
+    return medians
 
 
 def environment() -> Dict[str, Any]:

@@ -47,9 +47,7 @@ Run:  python bench/bench_normal_v2_prototype.py [--mib 256] [--repeats 7] [--sam
 from __future__ import annotations
 
 import math
-import statistics
-import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict
 
 import _common
 import numba
@@ -249,23 +247,11 @@ def main() -> None:
         for name, method in (("MKL vsRngGaussian BoxMuller2", mkl_vsl.METHOD_BOXMULLER2),
                              ("MKL vsRngGaussian ICDF", mkl_vsl.METHOD_ICDF)):
             actions[name] = mkl_vsl.filler(out, "normal", method, 1.0, 1)
-    for action in actions.values():
-        action()
-    times: Dict[str, List[float]] = {name: [] for name in actions}
-    for _ in range(args.repeats):
-        for name, action in actions.items():
-            start = time.perf_counter()
-            action()
-            times[name].append(time.perf_counter() - start)
+    times = _common.time_warm(actions, args.repeats)
     numba.set_num_threads(threads)
     ghz = args.ghz or _common.clock_ghz()
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    v1 = medians["library normal_ (v1)"]
-    speed_rows = [[name, f"{m * 1e3:.1f}", f"{1e9 * m / n:.3f}", "-" if ghz is None else f"{1e9 * m / n * ghz:.2f}",
-                   f"{v1 / m:.2f}x"] for name, m in medians.items()]
-    _common.print_table(f"float32, {out.nbytes >> 20} MiB, 1 thread, medians of {args.repeats}"
-                        + ("" if ghz is None else f" (cycles at {ghz:.2f} GHz)"),
-                        ["fill", "ms", "ns/elem", "cycles/elem", "speed vs v1 normal_"], speed_rows)
+    medians = _common.print_per_element(f"float32, {out.nbytes >> 20} MiB, 1 thread, medians of {args.repeats}",
+                                        times, n, ghz, "library normal_ (v1)")
     print("\nthe prototype is a measurement, not a stream format: the library's values are unchanged")
     results.update(medians_s=medians, samples_s=times, elements=n, ghz=ghz)
     _common.write_json(args.json, results, env)

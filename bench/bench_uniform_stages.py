@@ -27,8 +27,7 @@ Run:  python bench/bench_uniform_stages.py [--mib 256] [--repeats 7] [--ghz 2.6]
 from __future__ import annotations
 
 import statistics
-import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict
 
 import _common
 import numba
@@ -138,14 +137,7 @@ def main() -> None:
         actions["MKL viRngUniformBits32 (words)"] = mkl("words")
         actions["MKL vsRngUniform STD"] = mkl("uniform", mkl_vsl.METHOD_UNIFORM_STD)
         actions["MKL vsRngUniform STD_ACCURATE"] = mkl("uniform", mkl_vsl.METHOD_UNIFORM_STD_ACCURATE)
-    for action in actions.values():
-        action()  # warm: every path compiled and loaded
-    times: Dict[str, List[float]] = {name: [] for name in actions}
-    for _ in range(args.repeats):
-        for name, action in actions.items():
-            start = time.perf_counter()
-            action()
-            times[name].append(time.perf_counter() - start)
+    times = _common.time_warm(actions, args.repeats)
     numba.set_num_threads(threads)
 
     medians = {name: statistics.median(samples) for name, samples in times.items()}

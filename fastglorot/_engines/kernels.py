@@ -77,21 +77,10 @@ if TYPE_CHECKING:
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """(float32 converter state, float32 scratch tile, is bfloat16)."""
 
-    Fill = Callable[..., None]
 
 __all__ = [
     "TILE_COUNTERS",
     "WORDS_PER_TILE",
-    "fill_bits",
-    "fill_uniform_float32",
-    "fill_normal_float32",
-    "fill_uniform_float64",
-    "fill_normal_float64",
-    "fill_truncated_normal_float32",
-    "fill_truncated_normal_float64",
-    "fill_uniform_half",
-    "fill_normal_half",
-    "fill_truncated_normal_half",
     "tile_elements",
     "TILE_CONVERTERS",
     "KERNELS",
@@ -425,16 +414,4 @@ TILE_CONVERTERS, KERNELS = _build()
 """The tile converter of each (distribution, draw dtype) (``bench/bench_launch.py`` times them), and the kernel
 of each ``_engines.kernel_set.kernel_name``: also this module's attributes ``fill_bits``, ``fill_uniform_float32``, ..."""
 
-if TYPE_CHECKING:
-    fill_bits: Fill
-    fill_uniform_float32: Fill
-    fill_normal_float32: Fill
-    fill_uniform_float64: Fill
-    fill_normal_float64: Fill
-    fill_truncated_normal_float32: Fill
-    fill_truncated_normal_float64: Fill
-    fill_uniform_half: Fill
-    fill_normal_half: Fill
-    fill_truncated_normal_half: Fill
-else:
-    globals().update(KERNELS)
+globals().update(KERNELS)  # fill_bits, fill_uniform_float32, ...: read through dispatch, by name

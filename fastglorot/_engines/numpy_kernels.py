@@ -31,7 +31,7 @@ cache.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,16 +50,6 @@ from .kernel_set import flag_roundings, kernel_specs
 
 __all__ = [
     "CHUNK_ELEMENTS",
-    "fill_bits",
-    "fill_uniform_float32",
-    "fill_uniform_float64",
-    "fill_normal_float32",
-    "fill_normal_float64",
-    "fill_truncated_normal_float32",
-    "fill_truncated_normal_float64",
-    "fill_uniform_half",
-    "fill_normal_half",
-    "fill_truncated_normal_half",
     "KERNELS",
 ]
 
@@ -227,17 +217,4 @@ def _kernels() -> Dict[str, Callable[..., None]]:
 KERNELS = _kernels()
 """The twin of each ``_engines.kernel_set.kernel_name``: also this module's attributes ``fill_bits``, ..."""
 
-if TYPE_CHECKING:
-    Fill = Callable[..., None]
-    fill_bits: Fill
-    fill_uniform_float32: Fill
-    fill_normal_float32: Fill
-    fill_uniform_float64: Fill
-    fill_normal_float64: Fill
-    fill_truncated_normal_float32: Fill
-    fill_truncated_normal_float64: Fill
-    fill_uniform_half: Fill
-    fill_normal_half: Fill
-    fill_truncated_normal_half: Fill
-else:
-    globals().update(KERNELS)
+globals().update(KERNELS)  # fill_bits, fill_uniform_float32, ...: read through dispatch, by name
