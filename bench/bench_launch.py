@@ -54,8 +54,8 @@ from fastglorot._engines.kernels import TILE_CONVERTERS, TILE_COUNTERS, WORDS_PE
 from fastglorot.benchmarks.measure import interleaved_times, median, memset_
 
 PRANGE_OPTIONS = dict(parallel=True, nogil=True, error_model="numpy")  # no cache=True
-_uniform_f32_tile = TILE_CONVERTERS["uniform", "float32"]
-_normal_f32_tile = TILE_CONVERTERS["normal", "float32"]
+_uniform_f32_tile = TILE_CONVERTERS["uniform", "float32", 1]
+_normal_f32_tile = TILE_CONVERTERS["normal", "float32", 1]
 
 
 @numba.njit(**PRANGE_OPTIONS)

@@ -43,7 +43,7 @@ from fastglorot.benchmarks import mkl_vsl
 
 _L = _kernels.TILE_COUNTERS
 _W = _kernels.WORDS_PER_TILE
-_CONVERT = _kernels.TILE_CONVERTERS["uniform", "float32"]
+_CONVERT = _kernels.TILE_CONVERTERS["uniform", "float32", 1]
 STAGES = ["Philox words (scratch tile only)", "+ words stored to the buffer", "+ float32 conversion (no clamp)",
           "+ clamp = v1 uniform"]
 

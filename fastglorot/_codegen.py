@@ -29,6 +29,7 @@ COMMON = (
     ("offset", "int", "0"),
     ("global_shape", "Optional[Shape]", "None"),
     ("global_offset", "Optional[Shape]", "None"),
+    ("stream_format", "StreamFormat", "None"),
 )
 """The keyword arguments every initializer takes after its own parameters."""
 
@@ -53,6 +54,7 @@ from .buffers import allocate
 from .fans import calculate_gain
 from .variance_scaling import variance_scaling_core
 from .sampling import normal_, random_bits, trunc_normal_, uniform_
+from .stream_format import StreamFormat
 
 __all__ = [NAMES]
 
@@ -142,7 +144,7 @@ def _in_place_source(row: Initializer) -> str:
     specialization = "" if general else (f"A specialization of :func:`variance_scaling_` with scale ``{row.scale}``, "
                                          f"mode ``{row.mode}`` and distribution ``{row.distribution}``. ")
     notes = (_para(f"{specialization}{row.notes} Counterparts: {counterparts or 'none'}.", "") + "\n\n"
-             + _para("Compatibility guarantee: stream format v1 (README \"Stream format\"): the same arguments give "
+             + _para("Compatibility guarantee: the same arguments and stream format (README \"Stream format\") give "
                      "the same bits in every version.", ""))
     common_docs = _COMMON_DOCS if general else _COMMON_POINTER
     see_also = "" if general else ("See Also\n--------\n"
@@ -187,7 +189,7 @@ Examples
 """
     source += _docstring(doc)
     own = [p.name for p in row.parameters]
-    check_args = ", ".join(f"{n}={n}" for n in [*own, "seed", "stream", "layout", "fan_in", "fan_out"])
+    check_args = ", ".join(f"{n}={n}" for n in [*own, "seed", "stream", "layout", "fan_in", "fan_out", "stream_format"])
     source += _wrap_signature("    args = checked", check_args, "") + "\n"
     for n in own:
         source += f"    {n} = args[{n!r}]\n"
@@ -229,7 +231,9 @@ def _method_source(name: str, params: List[Tuple[str, str, str, bool]], allocati
     doc = f"``fastglorot.{name}`` with this generator's seed and, unless given, its next stream."
     source += f'\n        r"""{doc}"""\n'
     call = ([first.split(":")[0]] + [n for n, _, _, kw in params if not kw]
-            + (["dtype=dtype"] if allocating else []) + [f"{n}={n}" for n, _, _, kw in params if kw and n != "stream"])
+            + (["dtype=dtype"] if allocating else [])
+            + [f"{n}={n}" for n, _, _, kw in params if kw and n not in ("stream", "stream_format")]
+            + ["stream_format=self._format(stream_format)"])
     source += _wrap_signature(f"        return {name}", ", ".join(call) + ", seed=self.seed, "
                               "stream=self._stream(stream)", "") + "\n"
     return source
@@ -272,10 +276,15 @@ def generate() -> str:
     def _stream(self, stream: Optional[Stream]) -> Stream:
         raise NotImplementedError
 
+    def _format(self, stream_format: StreamFormat) -> StreamFormat:
+        raise NotImplementedError
+
     @_no_seed
-    def random_bits(self, n: int, *, stream: Optional[Stream] = None, offset: int = 0) -> NDArray[np.uint32]:
+    def random_bits(self, n: int, *, stream: Optional[Stream] = None, offset: int = 0,
+                    stream_format: StreamFormat = None) -> NDArray[np.uint32]:
         r"""``fastglorot.random_bits`` with this generator's seed and, unless given, its next stream."""
-        return random_bits(n, offset=offset, seed=self.seed, stream=self._stream(stream))
+        return random_bits(n, offset=offset, seed=self.seed, stream=self._stream(stream),
+                           stream_format=self._format(stream_format))
 ''']
     for in_place, params in entries:
         twin = in_place[:-1]

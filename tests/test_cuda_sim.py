@@ -364,6 +364,11 @@ def ptx() -> int:
         "fill_uniform_half": (t.uint16, tuple_(t.float32, 4)),
         "fill_normal_half": (t.uint16, tuple_(t.float32, 2)),
         "fill_truncated_normal_half": (t.uint16, tuple_(t.float64, 7)),
+        # stream format 2's own kernels: float32 arithmetic, float32 parameters
+        "fill_normal_float32_v2": (t.float32, tuple_(t.float32, 2)),
+        "fill_normal_half_v2": (t.uint16, tuple_(t.float32, 2)),
+        "fill_truncated_normal_float32_v2": (t.float32, tuple_(t.float32, 11)),
+        "fill_truncated_normal_half_v2": (t.uint16, tuple_(t.float32, 11)),
     }
     assert set(signatures) == set(kernels.KERNELS)
     problems = []

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastglorot
-from fastglorot._format import floatops as _floatops, stream_v1 as _stream_v1
+from fastglorot._format import floatops as _floatops, stream_v1 as _stream_v1, stream_v2 as _stream_v2
 
 PACKAGE = pathlib.Path(fastglorot.__file__).parent
 
@@ -37,11 +37,20 @@ def test_each_stream_format_constant_is_held_by_one_module():
         "sqrt(2) mantissa": {0x6A09E667F3BCD},
         "central split": {0.180625},
     }
+    v2_held = {
+        "PPND7": {float(c) for c in _stream_v2.PPND7_A + _stream_v2.PPND7_B[1:] + _stream_v2.PPND7_C
+                  + _stream_v2.PPND7_D[1:] + _stream_v2.PPND7_E + _stream_v2.PPND7_F[1:]},
+        "12-bit ln 2": {0.693115234375},
+    }
     modules = {path.relative_to(PACKAGE).as_posix(): _numbers(ast.parse(path.read_text()))
                for path in PACKAGE.rglob("*.py")}
     for what, values in held.items():
         holders = sorted(name for name, numbers in modules.items() if numbers & values)
         assert holders == ["_format/stream_v1.py"], (what, holders)
+    for what, values in v2_held.items():  # format 2's own constants (float32: its literals rounded), in one module
+        holders = sorted(name for name, numbers in modules.items()
+                         if {float(np.float32(n)) for n in numbers if abs(n) < 2.0**64} & values)
+        assert holders == ["_format/stream_v2.py"], (what, holders)
     # The derived constants: their values, wherever a module computes them, are the element layer's.
     assert float(_stream_v1.QUARTER_TURN_2_30) == math.pi / 2 / 2**30
     assert [float(c) for c in _stream_v1.SIN_F64] == [(-1) ** j / math.factorial(2 * j + 1) for j in range(1, 9)]

@@ -230,8 +230,25 @@ def test_signature_has_no_seed_and_optional_stream(name):
 def test_glorot_uniform_signature():
     parameters = inspect.signature(Generator.glorot_uniform_).parameters
     assert list(parameters) == ["self", "out", "gain", "stream", "layout", "fan_in", "fan_out", "offset",
-                                "global_shape", "global_offset"]
+                                "global_shape", "global_offset", "stream_format"]
     assert parameters["stream"].default is None
+    assert parameters["stream_format"].default is None
+
+
+def test_stream_format_of_a_generator_and_of_its_calls():
+    """``Generator(seed, stream_format=2)`` draws format 2 wherever a call passes none; a call's own argument wins;
+    ``None`` follows ``fastglorot.stream_format`` (expected values: the module-level functions)."""
+    gen = Generator(11, stream_format=2)
+    assert gen.stream_format == 2 and "stream_format=2" in repr(gen)
+    assert np.array_equal(gen.normal((5, 7)), fastglorot.normal((5, 7), seed=11, stream=0, stream_format=2))
+    assert np.array_equal(gen.normal((5, 7), stream_format=1), fastglorot.normal((5, 7), seed=11, stream=1))
+    plain = Generator(11)
+    assert plain.stream_format is None
+    with fastglorot.stream_format(2):
+        assert np.array_equal(plain.trunc_normal((6,)), fastglorot.trunc_normal((6,), seed=11, stream_format=2))
+    assert np.array_equal(plain.trunc_normal((6,)), fastglorot.trunc_normal((6,), seed=11, stream=1))
+    with pytest.raises(ValueError, match="stream_format must be 1 or 2, got 3"):
+        Generator(1, stream_format=3)
 
 
 def test_repr_shows_seed_and_calls():

@@ -26,6 +26,8 @@ The policy, as README "Buffers, dtypes and arguments" states it:
   float64 (about ``1.6e-162 < gain < 1.3e154``); ``a`` (leaky ReLU slope): a
   finite real; ``fan_in``, ``fan_out``: ``None`` or an integer in
   ``[1, 2**63 - 1]`` (:data:`FAN_LIMIT`).
+* ``stream_format``: 1, 2 or ``None`` (the current format,
+  :func:`~fastglorot.stream_format`), resolved when the call is made.
 * A real too large for a float (``10**400``, a huge ``Fraction``) is a
   ``ValueError`` ("must be finite"), never an ``OverflowError``.
 
@@ -44,6 +46,7 @@ import numpy as np
 
 from .._format.seeding import resolve_seed, resolve_stream
 from .._validate import as_float, describe
+from .stream_format import resolve_stream_format
 
 __all__ = [
     "Layout", "Mode", "Distribution", "Nonlinearity", "LAYOUTS", "MODES", "DISTRIBUTIONS", "NONLINEARITIES",
@@ -152,6 +155,7 @@ RULES: Mapping[str, Callable[[Any], Any]] = {
     "fan_in": lambda v: fan("fan_in", v),
     "fan_out": lambda v: fan("fan_out", v),
     "truncated": lambda v: _flag("truncated", v),
+    "stream_format": resolve_stream_format,
 }
 """Argument name -> checker returning the converted value (or raising)."""
 

@@ -19,6 +19,7 @@ from .buffers import allocate
 from .fans import calculate_gain
 from .variance_scaling import variance_scaling_core
 from .sampling import normal_, random_bits, trunc_normal_, uniform_
+from .stream_format import StreamFormat
 
 __all__ = [
     "variance_scaling_", "glorot_uniform_", "xavier_uniform_", "glorot_normal_", "xavier_normal_",
@@ -35,8 +36,8 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 def variance_scaling_(out: Out, scale: float = 1.0, mode: Mode = "fan_in",
                       distribution: Distribution = "truncated_normal", *, seed: Seed = None, stream: Stream = 0,
                       layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                      offset: int = 0, global_shape: Optional[Shape] = None,
-                      global_offset: Optional[Shape] = None) -> Out:
+                      offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                      stream_format: StreamFormat = None) -> Out:
     r"""Samples of variance ``scale / n``: the general form every other initializer uses.
 
     .. math::
@@ -89,7 +90,7 @@ def variance_scaling_(out: Out, scale: float = 1.0, mode: Mode = "fan_in",
     standard deviations, so the variance of the draw stays ``s**2``. Counterparts: JAX ``variance_scaling``;
     Keras ``VarianceScaling``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -104,7 +105,7 @@ def variance_scaling_(out: Out, scale: float = 1.0, mode: Mode = "fan_in",
     (True, 'float32')
     """
     args = checked(scale=scale, mode=mode, distribution=distribution, seed=seed, stream=stream, layout=layout,
-                   fan_in=fan_in, fan_out=fan_out)
+                   fan_in=fan_in, fan_out=fan_out, stream_format=stream_format)
     scale = args['scale']
     mode = args['mode']
     distribution = args['distribution']
@@ -113,7 +114,8 @@ def variance_scaling_(out: Out, scale: float = 1.0, mode: Mode = "fan_in",
 
 def glorot_uniform_(out: Out, *, gain: float = 1.0, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                     fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                    stream_format: StreamFormat = None) -> Out:
     r"""Glorot/Xavier uniform: U(-b, b) with ``b = gain * sqrt(6 / (fan_in + fan_out))``.
 
     .. math::
@@ -150,7 +152,7 @@ def glorot_uniform_(out: Out, *, gain: float = 1.0, seed: Seed = None, stream: S
     ``"uniform"``. The variance ``b**2 / 3 = gain**2 * 2 / (fan_in + fan_out)`` equals :func:`glorot_normal_`'s.
     Counterparts: torch ``xavier_uniform_``; JAX ``glorot_uniform``; Keras ``GlorotUniform``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -165,7 +167,8 @@ def glorot_uniform_(out: Out, *, gain: float = 1.0, seed: Seed = None, stream: S
     >>> bool(np.isfinite(w).all()), w.dtype.name
     (True, 'float32')
     """
-    args = checked(gain=gain, seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    args = checked(gain=gain, seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                   stream_format=stream_format)
     gain = args['gain']
     return variance_scaling_core(out, gain ** 2, "fan_avg", "uniform", args, offset, global_shape, global_offset)
 
@@ -175,8 +178,8 @@ xavier_uniform_ = glorot_uniform_
 
 def glorot_normal_(out: Out, *, gain: float = 1.0, truncated: bool = False, seed: Seed = None, stream: Stream = 0,
                    layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                   offset: int = 0, global_shape: Optional[Shape] = None,
-                   global_offset: Optional[Shape] = None) -> Out:
+                   offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                   stream_format: StreamFormat = None) -> Out:
     r"""Glorot/Xavier normal: N(0, s**2) with ``s = gain * sqrt(2 / (fan_in + fan_out))``.
 
     .. math::
@@ -218,7 +221,7 @@ def glorot_normal_(out: Out, *, gain: float = 1.0, truncated: bool = False, seed
     0.87962566103423978`` before truncation at two of its own standard deviations, so the variance of the draw
     stays ``s**2``. Counterparts: torch ``xavier_normal_``; JAX ``glorot_normal``; Keras ``GlorotNormal``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -234,7 +237,7 @@ def glorot_normal_(out: Out, *, gain: float = 1.0, truncated: bool = False, seed
     (True, 'float32')
     """
     args = checked(gain=gain, truncated=truncated, seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                   fan_out=fan_out)
+                   fan_out=fan_out, stream_format=stream_format)
     gain = args['gain']
     truncated = args['truncated']
     return variance_scaling_core(out, gain ** 2, "fan_avg", "truncated_normal" if truncated else "normal", args,
@@ -247,7 +250,7 @@ xavier_normal_ = glorot_normal_
 def kaiming_uniform_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlinearity: Nonlinearity = "leaky_relu", *,
                      seed: Seed = None, stream: Stream = 0, layout: Layout = "torch", fan_in: Optional[int] = None,
                      fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                     global_offset: Optional[Shape] = None) -> Out:
+                     global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> Out:
     r"""He/Kaiming uniform as torch: U(-b, b) with ``b = gain * sqrt(3 / fan)``.
 
     .. math::
@@ -288,7 +291,7 @@ def kaiming_uniform_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlineari
     A specialization of :func:`variance_scaling_` with scale ``calculate_gain(nonlinearity, a) ** 2``, mode
     ``mode`` and distribution ``"uniform"``.  Counterparts: torch ``kaiming_uniform_``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -304,7 +307,7 @@ def kaiming_uniform_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlineari
     (True, 'float32')
     """
     args = checked(a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                   fan_out=fan_out)
+                   fan_out=fan_out, stream_format=stream_format)
     a = args['a']
     mode = args['mode']
     nonlinearity = args['nonlinearity']
@@ -315,7 +318,7 @@ def kaiming_uniform_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlineari
 def kaiming_normal_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlinearity: Nonlinearity = "leaky_relu", *,
                     seed: Seed = None, stream: Stream = 0, layout: Layout = "torch", fan_in: Optional[int] = None,
                     fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                    global_offset: Optional[Shape] = None) -> Out:
+                    global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> Out:
     r"""He/Kaiming normal as torch: N(0, s**2) with ``s = gain / sqrt(fan)``.
 
     .. math::
@@ -356,7 +359,7 @@ def kaiming_normal_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlinearit
     A specialization of :func:`variance_scaling_` with scale ``calculate_gain(nonlinearity, a) ** 2``, mode
     ``mode`` and distribution ``"normal"``.  Counterparts: torch ``kaiming_normal_``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -372,7 +375,7 @@ def kaiming_normal_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlinearit
     (True, 'float32')
     """
     args = checked(a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                   fan_out=fan_out)
+                   fan_out=fan_out, stream_format=stream_format)
     a = args['a']
     mode = args['mode']
     nonlinearity = args['nonlinearity']
@@ -382,7 +385,8 @@ def kaiming_normal_(out: Out, a: float = 0.0, mode: Mode = "fan_in", nonlinearit
 
 def he_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                 fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                stream_format: StreamFormat = None) -> Out:
     r"""He uniform (JAX/Keras): U(-b, b) with ``b = sqrt(6 / fan_in)``.
 
     .. math::
@@ -416,7 +420,7 @@ def he_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layo
     A specialization of :func:`variance_scaling_` with scale ``2.0``, mode ``"fan_in"`` and distribution
     ``"uniform"``.  Counterparts: JAX ``he_uniform``; Keras ``HeUniform``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -431,13 +435,15 @@ def he_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layo
     >>> bool(np.isfinite(w).all()), w.dtype.name
     (True, 'float32')
     """
-    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                   stream_format=stream_format)
     return variance_scaling_core(out, 2.0, "fan_in", "uniform", args, offset, global_shape, global_offset)
 
 
 def he_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-               global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+               global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+               stream_format: StreamFormat = None) -> Out:
     r"""He normal (JAX/Keras): truncated normal of variance ``2 / fan_in``.
 
     .. math::
@@ -474,7 +480,7 @@ def he_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layou
     truncation at two of its own standard deviations, so the variance of the draw stays ``s**2``. Counterparts:
     JAX ``he_normal``; Keras ``HeNormal``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -489,13 +495,15 @@ def he_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layou
     >>> bool(np.isfinite(w).all()), w.dtype.name
     (True, 'float32')
     """
-    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                   stream_format=stream_format)
     return variance_scaling_core(out, 2.0, "fan_in", "truncated_normal", args, offset, global_shape, global_offset)
 
 
 def lecun_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                   stream_format: StreamFormat = None) -> Out:
     r"""LeCun uniform (JAX/Keras): U(-b, b) with ``b = sqrt(3 / fan_in)``.
 
     .. math::
@@ -529,7 +537,7 @@ def lecun_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: L
     A specialization of :func:`variance_scaling_` with scale ``1.0``, mode ``"fan_in"`` and distribution
     ``"uniform"``.  Counterparts: JAX ``lecun_uniform``; Keras ``LecunUniform``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -544,13 +552,15 @@ def lecun_uniform_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: L
     >>> bool(np.isfinite(w).all()), w.dtype.name
     (True, 'float32')
     """
-    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                   stream_format=stream_format)
     return variance_scaling_core(out, 1.0, "fan_in", "uniform", args, offset, global_shape, global_offset)
 
 
 def lecun_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                   fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                  stream_format: StreamFormat = None) -> Out:
     r"""LeCun normal (JAX/Keras): truncated normal of variance ``1 / fan_in``.
 
     .. math::
@@ -587,7 +597,7 @@ def lecun_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: La
     truncation at two of its own standard deviations, so the variance of the draw stays ``s**2``. Counterparts:
     JAX ``lecun_normal``; Keras ``LecunNormal``.
 
-    Compatibility guarantee: stream format v1 (README "Stream format"): the same arguments give the same bits in
+    Compatibility guarantee: the same arguments and stream format (README "Stream format") give the same bits in
     every version.
 
     References
@@ -602,13 +612,14 @@ def lecun_normal_(out: Out, *, seed: Seed = None, stream: Stream = 0, layout: La
     >>> bool(np.isfinite(w).all()), w.dtype.name
     (True, 'float32')
     """
-    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out)
+    args = checked(seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
+                   stream_format=stream_format)
     return variance_scaling_core(out, 1.0, "fan_in", "truncated_normal", args, offset, global_shape, global_offset)
 
 
 def uniform(shape: Shape, low: float = 0.0, high: float = 1.0, *, dtype: DTypeLike = np.float32, seed: Seed = None,
             stream: Stream = 0, offset: int = 0, global_shape: Optional[Shape] = None,
-            global_offset: Optional[Shape] = None) -> NDArray[Any]:
+            global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`uniform_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -622,12 +633,12 @@ def uniform(shape: Shape, low: float = 0.0, high: float = 1.0, *, dtype: DTypeLi
     (4, 3)
     """
     return uniform_(allocate(shape, dtype), low, high, seed=seed, stream=stream, offset=offset,
-                    global_shape=global_shape, global_offset=global_offset)
+                    global_shape=global_shape, global_offset=global_offset, stream_format=stream_format)
 
 
 def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, *, dtype: DTypeLike = np.float32, seed: Seed = None,
            stream: Stream = 0, offset: int = 0, global_shape: Optional[Shape] = None,
-           global_offset: Optional[Shape] = None) -> NDArray[Any]:
+           global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -641,12 +652,13 @@ def normal(shape: Shape, mean: float = 0.0, std: float = 1.0, *, dtype: DTypeLik
     (4, 3)
     """
     return normal_(allocate(shape, dtype), mean, std, seed=seed, stream=stream, offset=offset,
-                   global_shape=global_shape, global_offset=global_offset)
+                   global_shape=global_shape, global_offset=global_offset, stream_format=stream_format)
 
 
 def trunc_normal(shape: Shape, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
                  dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0, offset: int = 0,
-                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                 global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                 stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`trunc_normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -660,14 +672,14 @@ def trunc_normal(shape: Shape, mean: float = 0.0, std: float = 1.0, a: float = -
     (4, 3)
     """
     return trunc_normal_(allocate(shape, dtype), mean, std, a, b, seed=seed, stream=stream, offset=offset,
-                         global_shape=global_shape, global_offset=global_offset)
+                         global_shape=global_shape, global_offset=global_offset, stream_format=stream_format)
 
 
 def variance_scaling(shape: Shape, scale: float = 1.0, mode: Mode = "fan_in",
                      distribution: Distribution = "truncated_normal", *, dtype: DTypeLike = np.float32,
                      seed: Seed = None, stream: Stream = 0, layout: Layout = "torch", fan_in: Optional[int] = None,
                      fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                     global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                     global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`variance_scaling_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -682,13 +694,13 @@ def variance_scaling(shape: Shape, scale: float = 1.0, mode: Mode = "fan_in",
     """
     return variance_scaling_(allocate(shape, dtype), scale, mode, distribution, seed=seed, stream=stream,
                              layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset, global_shape=global_shape,
-                             global_offset=global_offset)
+                             global_offset=global_offset, stream_format=stream_format)
 
 
 def glorot_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0, seed: Seed = None,
                    stream: Stream = 0, layout: Layout = "torch", fan_in: Optional[int] = None,
                    fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                   global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                   global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`glorot_uniform_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -702,7 +714,8 @@ def glorot_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, gain: float =
     (4, 3)
     """
     return glorot_uniform_(allocate(shape, dtype), gain=gain, seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                           fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset)
+                           fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
+                           stream_format=stream_format)
 
 
 xavier_uniform = glorot_uniform
@@ -711,7 +724,7 @@ xavier_uniform = glorot_uniform
 def glorot_normal(shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0, truncated: bool = False,
                   seed: Seed = None, stream: Stream = 0, layout: Layout = "torch", fan_in: Optional[int] = None,
                   fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                  global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                  global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`glorot_normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -726,7 +739,7 @@ def glorot_normal(shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 
     """
     return glorot_normal_(allocate(shape, dtype), gain=gain, truncated=truncated, seed=seed, stream=stream,
                           layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset, global_shape=global_shape,
-                          global_offset=global_offset)
+                          global_offset=global_offset, stream_format=stream_format)
 
 
 xavier_normal = glorot_normal
@@ -735,7 +748,8 @@ xavier_normal = glorot_normal
 def kaiming_uniform(shape: Shape, a: float = 0.0, mode: Mode = "fan_in", nonlinearity: Nonlinearity = "leaky_relu", *,
                     dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                     fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                    stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`kaiming_uniform_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -750,13 +764,14 @@ def kaiming_uniform(shape: Shape, a: float = 0.0, mode: Mode = "fan_in", nonline
     """
     return kaiming_uniform_(allocate(shape, dtype), a, mode, nonlinearity, seed=seed, stream=stream, layout=layout,
                             fan_in=fan_in, fan_out=fan_out, offset=offset, global_shape=global_shape,
-                            global_offset=global_offset)
+                            global_offset=global_offset, stream_format=stream_format)
 
 
 def kaiming_normal(shape: Shape, a: float = 0.0, mode: Mode = "fan_in", nonlinearity: Nonlinearity = "leaky_relu", *,
                    dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0, layout: Layout = "torch",
                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                   stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`kaiming_normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -771,12 +786,13 @@ def kaiming_normal(shape: Shape, a: float = 0.0, mode: Mode = "fan_in", nonlinea
     """
     return kaiming_normal_(allocate(shape, dtype), a, mode, nonlinearity, seed=seed, stream=stream, layout=layout,
                            fan_in=fan_in, fan_out=fan_out, offset=offset, global_shape=global_shape,
-                           global_offset=global_offset)
+                           global_offset=global_offset, stream_format=stream_format)
 
 
 def he_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0,
                layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-               global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+               global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+               stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`he_uniform_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -790,12 +806,14 @@ def he_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None
     (4, 3)
     """
     return he_uniform_(allocate(shape, dtype), seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                       offset=offset, global_shape=global_shape, global_offset=global_offset)
+                       offset=offset, global_shape=global_shape, global_offset=global_offset,
+                       stream_format=stream_format)
 
 
 def he_normal(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0,
               layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-              global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+              global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+              stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`he_normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -809,13 +827,14 @@ def he_normal(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None,
     (4, 3)
     """
     return he_normal_(allocate(shape, dtype), seed=seed, stream=stream, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                      offset=offset, global_shape=global_shape, global_offset=global_offset)
+                      offset=offset, global_shape=global_shape, global_offset=global_offset,
+                      stream_format=stream_format)
 
 
 def lecun_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0,
                   layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                  offset: int = 0, global_shape: Optional[Shape] = None,
-                  global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                  offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                  stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`lecun_uniform_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -829,13 +848,14 @@ def lecun_uniform(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = N
     (4, 3)
     """
     return lecun_uniform_(allocate(shape, dtype), seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                          fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset)
+                          fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
+                          stream_format=stream_format)
 
 
 def lecun_normal(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = None, stream: Stream = 0,
                  layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                 offset: int = 0, global_shape: Optional[Shape] = None,
-                 global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                 offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                 stream_format: StreamFormat = None) -> NDArray[Any]:
     r"""A new array of ``shape`` and ``dtype`` filled by :func:`lecun_normal_` (same arguments).
 
     ``dtype`` is float32 (default), float64, float16 or bfloat16 (an ml_dtypes
@@ -849,7 +869,8 @@ def lecun_normal(shape: Shape, *, dtype: DTypeLike = np.float32, seed: Seed = No
     (4, 3)
     """
     return lecun_normal_(allocate(shape, dtype), seed=seed, stream=stream, layout=layout, fan_in=fan_in,
-                         fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset)
+                         fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
+                         stream_format=stream_format)
 
 
 def _no_seed(method: Method) -> Method:
@@ -877,66 +898,79 @@ class GeneratorMethods:
     def _stream(self, stream: Optional[Stream]) -> Stream:
         raise NotImplementedError
 
+    def _format(self, stream_format: StreamFormat) -> StreamFormat:
+        raise NotImplementedError
+
     @_no_seed
-    def random_bits(self, n: int, *, stream: Optional[Stream] = None, offset: int = 0) -> NDArray[np.uint32]:
+    def random_bits(self, n: int, *, stream: Optional[Stream] = None, offset: int = 0,
+                    stream_format: StreamFormat = None) -> NDArray[np.uint32]:
         r"""``fastglorot.random_bits`` with this generator's seed and, unless given, its next stream."""
-        return random_bits(n, offset=offset, seed=self.seed, stream=self._stream(stream))
+        return random_bits(n, offset=offset, seed=self.seed, stream=self._stream(stream),
+                           stream_format=self._format(stream_format))
 
     @_no_seed
     def uniform_(self, out: Out, low: float = 0.0, high: float = 1.0, *, stream: Optional[Stream] = None,
-                 offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                 offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                 stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.uniform_`` with this generator's seed and, unless given, its next stream."""
         return uniform_(out, low, high, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                        seed=self.seed, stream=self._stream(stream))
+                        stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def uniform(self, shape: Shape, low: float = 0.0, high: float = 1.0, *, dtype: DTypeLike = np.float32,
                 stream: Optional[Stream] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.uniform`` with this generator's seed and, unless given, its next stream."""
         return uniform(shape, low, high, dtype=dtype, offset=offset, global_shape=global_shape,
-                       global_offset=global_offset, seed=self.seed, stream=self._stream(stream))
+                       global_offset=global_offset, stream_format=self._format(stream_format), seed=self.seed,
+                       stream=self._stream(stream))
 
     @_no_seed
     def normal_(self, out: Out, mean: float = 0.0, std: float = 1.0, *, stream: Optional[Stream] = None,
-                offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.normal_`` with this generator's seed and, unless given, its next stream."""
         return normal_(out, mean, std, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                       seed=self.seed, stream=self._stream(stream))
+                       stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def normal(self, shape: Shape, mean: float = 0.0, std: float = 1.0, *, dtype: DTypeLike = np.float32,
                stream: Optional[Stream] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-               global_offset: Optional[Shape] = None) -> NDArray[Any]:
+               global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.normal`` with this generator's seed and, unless given, its next stream."""
         return normal(shape, mean, std, dtype=dtype, offset=offset, global_shape=global_shape,
-                      global_offset=global_offset, seed=self.seed, stream=self._stream(stream))
+                      global_offset=global_offset, stream_format=self._format(stream_format), seed=self.seed,
+                      stream=self._stream(stream))
 
     @_no_seed
     def trunc_normal_(self, out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
                       stream: Optional[Stream] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                      global_offset: Optional[Shape] = None) -> Out:
+                      global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.trunc_normal_`` with this generator's seed and, unless given, its next stream."""
         return trunc_normal_(out, mean, std, a, b, offset=offset, global_shape=global_shape,
-                             global_offset=global_offset, seed=self.seed, stream=self._stream(stream))
+                             global_offset=global_offset, stream_format=self._format(stream_format), seed=self.seed,
+                             stream=self._stream(stream))
 
     @_no_seed
     def trunc_normal(self, shape: Shape, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
                      dtype: DTypeLike = np.float32, stream: Optional[Stream] = None, offset: int = 0,
-                     global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                     global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                     stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.trunc_normal`` with this generator's seed and, unless given, its next stream."""
         return trunc_normal(shape, mean, std, a, b, dtype=dtype, offset=offset, global_shape=global_shape,
-                            global_offset=global_offset, seed=self.seed, stream=self._stream(stream))
+                            global_offset=global_offset, stream_format=self._format(stream_format), seed=self.seed,
+                            stream=self._stream(stream))
 
     @_no_seed
     def variance_scaling_(self, out: Out, scale: float = 1.0, mode: Mode = "fan_in",
                           distribution: Distribution = "truncated_normal", *, stream: Optional[Stream] = None,
                           layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                          offset: int = 0, global_shape: Optional[Shape] = None,
-                          global_offset: Optional[Shape] = None) -> Out:
+                          offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                          stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.variance_scaling_`` with this generator's seed and, unless given, its next stream."""
         return variance_scaling_(out, scale, mode, distribution, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                                 offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
+                                 offset=offset, global_shape=global_shape, global_offset=global_offset,
+                                 stream_format=self._format(stream_format), seed=self.seed,
                                  stream=self._stream(stream))
 
     @_no_seed
@@ -944,207 +978,212 @@ class GeneratorMethods:
                          distribution: Distribution = "truncated_normal", *, dtype: DTypeLike = np.float32,
                          stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                          fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                         global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                         global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.variance_scaling`` with this generator's seed and, unless given, its next stream."""
         return variance_scaling(shape, scale, mode, distribution, dtype=dtype, layout=layout, fan_in=fan_in,
                                 fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                                seed=self.seed, stream=self._stream(stream))
+                                stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def glorot_uniform_(self, out: Out, *, gain: float = 1.0, stream: Optional[Stream] = None,
                         layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                        offset: int = 0, global_shape: Optional[Shape] = None,
-                        global_offset: Optional[Shape] = None) -> Out:
+                        offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                        stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.glorot_uniform_`` with this generator's seed and, unless given, its next stream."""
         return glorot_uniform_(out, gain=gain, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                               global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                               stream=self._stream(stream))
+                               global_shape=global_shape, global_offset=global_offset,
+                               stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def xavier_uniform_(self, out: Out, *, gain: float = 1.0, stream: Optional[Stream] = None,
                         layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                        offset: int = 0, global_shape: Optional[Shape] = None,
-                        global_offset: Optional[Shape] = None) -> Out:
+                        offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                        stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.xavier_uniform_`` with this generator's seed and, unless given, its next stream."""
         return xavier_uniform_(out, gain=gain, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                               global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                               stream=self._stream(stream))
+                               global_shape=global_shape, global_offset=global_offset,
+                               stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def glorot_uniform(self, shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0,
                        stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                        fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                       global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                       global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.glorot_uniform`` with this generator's seed and, unless given, its next stream."""
         return glorot_uniform(shape, dtype=dtype, gain=gain, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                              offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              offset=offset, global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def xavier_uniform(self, shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0,
                        stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                        fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                       global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                       global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.xavier_uniform`` with this generator's seed and, unless given, its next stream."""
         return xavier_uniform(shape, dtype=dtype, gain=gain, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                              offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              offset=offset, global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def glorot_normal_(self, out: Out, *, gain: float = 1.0, truncated: bool = False, stream: Optional[Stream] = None,
                        layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                       offset: int = 0, global_shape: Optional[Shape] = None,
-                       global_offset: Optional[Shape] = None) -> Out:
+                       offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                       stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.glorot_normal_`` with this generator's seed and, unless given, its next stream."""
         return glorot_normal_(out, gain=gain, truncated=truncated, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                              offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              offset=offset, global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def xavier_normal_(self, out: Out, *, gain: float = 1.0, truncated: bool = False, stream: Optional[Stream] = None,
                        layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                       offset: int = 0, global_shape: Optional[Shape] = None,
-                       global_offset: Optional[Shape] = None) -> Out:
+                       offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                       stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.xavier_normal_`` with this generator's seed and, unless given, its next stream."""
         return xavier_normal_(out, gain=gain, truncated=truncated, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                              offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              offset=offset, global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def glorot_normal(self, shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0, truncated: bool = False,
                       stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                       fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                      global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                      global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.glorot_normal`` with this generator's seed and, unless given, its next stream."""
         return glorot_normal(shape, dtype=dtype, gain=gain, truncated=truncated, layout=layout, fan_in=fan_in,
                              fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                             seed=self.seed, stream=self._stream(stream))
+                             stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def xavier_normal(self, shape: Shape, *, dtype: DTypeLike = np.float32, gain: float = 1.0, truncated: bool = False,
                       stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                       fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                      global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                      global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.xavier_normal`` with this generator's seed and, unless given, its next stream."""
         return xavier_normal(shape, dtype=dtype, gain=gain, truncated=truncated, layout=layout, fan_in=fan_in,
                              fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                             seed=self.seed, stream=self._stream(stream))
+                             stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def kaiming_uniform_(self, out: Out, a: float = 0.0, mode: Mode = "fan_in",
                          nonlinearity: Nonlinearity = "leaky_relu", *, stream: Optional[Stream] = None,
                          layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                         offset: int = 0, global_shape: Optional[Shape] = None,
-                         global_offset: Optional[Shape] = None) -> Out:
+                         offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                         stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.kaiming_uniform_`` with this generator's seed and, unless given, its next stream."""
         return kaiming_uniform_(out, a, mode, nonlinearity, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                                offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                                stream=self._stream(stream))
+                                offset=offset, global_shape=global_shape, global_offset=global_offset,
+                                stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def kaiming_uniform(self, shape: Shape, a: float = 0.0, mode: Mode = "fan_in",
                         nonlinearity: Nonlinearity = "leaky_relu", *, dtype: DTypeLike = np.float32,
                         stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                         fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                        global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                        global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.kaiming_uniform`` with this generator's seed and, unless given, its next stream."""
         return kaiming_uniform(shape, a, mode, nonlinearity, dtype=dtype, layout=layout, fan_in=fan_in,
                                fan_out=fan_out, offset=offset, global_shape=global_shape, global_offset=global_offset,
-                               seed=self.seed, stream=self._stream(stream))
+                               stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def kaiming_normal_(self, out: Out, a: float = 0.0, mode: Mode = "fan_in",
                         nonlinearity: Nonlinearity = "leaky_relu", *, stream: Optional[Stream] = None,
                         layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                        offset: int = 0, global_shape: Optional[Shape] = None,
-                        global_offset: Optional[Shape] = None) -> Out:
+                        offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                        stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.kaiming_normal_`` with this generator's seed and, unless given, its next stream."""
         return kaiming_normal_(out, a, mode, nonlinearity, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                               offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                               stream=self._stream(stream))
+                               offset=offset, global_shape=global_shape, global_offset=global_offset,
+                               stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def kaiming_normal(self, shape: Shape, a: float = 0.0, mode: Mode = "fan_in",
                        nonlinearity: Nonlinearity = "leaky_relu", *, dtype: DTypeLike = np.float32,
                        stream: Optional[Stream] = None, layout: Layout = "torch", fan_in: Optional[int] = None,
                        fan_out: Optional[int] = None, offset: int = 0, global_shape: Optional[Shape] = None,
-                       global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                       global_offset: Optional[Shape] = None, stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.kaiming_normal`` with this generator's seed and, unless given, its next stream."""
         return kaiming_normal(shape, a, mode, nonlinearity, dtype=dtype, layout=layout, fan_in=fan_in, fan_out=fan_out,
-                              offset=offset, global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              offset=offset, global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def he_uniform_(self, out: Out, *, stream: Optional[Stream] = None, layout: Layout = "torch",
                     fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                    global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                    stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.he_uniform_`` with this generator's seed and, unless given, its next stream."""
         return he_uniform_(out, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                           global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                           stream=self._stream(stream))
+                           global_shape=global_shape, global_offset=global_offset,
+                           stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def he_uniform(self, shape: Shape, *, dtype: DTypeLike = np.float32, stream: Optional[Stream] = None,
                    layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                   offset: int = 0, global_shape: Optional[Shape] = None,
-                   global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                   offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                   stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.he_uniform`` with this generator's seed and, unless given, its next stream."""
         return he_uniform(shape, dtype=dtype, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                          global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                          stream=self._stream(stream))
+                          global_shape=global_shape, global_offset=global_offset,
+                          stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def he_normal_(self, out: Out, *, stream: Optional[Stream] = None, layout: Layout = "torch",
                    fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                   global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                   stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.he_normal_`` with this generator's seed and, unless given, its next stream."""
         return he_normal_(out, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset, global_shape=global_shape,
-                          global_offset=global_offset, seed=self.seed, stream=self._stream(stream))
+                          global_offset=global_offset, stream_format=self._format(stream_format), seed=self.seed,
+                          stream=self._stream(stream))
 
     @_no_seed
     def he_normal(self, shape: Shape, *, dtype: DTypeLike = np.float32, stream: Optional[Stream] = None,
                   layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                  offset: int = 0, global_shape: Optional[Shape] = None,
-                  global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                  offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                  stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.he_normal`` with this generator's seed and, unless given, its next stream."""
         return he_normal(shape, dtype=dtype, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                         global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                         stream=self._stream(stream))
+                         global_shape=global_shape, global_offset=global_offset,
+                         stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def lecun_uniform_(self, out: Out, *, stream: Optional[Stream] = None, layout: Layout = "torch",
                        fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                       global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                       global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                       stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.lecun_uniform_`` with this generator's seed and, unless given, its next stream."""
         return lecun_uniform_(out, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                              global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                              stream=self._stream(stream))
+                              global_shape=global_shape, global_offset=global_offset,
+                              stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def lecun_uniform(self, shape: Shape, *, dtype: DTypeLike = np.float32, stream: Optional[Stream] = None,
                       layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                      offset: int = 0, global_shape: Optional[Shape] = None,
-                      global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                      offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                      stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.lecun_uniform`` with this generator's seed and, unless given, its next stream."""
         return lecun_uniform(shape, dtype=dtype, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                             global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                             stream=self._stream(stream))
+                             global_shape=global_shape, global_offset=global_offset,
+                             stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def lecun_normal_(self, out: Out, *, stream: Optional[Stream] = None, layout: Layout = "torch",
                       fan_in: Optional[int] = None, fan_out: Optional[int] = None, offset: int = 0,
-                      global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                      global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                      stream_format: StreamFormat = None) -> Out:
         r"""``fastglorot.lecun_normal_`` with this generator's seed and, unless given, its next stream."""
         return lecun_normal_(out, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                             global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                             stream=self._stream(stream))
+                             global_shape=global_shape, global_offset=global_offset,
+                             stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))
 
     @_no_seed
     def lecun_normal(self, shape: Shape, *, dtype: DTypeLike = np.float32, stream: Optional[Stream] = None,
                      layout: Layout = "torch", fan_in: Optional[int] = None, fan_out: Optional[int] = None,
-                     offset: int = 0, global_shape: Optional[Shape] = None,
-                     global_offset: Optional[Shape] = None) -> NDArray[Any]:
+                     offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                     stream_format: StreamFormat = None) -> NDArray[Any]:
         r"""``fastglorot.lecun_normal`` with this generator's seed and, unless given, its next stream."""
         return lecun_normal(shape, dtype=dtype, layout=layout, fan_in=fan_in, fan_out=fan_out, offset=offset,
-                            global_shape=global_shape, global_offset=global_offset, seed=self.seed,
-                            stream=self._stream(stream))
+                            global_shape=global_shape, global_offset=global_offset,
+                            stream_format=self._format(stream_format), seed=self.seed, stream=self._stream(stream))

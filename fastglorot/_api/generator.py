@@ -7,6 +7,7 @@ from typing import Optional
 
 from .generated import GeneratorMethods
 from .._format.seeding import Seed, Stream, resolve_seed
+from .stream_format import StreamFormat, resolve_stream_format
 
 __all__ = ["Generator"]
 
@@ -20,6 +21,11 @@ class Generator(GeneratorMethods):
         Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy.
         Either way :attr:`seed` records it, so an entropy-seeded run can be
         reproduced with ``Generator(old.seed)``.
+    stream_format : {1, 2} or None, default None
+        The stream format of every call that passes none (README "Stream
+        format"); None: each call uses the current one
+        (:func:`~fastglorot.stream_format`, 1 by default).  Recorded as
+        :attr:`stream_format`.
 
     Notes
     -----
@@ -48,8 +54,9 @@ class Generator(GeneratorMethods):
     (True, 2)
     """
 
-    def __init__(self, seed: Seed = None) -> None:
+    def __init__(self, seed: Seed = None, *, stream_format: StreamFormat = None) -> None:
         self._seed = resolve_seed(seed)
+        self._stream_format = None if stream_format is None else resolve_stream_format(stream_format)
         self._calls = 0
         self._lock = threading.Lock()
 
@@ -57,6 +64,14 @@ class Generator(GeneratorMethods):
     def seed(self) -> int:
         """The seed in use (drawn from OS entropy when none was given)."""
         return self._seed
+
+    @property
+    def stream_format(self) -> StreamFormat:
+        """The stream format given at construction (None: each call's current one)."""
+        return self._stream_format
+
+    def _format(self, stream_format: StreamFormat) -> StreamFormat:
+        return self._stream_format if stream_format is None else stream_format
 
     @property
     def calls(self) -> int:
@@ -71,4 +86,5 @@ class Generator(GeneratorMethods):
             return self._calls - 1
 
     def __repr__(self) -> str:
-        return f"fastglorot.Generator(seed={self._seed}, calls={self._calls})"
+        fmt = "" if self._stream_format is None else f", stream_format={self._stream_format}"
+        return f"fastglorot.Generator(seed={self._seed}{fmt}, calls={self._calls})"

@@ -14,13 +14,14 @@ import numpy as np
 from .buffers import Output, as_output
 from .._format.constants import WORDS_PER_TILE, tile_elements
 from .._engines.dispatch import select
-from .._engines.kernel_set import kernel_name
+from .._engines.kernel_set import kernel_name, kernel_params
 from .._format.tables import FORMATS
 from .._engines.launch import run_fill
 from .._format.params import normal_params, truncated_params, uniform_params, warn_if_all_zero
 from .._format.position import Runs, Shape, flat_runs, resolve_position
 from .._format.seeding import Seed, Stream, resolve_seed, resolve_stream
 from .._validate import as_count, as_offset, key_stream_words
+from .stream_format import StreamFormat, resolve_stream_format
 
 __all__ = ["random_bits", "uniform_", "normal_", "trunc_normal_", "Where", "locate", "fill"]
 
@@ -29,18 +30,22 @@ Out = TypeVar("Out")
 
 
 class Where(NamedTuple):
-    """A call's resolved place in the streams: key, stream id and the global index of every element."""
+    """A call's resolved place in the streams: key, stream id, the global index of every element, and the
+    stream format."""
 
     seed: int
     stream: int
     runs: Runs
+    stream_format: int
 
 
 def locate(shape: Tuple[int, ...], seed: Seed, stream: Stream, offset: int, global_shape: Optional[Shape],
-           global_offset: Optional[Shape]) -> Where:
-    """Resolve a call's ``seed``, ``stream`` and position once (checked; ``seed=None`` draws OS entropy)."""
+           global_offset: Optional[Shape], stream_format: StreamFormat = None) -> Where:
+    """Resolve a call's ``seed``, ``stream``, position and stream format once (checked; ``seed=None`` draws OS
+    entropy, ``stream_format=None`` is the current format)."""
     return Where(resolve_seed(seed), resolve_stream(stream), resolve_position(shape, offset, global_shape,
-                                                                              global_offset))
+                                                                              global_offset),
+                 resolve_stream_format(stream_format))
 
 
 def fill(target: Output, distribution: str, params: np.ndarray[Any, Any], where: Where) -> Any:
@@ -57,18 +62,21 @@ def fill(target: Output, distribution: str, params: np.ndarray[Any, Any], where:
 
         device = cast(Any, array)  # a DeviceArray: recognised and described once, by as_output
         fill_described(device.obj, device.memory, distribution, fmt.name, key_stream_words(where.seed, where.stream),
-                       params, where.runs)
+                       params, where.runs, stream_format=where.stream_format)
         target.finish()
         return target.result
-    args: Tuple[Any, ...] = (key_stream_words(where.seed, where.stream), params) + fmt.kernel_args
-    kernel, parallel = select(kernel_name(distribution, fmt.name), array.nbytes,
-                              f"{distribution.replace('_', ' ')} {fmt.name}")
+    args: Tuple[Any, ...] = (key_stream_words(where.seed, where.stream),
+                             kernel_params(distribution, fmt.name, where.stream_format, params)) + fmt.kernel_args
+    name = kernel_name(distribution, fmt.name, where.stream_format)
+    kernel, parallel = select(name, array.nbytes, f"{distribution.replace('_', ' ')} {fmt.name}"
+                              + (" (stream format 2)" if name.endswith("_v2") else ""))
     run_fill(kernel, array, where.runs, tile_elements(np.dtype(fmt.draw).itemsize), args, parallel)
     target.finish()
     return target.result
 
 
-def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 0) -> np.ndarray:
+def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 0,
+                stream_format: StreamFormat = None) -> np.ndarray:
     """Return ``n`` raw 32-bit words of a Philox4x32-10 stream.
 
     Parameters
@@ -83,6 +91,8 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
         name hashed to one (see :func:`stream_id`).
     offset : int, default 0
         Index of the first word returned; ``offset + n <= 2**62``.
+    stream_format : {1, 2} or None, default None
+        Checked only: raw words are the same in every stream format.
 
     Returns
     -------
@@ -97,6 +107,7 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
     is laid out lane by lane (README "Stream format").
     """
     n = as_count("n", n)
+    resolve_stream_format(stream_format)
     seed = resolve_seed(seed)
     stream = resolve_stream(stream)
     first = as_offset(offset, n)
@@ -108,7 +119,8 @@ def random_bits(n: int, *, seed: Seed = None, stream: Stream = 0, offset: int = 
 
 
 def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None, stream: Stream = 0,
-             offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+             offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+             stream_format: StreamFormat = None) -> Out:
     """Fill ``out`` in place with uniform samples on ``[low, high]``.
 
     Parameters
@@ -139,6 +151,10 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
         global_shape)``, so blocks filled separately equal one fill of the
         whole tensor.  Same length as ``out.shape``; exclusive with a
         non-zero ``offset``.
+    stream_format : {1, 2} or None, default None
+        The stream format (README "Stream format"); None: the current one,
+        1 unless set by :func:`stream_format`.  Uniform values are the same
+        in both formats.
 
     Returns
     -------
@@ -176,11 +192,12 @@ def uniform_(out: Out, low: float = 0.0, high: float = 1.0, *, seed: Seed = None
     params = uniform_params(low, high, target.format)
     warn_if_all_zero("uniform", params, target.format, f"uniform_ on [{low}, {high}]")
     return cast(Out, fill(target, "uniform", params, locate(target.array.shape, seed, stream, offset, global_shape,
-                                                            global_offset)))
+                                                            global_offset, stream_format)))
 
 
 def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None, stream: Stream = 0,
-            offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+            offset: int = 0, global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+            stream_format: StreamFormat = None) -> Out:
     """Fill ``out`` in place with normal samples N(mean, std**2) (Box–Muller).
 
     Parameters
@@ -195,6 +212,10 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
         output dtype's largest finite value (see Notes).
     seed, stream, offset, global_shape, global_offset
         As for :func:`uniform_`.
+    stream_format : {1, 2} or None, default None
+        The stream format; None: the current one (:func:`stream_format`).
+        Format 2 computes float32, float16 and bfloat16 draws in float32
+        alone (faster; different values); float64 is the same in both.
 
     Returns
     -------
@@ -211,7 +232,8 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     and the outputs are ``mean + std * z``.  The logarithm, sine and cosine
     are polynomials after exact range reduction (no libm), so results are
     identical on every x86-64 CPU.  float32 results lie within 4 float32 ulps
-    of the float64 Box–Muller of the same uniforms (1e-6 absolute near 0);
+    of the float64 Box–Muller of the same uniforms (1e-6 absolute near 0;
+    stream format 2: the bounds README "Stream format" states);
     ``|z|`` reaches 6.76 (float32, also for float16 and bfloat16) and 8.57
     (float64); never inf or NaN: arguments for which ``|mean| + |z|max * std``
     could round past the output dtype's largest finite value (65504 for
@@ -225,12 +247,13 @@ def normal_(out: Out, mean: float = 0.0, std: float = 1.0, *, seed: Seed = None,
     params = normal_params(mean, std, target.format)
     warn_if_all_zero("normal", params, target.format, f"normal_ with mean={mean}, std={std}")
     return cast(Out, fill(target, "normal", params, locate(target.array.shape, seed, stream, offset, global_shape,
-                                                           global_offset)))
+                                                           global_offset, stream_format)))
 
 
 def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, *,
                   seed: Seed = None, stream: Stream = 0, offset: int = 0,
-                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None) -> Out:
+                  global_shape: Optional[Shape] = None, global_offset: Optional[Shape] = None,
+                  stream_format: StreamFormat = None) -> Out:
     """Fill ``out`` with N(mean, std**2) truncated to ``[a, b]`` (absolute bounds, as torch).
 
     Parameters
@@ -246,6 +269,11 @@ def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0
         Philox key in ``[0, 2**64)``; ``None`` draws one from OS entropy.
     stream, offset, global_shape, global_offset
         As for :func:`uniform_`.
+    stream_format : {1, 2} or None, default None
+        The stream format; None: the current one (:func:`stream_format`).
+        Format 2 computes float32, float16 and bfloat16 draws in float32 with
+        Wichura's PPND7 (faster; different values, relative error about
+        1e-6); float64 is the same in both.
 
     Returns
     -------
@@ -272,4 +300,4 @@ def trunc_normal_(out: Out, mean: float = 0.0, std: float = 1.0, a: float = -2.0
     params = truncated_params(mean, std, a, b, target.format)
     warn_if_all_zero("truncated_normal", params, target.format, f"trunc_normal_ on [{a}, {b}]")
     return cast(Out, fill(target, "truncated_normal", params, locate(target.array.shape, seed, stream, offset,
-                                                                     global_shape, global_offset)))
+                                                                     global_shape, global_offset, stream_format)))

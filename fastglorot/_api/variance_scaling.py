@@ -42,8 +42,8 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
                           offset: int, global_shape: Optional[Shape], global_offset: Optional[Shape]) -> Out:
     """Fill ``out`` with variance ``scale / n`` (README "Initializers").
 
-    ``args`` holds the checked ``seed``, ``stream``, ``layout``, ``fan_in``
-    and ``fan_out`` (``_api.arguments.checked``); ``mode`` and ``distribution``
+    ``args`` holds the checked ``seed``, ``stream``, ``layout``, ``fan_in``,
+    ``fan_out`` and ``stream_format`` (``_api.arguments.checked``); ``mode`` and ``distribution``
     are checked already.  Every check runs before the zero-element no-op;
     the seed, stream and position are resolved once.
     """
@@ -60,4 +60,5 @@ def variance_scaling_core(out: Out, scale: float, mode: str, distribution: str, 
     draw = variance_draw(scale, n, distribution, target.format)
     warn_if_all_zero(draw.distribution, draw.params, target.format,
                      f"variance scale / n = {scale!r} / {n!r} (fans {fans_in!r} in, {fans_out!r} out)")
-    return cast(Out, fill(target, draw.distribution, draw.params, Where(args["seed"], args["stream"], runs)))
+    return cast(Out, fill(target, draw.distribution, draw.params, Where(args["seed"], args["stream"], runs,
+                                                                          args["stream_format"])))

@@ -25,10 +25,10 @@ from typing import Any, Dict, NamedTuple, Sequence, Tuple
 import numpy as np
 
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
-from .._format.tables import DISTRIBUTIONS, FORMATS, SUPPORTED
+from .._format.tables import DEFAULT_STREAM_FORMAT, DISTRIBUTIONS, FORMATS, SUPPORTED
 from .cuda_arrays import CudaMemory, c_strides, describe, is_cuda_array, simulator_enabled
 from .._interop import install_hint
-from .kernel_set import kernel_name
+from .kernel_set import kernel_name, kernel_params
 from .memory import check_no_self_overlap
 from .._format.position import Runs
 
@@ -205,7 +205,8 @@ def _launch_stream(stream: object, memory: CudaMemory) -> Any:
 
 
 def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[Any, Any],
-              params: np.ndarray[Any, Any], runs: Runs, *, stream: object = None) -> None:
+              params: np.ndarray[Any, Any], runs: Runs, *, stream: object = None,
+              stream_format: int = DEFAULT_STREAM_FORMAT) -> None:
     """Fill CUDA array ``out`` in place, on its GPU, with the CPU fill's bits.
 
     The kernel is launched asynchronously (CUDA's usual semantics): work
@@ -242,6 +243,8 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
         The CUDA stream to launch on: a numba stream or a raw ``cudaStream_t``
         handle.  Default: the stream ``out``'s CUDA Array Interface names
         (so torch's current stream), else the default stream.
+    stream_format : int, default 1
+        The stream format of the values (``_format.tables.STREAM_FORMATS``).
 
     Raises
     ------
@@ -259,11 +262,13 @@ def fill_cuda(out: object, distribution: str, fmt: str, key_stream: np.ndarray[A
         raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
     if not is_cuda_array(out):
         raise TypeError(f"out ({type(out).__name__}) is not a CUDA array")
-    fill_described(out, describe(out, simulator_enabled()), distribution, fmt, key_stream, params, runs, stream=stream)
+    fill_described(out, describe(out, simulator_enabled()), distribution, fmt, key_stream, params, runs, stream=stream,
+                   stream_format=stream_format)
 
 
 def fill_described(out: object, memory: CudaMemory, distribution: str, fmt: str, key_stream: np.ndarray[Any, Any],
-                   params: np.ndarray[Any, Any], runs: Runs, *, stream: object = None) -> None:
+                   params: np.ndarray[Any, Any], runs: Runs, *, stream: object = None,
+                   stream_format: int = DEFAULT_STREAM_FORMAT) -> None:
     """:func:`fill_cuda` of a CUDA array already recognised and described (``memory``: ``describe(out, ...)``).
 
     The public functions recognise an output once (``_api.buffers.as_output``)
@@ -284,11 +289,11 @@ def fill_described(out: object, memory: CudaMemory, distribution: str, fmt: str,
     layout = plan(memory.shape, [s // itemsize for s in memory.strides], runs, tile)
     words = np.asarray(key_stream, dtype=np.uint32).reshape(4)
     key = (words[0], words[1], words[2], words[3])
-    values = tuple(np.asarray(params).reshape(-1))
+    values = tuple(np.asarray(kernel_params(distribution, fmt, stream_format, params)).reshape(-1))
     spec = FORMATS.get(fmt)
     bfloat16 = bool(spec.kernel_args[0]) if spec is not None and spec.kernel_args else False  # the rounding's flag
     module = _kernels()
-    kernel = module.KERNELS[kernel_name(distribution, fmt)]
+    kernel = module.KERNELS[kernel_name(distribution, fmt, stream_format)]
     args = (key, values, bfloat16, layout.geometry, layout.outer_n, layout.outer_g, layout.outer_s)
     if simulator:
         _launch_simulated(kernel, memory, bits, layout, args)

@@ -62,9 +62,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Tuple, TypeVar
 
 import numpy as np
 
-from .._format import stream_v1 as _stream_v1
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
-from .._format.floatops import bind, with_globals
+from .._format.elements import bind_all, names, plain
+from .._format.floatops import with_globals
 from .._format.tables import Element
 from .kernel_set import flag_roundings, kernel_specs
 
@@ -103,7 +103,7 @@ if SIMULATOR:
         kernel: F = cuda.jit(py_func)
         return kernel
 
-    _elements: Dict[str, Any] = {name: getattr(_stream_v1, name) for name in _stream_v1.ELEMENTS}
+    _elements: Dict[str, Any] = {name: plain(name) for name in names()}
 
 else:
     from .cuda_rounding import ROUNDING
@@ -123,7 +123,7 @@ else:
 
     # The CPU's operations with libdevice's rounding in place of the operators (``_engines.cuda_rounding``), and
     # Philox words narrowed to uint32 (a product is one mul.wide.u32, not a 64-bit multiply).
-    _elements = bind(_stream_v1, _stream_v1.ELEMENTS, {**OPERATIONS, "word": U32, **ROUNDING}, _device)
+    _elements = bind_all({**OPERATIONS, "word": U32, **ROUNDING}, _device)
 
 if TYPE_CHECKING:  # mypy reads the element functions' own signatures
     from .._format.stream_v1 import (in_lower_tail, normal_quantile_central, normal_quantile_tail, philox4x32_10,
@@ -281,6 +281,11 @@ def _box_muller_driver(out: Any, key: Any, params: Any, bfloat16: bool, geometry
 ELEMENT: Any = None
 PROBABILITY: Any = None
 VALUE: Any = None
+SPLIT: Any = None
+CENTRAL: Any = None
+IN_TAIL: Any = None
+TAIL: Any = None
+SIGNED: Any = None
 
 
 def _pair_of_one_word(x0: np.uint32, x1: np.uint32, x2: np.uint32, x3: np.uint32, p: int, params: Any) -> Any:
@@ -314,6 +319,16 @@ def _quantile_of_two_words(high: np.uint32, low: np.uint32, params: Any) -> Any:
     return VALUE(_standard_normal_quantile(PROBABILITY(high, low, params)), params)
 
 
+def _split_quantile_of_one_word(word: np.uint32, params: Any) -> Any:
+    """A ``quantile`` element of one word: the tail branch only where it is taken (a branch, not a select)."""
+    q, p = SPLIT(word, params)
+    if IN_TAIL(q):
+        z = SIGNED(q, TAIL(p, params))
+    else:
+        z = CENTRAL(q)
+    return VALUE(z, params)
+
+
 @_device
 def _as_is(value: Any, bfloat16: bool) -> Any:
     return value
@@ -341,6 +356,9 @@ def _converter(element: Element) -> Tuple[Callable[..., None], Any]:
     if element.kind == "normal_quantile":
         template = _quantile_of_one_word if element.words == 1 else _quantile_of_two_words
         convert = _device(_bound(template, name, PROBABILITY=functions[0], VALUE=functions[1]))
+    elif element.kind == "quantile":
+        names = dict(zip(("SPLIT", "CENTRAL", "IN_TAIL", "TAIL", "SIGNED", "VALUE"), functions, strict=True))
+        convert = _device(_bound(_split_quantile_of_one_word, name, **names))
     elif element.kind == "pair":
         template = _pair_of_one_word if element.words == 1 else _pair_of_two_words
         return _box_muller_driver, _device(_bound(template, name, ELEMENT=functions[0]))

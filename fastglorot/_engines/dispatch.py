@@ -39,8 +39,8 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from .._format.tables import DISTRIBUTIONS, FORMATS
-from .kernel_set import kernel_name
+from .._format.tables import DEFAULT_STREAM_FORMAT, FORMATS
+from .kernel_set import kernel_name, kernel_specs
 
 __all__ = ["NUMPY_MAX_BYTES", "ENVIRONMENT_VARIABLE", "numpy_max_bytes", "select", "kernel",
            "is_loaded", "load"]
@@ -146,19 +146,20 @@ def select(name: str, nbytes: int, what: str) -> Tuple[Fill, bool]:
     return fill, True
 
 
-def load(distribution: str, fmt: str) -> None:
+def load(distribution: str, fmt: str, stream_format: int = DEFAULT_STREAM_FORMAT) -> None:
     """Load (or compile) the numba kernel of ``distribution`` x ``fmt`` (``"bits"``, ``"uint32"`` for raw
-    words) for the one signature fills call it with, without filling anything."""
-    fill = kernel(kernel_name(distribution, fmt))
+    words) in ``stream_format`` for the one signature fills call it with, without filling anything."""
+    name = kernel_name(distribution, fmt, stream_format)
+    fill = kernel(name)
     if fill.signatures:  # type: ignore[attr-defined]
         return
     # What every fill passes: a 2-D C-contiguous out, int64 firsts, the uint32 key/stream words, the
-    # parameters (DISTRIBUTIONS: their count, the draw dtype's or float64; uint32 for raw words), kernel_args.
-    row = DISTRIBUTIONS[distribution]
+    # parameters (the kernel's count, the draw dtype's or float64; uint32 for raw words), kernel_args.
+    spec = next(spec for spec in kernel_specs() if spec.name == name)
     if distribution == "bits":
-        out, params, extra = np.empty((1, 0), np.uint32), np.zeros(row.param_count, np.uint32), ()
+        out, params, extra = np.empty((1, 0), np.uint32), np.zeros(spec.param_count, np.uint32), ()
     else:
-        spec = FORMATS[fmt]
-        out, extra = np.empty((1, 0), spec.bits_dtype), spec.kernel_args
-        params = np.zeros(row.param_count, spec.draw_dtype if row.params_in_draw_dtype else np.float64)
+        output = FORMATS[fmt]
+        out, extra = np.empty((1, 0), output.bits_dtype), output.kernel_args
+        params = np.zeros(spec.param_count, output.draw_dtype if spec.params_in_draw_dtype else np.float64)
     fill(out, np.zeros(1, np.int64), np.zeros(4, np.uint32), params, *extra)

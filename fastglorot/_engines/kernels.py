@@ -49,7 +49,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple as _to_fixed_tuple
 
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from .._format.floatops import with_globals
-from .._format.tables import DISTRIBUTIONS, Element
+from .._format.tables import DISTRIBUTIONS, STREAM_FORMATS, Element
 from . import numba_elements as _numba_elements
 from .kernel_set import flag_roundings, kernel_specs
 from .jit import inline, kernel
@@ -73,6 +73,10 @@ if TYPE_CHECKING:
     QuantileState = Tuple[Tuple[Any, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
                           NDArray[np.float64]]
     """(params, signed probability, z, tail positions, tail values)."""
+
+    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32],
+                       NDArray[np.int64], NDArray[np.float32]]
+    """(params, q, p, z, tail positions, tail values): a ``quantile`` converter's state."""
 
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """(float32 converter state, float32 scratch tile, is bfloat16)."""
@@ -127,6 +131,11 @@ def _philox_tile(words: NDArray[np.uint32], tile: int, key_stream: NDArray[np.ui
 ELEMENT: Any = None
 PROBABILITY: Any = None
 VALUE: Any = None
+SPLIT: Any = None
+CENTRAL: Any = None
+IN_TAIL: Any = None
+TAIL: Any = None
+SIGNED: Any = None
 FLOAT32_TILE: Any = None
 """Bound in each template's copies (``_bound``); None in the templates themselves."""
 
@@ -245,6 +254,51 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
             dst[j] = VALUE(z[j], params)
 
 
+# ``quantile`` elements (stream format 2's float32 truncated normal): as the
+# ``normal_quantile`` tiles, in float32: SPLIT gives every element's central
+# argument q and tail probability p, CENTRAL the quantile of every element
+# (vectorized), and the tail branch (a logarithm, a square root, two
+# rationals) runs only on the elements IN_TAIL, gathered branch-free into a
+# contiguous run so that it vectorizes too.
+
+
+@inline
+def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
+    """A ``quantile`` converter's state: the parameters and one tile of float32 scratch."""
+    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.float32), np.empty(tile_size, np.float32),
+            np.empty(tile_size, np.int64), np.empty(tile_size, np.float32))
+
+
+def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: SplitState, m0: int, count: int,
+                           lane_lo: int, lane_hi: int) -> None:
+    """``quantile`` element of one word."""
+    params, qs, ps, z, tail_at, tail_p = state
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            qs[j], ps[j] = SPLIT(words[j], params)
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            z[j] = CENTRAL(qs[j])
+    tails = 0
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            tail_at[tails] = j
+            tail_p[tails] = ps[j]
+            tails += int(IN_TAIL(qs[j]))
+    for i in range(tails):
+        tail_p[i] = TAIL(tail_p[i], params)
+    for i in range(tails):
+        j = tail_at[i]
+        z[j] = SIGNED(qs[j], tail_p[i])
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            dst[j] = VALUE(z[j], params)
+
+
 # 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The
 # state is (float32 converter state, float32 scratch tile, is bfloat16).
 
@@ -358,13 +412,21 @@ def _fill_half_template(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_
     _fill(out, firsts, key_stream, state, CONVERT, WORDS_PER_TILE)
 
 
-_TILE_TEMPLATES = {
+_STATES = {"value": _value_state, "pair": _value_state, "normal_quantile": _quantile_state, "quantile": _split_state}
+"""The converter state of each ``Element.kind``."""
+
+_FUNCTION_GLOBALS = {"value": ("ELEMENT",), "pair": ("ELEMENT",), "normal_quantile": ("PROBABILITY", "VALUE"),
+                     "quantile": ("SPLIT", "CENTRAL", "IN_TAIL", "TAIL", "SIGNED", "VALUE")}
+"""The globals a converter template of each ``Element.kind`` binds to the element's functions, in order."""
+
+_TILE_TEMPLATES: Dict[Tuple[str, int], Callable[..., None]] = {
     ("value", 1): _value_tile_1,
     ("value", 2): _value_tile_2,
     ("pair", 1): _pair_tile_1,
     ("pair", 2): _pair_tile_2,
     ("normal_quantile", 1): _quantile_tile_1,
     ("normal_quantile", 2): _quantile_tile_2,
+    ("quantile", 1): _split_quantile_tile_1,
 }
 """The tile converter template of each (``Element.kind``, ``Element.words``)."""
 
@@ -378,28 +440,29 @@ def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> A
 
 def _tile_converter(element: Element) -> Any:
     """The tile converter of one table :class:`~fastglorot._format.tables.Element`."""
-    functions = [getattr(_numba_elements, name) for name in element.functions]
-    names = {"ELEMENT": functions[0]} if element.kind != "normal_quantile" else {
-        "PROBABILITY": functions[0], "VALUE": functions[1]}
+    names = {bound: getattr(_numba_elements, name)
+             for bound, name in zip(_FUNCTION_GLOBALS[element.kind], element.functions, strict=True)}
     template = _TILE_TEMPLATES[element.kind, element.words]
     return inline(_bound(template, f"{template.__name__}_{'_'.join(element.functions)}", template.__doc__ or "",
                          **names))
 
 
-def _build() -> Tuple[Dict[Tuple[str, str], Any], Dict[str, Any]]:
-    """The tile converters by (distribution, draw dtype) and the kernels by ``kernel_set.kernel_name``."""
-    converters = {(distribution, draw): _tile_converter(element)
-                  for distribution, row in DISTRIBUTIONS.items() for draw, element in row.elements.items()}
+def _build() -> Tuple[Dict[Tuple[str, str, int], Any], Dict[str, Any]]:
+    """The tile converters by (distribution, draw dtype, stream format) and the kernels by ``kernel_set.kernel_name``."""
+    by_element: Dict[Element, Any] = {}
+    converters = {(distribution, draw, stream_format): by_element.setdefault(element, _tile_converter(element))
+                  for stream_format in STREAM_FORMATS for distribution, row in DISTRIBUTIONS.items()
+                  for draw in row.elements for element in (row.element(draw, stream_format),)}
     if_false, if_true = flag_roundings()
     round_tile = inline(_bound(_round_tile, "_round_tile", _round_tile.__doc__ or "",
                                ROUND_IF_FALSE=getattr(_numba_elements, if_false),
                                ROUND_IF_TRUE=getattr(_numba_elements, if_true)))
     kernels: Dict[str, Any] = {}
     for spec in kernel_specs():
-        convert = converters[spec.distribution, spec.draw]
-        state = _quantile_state if spec.element.kind == "normal_quantile" else _value_state
+        convert = by_element[spec.element]
+        state = _STATES[spec.element.kind]
         if spec.rounded:
-            half = inline(_bound(_half_tile, f"_half_tile_{spec.distribution}", _half_tile.__doc__ or "",
+            half = inline(_bound(_half_tile, f"_half_tile_{spec.name}", _half_tile.__doc__ or "",
                                  FLOAT32_TILE=convert, ROUND_TILE=round_tile))
             kernels[spec.name] = kernel(_bound(_fill_half_template, spec.name, spec.doc, CONVERT=half, STATE=state,
                                                PARAM_COUNT=spec.param_count))
@@ -411,7 +474,7 @@ def _build() -> Tuple[Dict[Tuple[str, str], Any], Dict[str, Any]]:
 
 
 TILE_CONVERTERS, KERNELS = _build()
-"""The tile converter of each (distribution, draw dtype) (``bench/bench_launch.py`` times them), and the kernel
+"""The tile converter of each (distribution, draw dtype, stream format) (``bench/bench_launch.py`` times them), and the kernel
 of each ``_engines.kernel_set.kernel_name``: also this module's attributes ``fill_bits``, ``fill_uniform_float32``, ..."""
 
 globals().update(KERNELS)  # fill_bits, fill_uniform_float32, ...: read through dispatch, by name

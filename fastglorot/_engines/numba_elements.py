@@ -1,6 +1,7 @@
 """The stream format's element functions compiled for the numba CPU kernels.
 
-Copies of ``_format.stream_v1``'s functions (``_format.floatops.bind``), each
+Copies of the element functions of every stream format (``_format.stream_v1``,
+``_format.stream_v2``; ``_format.elements.bind_all``), each
 ``numba.njit(inline="always")``, whose float operations are Python's
 operators (``operator.add``, ...: numba lowers them as it lowers ``+``;
 without ``fastmath`` nothing is contracted into a fused multiply-add),
@@ -18,8 +19,8 @@ from llvmlite import ir
 from numba import types
 
 from .._format import stream_v1 as _stream_v1
-from .._format.floatops import bind
-from .jit import float64_from_bits, float_bits, ieee_sqrt, inline, intrinsic_as
+from .._format.elements import bind_all
+from .jit import float32_from_bits, float64_from_bits, float_bits, ieee_sqrt, inline, intrinsic_as
 
 if TYPE_CHECKING:
     from numba.core.base import BaseContext
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
                                      round_bfloat16, round_float16, signed_quantile, sincos_turn_f32,
                                      sincos_turn_f64, truncated_f32, truncated_f64, truncated_probability,
                                      truncated_probability_f32, truncated_probability_f64, uniform_f32, uniform_f64)
+    from .._format.stream_v2 import (in_tail_f32, log_f32, normal_pair_f32_v2, normal_radius_f32_v2,
+                                     quantile_central_f32, quantile_tail_f32, signed_tail_f32, sincos_turn_f32_v2,
+                                     split_exponent_f32, truncated_split_f32, truncated_value_f32)
 
 
 def _select_signature(condition: Any, if_true: Any, if_false: Any, /) -> Any:
@@ -97,17 +101,21 @@ def word(typingctx: TypingContext, x: types.Type) -> IntrinsicTyping:
 
 
 OPERATIONS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
-              "sqrt": ieee_sqrt, "select": select, "f32_bits": f32_bits, "f64_bits": float_bits,
+              "sqrt": ieee_sqrt, "select": select, "f32_bits": f32_bits, "f32_from_bits": float32_from_bits,
+              "f64_bits": float_bits,
               "f64_from_bits": float64_from_bits, "word": word}
 """The numba CPU engine's float operations (``_format.floatops.OPERATIONS``)."""
 
 if not TYPE_CHECKING:  # mypy reads the element functions' own signatures (above)
-    globals().update(bind(_stream_v1, _stream_v1.ELEMENTS, OPERATIONS, inline))
+    globals().update(bind_all(OPERATIONS, inline))
     TERMS_F32, TERMS_F64 = _stream_v1.TERMS_F32, _stream_v1.TERMS_F64
 
 __all__ = ["TERMS_F32", "TERMS_F64", "bits52", "bits53", "clamp", "in_lower_tail", "minus_two_log",
            "normal_pair_f32", "normal_pair_f64", "normal_quantile_central", "normal_quantile_tail",
            "normal_radius_f32", "philox4x32_10", "raw_word", "round_bfloat16", "round_float16", "signed_quantile",
            "sincos_turn_f32", "sincos_turn_f64", "truncated_f32", "truncated_f64", "truncated_probability",
-           "truncated_probability_f32", "truncated_probability_f64", "uniform_f32", "uniform_f64", "select",
+           "truncated_probability_f32", "truncated_probability_f64", "uniform_f32", "uniform_f64",
+           "in_tail_f32", "log_f32", "normal_pair_f32_v2", "normal_radius_f32_v2", "quantile_central_f32",
+           "quantile_tail_f32", "signed_tail_f32", "sincos_turn_f32_v2", "split_exponent_f32", "truncated_split_f32",
+           "truncated_value_f32", "select",
            "f32_bits", "word", "OPERATIONS"]

@@ -9,8 +9,8 @@ its namesake in ``_engines.kernels`` (``out``, a 2-D C-contiguous array whose ro
 ``r`` holds the global indices ``firsts[r], firsts[r] + 1, ...``, the key and
 stream words, the distribution's parameters) and writes the same bits.
 
-The arithmetic is the kernels' own: the element functions of ``_format.stream_v1``,
-run as plain Python on whole arrays (``_format.floatops``: NumPy adds no fused
+The arithmetic is the kernels' own: the element functions of the stream
+formats (``_format.stream_v1``, ``_format.stream_v2``), run as plain Python on whole arrays (``_format.floatops``: NumPy adds no fused
 multiply-adds, and ``np.sqrt`` is IEEE's correctly rounded square root, as
 ``llvm.sqrt``); only the drivers (which words an output takes) are NumPy's.
 
@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .._format import stream_v1 as _stream_v1
+from .._format.elements import plain
 from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.stream_v1 import (
     in_lower_tail,
@@ -93,6 +93,31 @@ def _normal_quantile(probability: Callable[..., Any], value: Callable[..., Any])
     return element
 
 
+def _split_quantile(split: Callable[..., Any], central: Callable[..., Any], in_tail: Callable[..., Any],
+                    tail: Callable[..., Any], signed: Callable[..., Any], value: Callable[..., Any]
+                    ) -> Callable[..., Any]:
+    """A ``quantile`` element as one function of the words and ``params``: the central quantile everywhere,
+    the tail branch only where it is taken (as the CPU tile converters do)."""
+
+    def element(*words_and_params: Any) -> NDArray[Any]:
+        params = words_and_params[-1]
+        q, p = split(*words_and_params)
+        z = np.asarray(central(q))
+        taken = np.asarray(in_tail(q))
+        if taken.any():
+            z[taken] = signed(q[taken], tail(p[taken], params))
+        result: NDArray[Any] = value(z, params)
+        return result
+
+    return element
+
+
+_ELEMENT_DRIVERS: Dict[str, Callable[..., Callable[..., Any]]] = {
+    "value": lambda function: function, "pair": lambda function: function,
+    "normal_quantile": _normal_quantile, "quantile": _split_quantile}
+"""Each ``Element.kind``'s functions as one function of the words and ``params``."""
+
+
 # -- converters: one chunk of outputs from the words of their counters --------
 #
 # ``convert(words, lanes, params)`` returns the outputs of one chunk, flat.
@@ -108,9 +133,8 @@ Converter = Callable[[Words, Any, Any], NDArray[Any]]
 
 
 def _converter(element: Element) -> Converter:
-    """The converter of a table ``Element`` (its functions: ``_format.stream_v1``'s plain Python)."""
-    functions = [getattr(_stream_v1, name) for name in element.functions]
-    function = _normal_quantile(*functions) if element.kind == "normal_quantile" else functions[0]
+    """The converter of a table ``Element`` (its functions: the stream formats' plain Python)."""
+    function = _ELEMENT_DRIVERS[element.kind](*(plain(name) for name in element.functions))
     per_call = element.words * element.values
     calls = 4 // per_call
 
@@ -137,7 +161,7 @@ def _half(convert: Converter) -> Callable[[Words, Any, Any], NDArray[np.uint16]]
     """A 16-bit converter: the float32 converter's values, rounded as the flag picks (``params`` is
     (float32 params, flag); ``kernel_set.flag_roundings``)."""
 
-    roundings = [getattr(_stream_v1, name) for name in flag_roundings()]
+    roundings = [plain(name) for name in flag_roundings()]
 
     def convert_half(words: Words, lanes: Any, params: Any) -> NDArray[np.uint16]:
         float32_params, flag = params

@@ -3,7 +3,7 @@
 The element functions of ``_format.stream_v1`` call every rounding operation by
 name (``add``, ``sub``, ``mul``, ``div``, ``sqrt``), every choice by
 ``select`` (no ternaries: NumPy arrays have none) and every bit cast by
-``f32_bits``, ``f64_bits`` or ``f64_from_bits``, and a Philox word's width
+``f32_bits``, ``f32_from_bits``, ``f64_bits`` or ``f64_from_bits``, and a Philox word's width
 by ``word``; integer casts are NumPy's
 scalar types (``np.uint32(x)``), which NumPy applies element-wise and numba
 compiles as casts.  This module holds the plain-Python versions, which run
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import operator
 import types
-from typing import Any, Callable, Dict, Iterable, Mapping
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
 import numpy as np
 
-__all__ = ["add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "word",
+__all__ = ["add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f32_from_bits", "f64_bits", "f64_from_bits",
+           "word",
            "OPERATIONS", "bind", "with_globals"]
 
 add = operator.add
@@ -53,6 +54,11 @@ def f32_bits(x: Any) -> Any:
     return _scalar(np.asarray(x, dtype=np.float32).view(np.uint32))
 
 
+def f32_from_bits(bits: Any) -> Any:
+    """The float32 whose bits are int32 ``bits``."""
+    return _scalar(np.asarray(bits, dtype=np.int32).view(np.float32))
+
+
 def f64_bits(x: Any) -> Any:
     """The bits of float64 ``x`` as int64."""
     return _scalar(np.asarray(x, dtype=np.float64).view(np.int64))
@@ -63,25 +69,29 @@ def f64_from_bits(bits: Any) -> Any:
     return _scalar(np.asarray(bits, dtype=np.int64).view(np.float64))
 
 
-OPERATIONS = ("add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f64_bits", "f64_from_bits", "word")
+OPERATIONS = ("add", "sub", "mul", "div", "sqrt", "select", "f32_bits", "f32_from_bits", "f64_bits", "f64_from_bits",
+              "word")
 """The names an engine binds (:func:`bind`)."""
 
 
 def bind(module: types.ModuleType, names: Iterable[str], operations: Mapping[str, Any],
-         wrap: Callable[[types.FunctionType], Any]) -> Dict[str, Any]:
+         wrap: Callable[[types.FunctionType], Any], shared: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """An engine's copies of the element functions ``names`` of ``module``.
 
     Each copy runs the function's own code with globals in which the
     operations are ``operations`` (a mapping of every name of
     :data:`OPERATIONS`) and the other element functions are their copies;
     ``wrap`` turns a copy into the engine's callable (``numba.njit(inline=
-    "always")``, a CUDA device function).  Returns name -> wrapped copy.
+    "always")``, a CUDA device function).  ``shared`` are copies made
+    before (of another module's functions, which ``module`` imports and
+    calls): the copies here call those.  Returns name -> wrapped copy.
     """
     missing = set(OPERATIONS) - set(operations)
     if missing:
         raise ValueError(f"operations missing: {sorted(missing)}")
     namespace: Dict[str, Any] = dict(vars(module))
     namespace.update(operations)
+    namespace.update(shared or {})
     copies = {name: wrap(with_globals(getattr(module, name), namespace)) for name in names}
     namespace.update(copies)  # each copy calls the others' copies
     return copies

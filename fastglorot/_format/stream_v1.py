@@ -289,7 +289,7 @@ FAR_NUM = tuple(F64(c) for c in (
 FAR_DEN = tuple(F64(c) for c in (
     1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
     7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7, 2.04426310338993978564e-15))
-_CENTRAL_SPLIT = F64(0.180625)  # 0.425**2
+CENTRAL_SPLIT = F64(0.180625)  # 0.425**2: AS 241 (PPND16 and PPND7) central rational in 0.180625 - q**2
 _TAIL_AT = F64(-0.425)
 _NEAR_AT = F64(1.6)
 _FAR_AT = F64(5.0)
@@ -308,7 +308,7 @@ def rational7(numerator: Tuple[Any, ...], denominator: Tuple[Any, ...], x: Any) 
 def normal_quantile_central(p: Any) -> Any:
     """``Phi^-1(p)`` for ``|p - 1/2| <= 0.425`` (AS 241's central rational)."""
     q = sub(p, _HALF64)
-    return mul(q, rational7(CENTRAL_NUM, CENTRAL_DEN, sub(_CENTRAL_SPLIT, mul(q, q))))
+    return mul(q, rational7(CENTRAL_NUM, CENTRAL_DEN, sub(CENTRAL_SPLIT, mul(q, q))))
 
 
 def in_lower_tail(p: Any) -> Any:

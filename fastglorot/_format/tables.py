@@ -7,8 +7,8 @@ lazily), the safetensors code, the torch name, the largest finite value and
 the largest normal sample written as a finite value.  :data:`ROUNDINGS`
 names each rounding's element function, :data:`DISTRIBUTIONS` each
 distribution's parameter builder, parameter count and, per draw dtype, its
-element functions (``_format.stream_v1``) with how they read a counter's words
-(:class:`Element`).  The engines build their kernels from these tables: adding
+element functions (``_format.stream_v1``; where stream format 2 differs,
+``_format.stream_v2``) with how they read a counter's words (:class:`Element`).  The engines build their kernels from these tables: adding
 a format means adding one row (a new rounding: one row of :data:`ROUNDINGS`
 and its element function; a new draw dtype: its kernels); adding a
 distribution, one row of :data:`DISTRIBUTIONS` and its element functions.
@@ -17,13 +17,20 @@ distribution, one row of :data:`DISTRIBUTIONS` and its element functions.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 __all__ = ["Format", "FORMATS", "NAMES", "SUPPORTED", "format_of", "torch_formats", "Rounding", "ROUNDINGS",
-           "Element", "ELEMENT_KINDS", "Distribution", "DISTRIBUTIONS", "KERNEL_DISTRIBUTIONS"]
+           "Element", "ELEMENT_KINDS", "Distribution", "DISTRIBUTIONS", "KERNEL_DISTRIBUTIONS", "STREAM_FORMATS",
+           "DEFAULT_STREAM_FORMAT"]
+
+STREAM_FORMATS: Tuple[int, ...] = (1, 2)
+"""The stream formats (README "Stream format"): 2 differs from 1 only in the rows' ``elements_v2``."""
+
+DEFAULT_STREAM_FORMAT = 1
+"""The format fills use unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ ROUNDINGS: Dict[str, Rounding] = {r.name: r for r in (
 )}
 
 
-ELEMENT_KINDS = ("value", "pair", "normal_quantile")
+ELEMENT_KINDS = ("value", "pair", "normal_quantile", "quantile")
 """How an element function turns a counter's words into outputs (:class:`Element`)."""
 
 
@@ -79,16 +86,28 @@ class Element:
         * ``"normal_quantile"``: ``functions[0](*lane_words, params) -> signed`` (a probability
           ``p``, negative for ``-(1 - P)``), then ``functions[1](z, params) -> value`` with
           ``z = sign(signed) * Phi^-1(|signed|)`` by the format's AS 241 (``_format.stream_v1``);
-          the CPU tiles take the quantile's costly tail branch only where it is needed.
+          the CPU tiles take the quantile's costly tail branch only where it is needed;
+        * ``"quantile"``: an inverse CDF with its own pieces, ``functions = (split, central,
+          in_tail, tail, signed, value)``: ``q, p = split(*lane_words, params)``; ``z =
+          central(q)`` where ``not in_tail(q)``, else ``signed(q, tail(p, params))``; the
+          output is ``value(z, params)`` (stream format 2's float32 truncated normal).
     words : int
         Words per output: 1 (32-bit outputs, float32 draws) or 2 (float64 draws).
     functions : tuple of str
-        The element functions of ``_format.stream_v1``.
+        The element functions (``_format.elements``).
+    params : str
+        ``""``: the functions take the distribution's parameters; else the
+        host function (``_format.elements.element_params``) that turns them
+        into the functions' own, of the draw dtype.
+    param_count : int
+        How many parameters ``params`` makes (0 with ``params == ""``).
     """
 
     kind: str
     words: int
     functions: Tuple[str, ...]
+    params: str = ""
+    param_count: int = 0
 
     @property
     def lanes(self) -> int:
@@ -118,8 +137,11 @@ class Distribution:
         Whether the parameters are of the draw dtype (else float64).
     elements : dict
         The :class:`Element` of each draw dtype (``"float32"``, ``"float64"``;
-        ``"uint32"`` for raw words).  The element functions take the
-        parameters as one sequence, in ``params``' order.
+        ``"uint32"`` for raw words) in stream format 1.  The element functions
+        take the parameters as one sequence, in ``params``' order.
+    elements_v2 : dict
+        The draw dtypes whose elements stream format 2 changes, and their
+        :class:`Element` there; every other draw is format 1's.
     """
 
     name: str
@@ -127,6 +149,13 @@ class Distribution:
     param_count: int
     params_in_draw_dtype: bool
     elements: Mapping[str, Element]
+    elements_v2: Mapping[str, Element] = field(default_factory=dict)
+
+    def element(self, draw: str, stream_format: int = DEFAULT_STREAM_FORMAT) -> Element:
+        """The :class:`Element` of draw dtype ``draw`` in ``stream_format``."""
+        if stream_format == 2 and draw in self.elements_v2:
+            return self.elements_v2[draw]
+        return self.elements[draw]
 
 
 DISTRIBUTIONS: Dict[str, Distribution] = {d.name: d for d in (
@@ -136,10 +165,14 @@ DISTRIBUTIONS: Dict[str, Distribution] = {d.name: d for d in (
         "float64": Element("value", 2, ("uniform_f64",))}),
     Distribution("normal", "normal_params", 2, True, {
         "float32": Element("pair", 1, ("normal_pair_f32",)),
-        "float64": Element("pair", 2, ("normal_pair_f64",))}),
+        "float64": Element("pair", 2, ("normal_pair_f64",))},
+        {"float32": Element("pair", 1, ("normal_pair_f32_v2",))}),
     Distribution("truncated_normal", "truncated_params", 7, False, {
         "float32": Element("normal_quantile", 1, ("truncated_probability_f32", "truncated_f32")),
-        "float64": Element("normal_quantile", 2, ("truncated_probability_f64", "truncated_f64"))}),
+        "float64": Element("normal_quantile", 2, ("truncated_probability_f64", "truncated_f64"))},
+        {"float32": Element("quantile", 1, ("truncated_split_f32", "quantile_central_f32", "in_tail_f32",
+                                            "quantile_tail_f32", "signed_tail_f32", "truncated_value_f32"),
+                            "truncated_params_f32", 11)}),
 )}
 
 KERNEL_DISTRIBUTIONS: Tuple[str, ...] = tuple(name for name in DISTRIBUTIONS if name != "bits")
