@@ -19,6 +19,9 @@ truncated normal in JAX, and ``normal(0.02)``), interleaved round-robin for
 Every variant is called once before timing (compiles excluded), and
 fastglorot's result is checked to equal ``fastglorot.<name>`` of the key's
 seed (the key rule).  GB/s are output bytes (decimal GB) per second.
+``--stream-format 2`` times fastglorot's stream format 2 (README "Stream
+format"; ``glorot_normal`` and ``normal`` differ from format 1, the uniform
+does not); JAX's variants are the same for both.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rows", type=int, default=16384, help="layer is rows x rows float32 (16384: 1 GiB)")
     parser.add_argument("--devices", type=int, default=1, help="also time sharded arrays over this many devices")
+    parser.add_argument("--stream-format", type=int, choices=(1, 2), default=1,
+                        help="fastglorot's stream format (README \"Stream format\"; default 1)")
     args = parser.parse_args()
     if args.devices > 1:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
@@ -52,17 +57,20 @@ def main() -> None:
     env = _common.environment()
     env["jax"] = jax.__version__
     env["jax_devices"] = len(jax.devices())
+    env["stream_format"] = args.stream_format
     _common.print_environment(env)
     print(f"jax {jax.__version__}, {len(jax.devices())} device(s): {jax.devices()[0].platform}")
 
     shape = (args.rows, args.rows)
     nbytes = args.rows * args.rows * 4
     key = jax.random.key(2024)
-    seed = fj.seed_of_key(key)
+    seed, version = fj.seed_of_key(key), args.stream_format
     initializers: Dict[str, Any] = {
-        "glorot_uniform": ((), lambda: fastglorot.glorot_uniform(shape, seed=seed, layout="jax")),
-        "glorot_normal": ((), lambda: fastglorot.glorot_normal(shape, truncated=True, seed=seed, layout="jax")),
-        "normal": ((0.02,), lambda: fastglorot.normal(shape, 0.0, 0.02, seed=seed)),
+        "glorot_uniform": ((), lambda: fastglorot.glorot_uniform(shape, seed=seed, layout="jax",
+                                                                 stream_format=version)),
+        "glorot_normal": ((), lambda: fastglorot.glorot_normal(shape, truncated=True, seed=seed, layout="jax",
+                                                               stream_format=version)),
+        "normal": ((0.02,), lambda: fastglorot.normal(shape, 0.0, 0.02, seed=seed, stream_format=version)),
     }
     sharding = None
     if args.devices > 1:
@@ -73,7 +81,7 @@ def main() -> None:
     rows: List[List[Any]] = []
     for name, (factory_args, reference) in initializers.items():
         theirs = getattr(jax.nn.initializers, name)(*factory_args)
-        ours = getattr(fj, name)(*factory_args)
+        ours = getattr(fj, name)(*factory_args, stream_format=version)
         jitted = jax.jit(theirs, static_argnums=1)
         variants: Dict[str, Callable[[], Any]] = {
             "jax.nn": lambda: theirs(key, shape),
@@ -105,7 +113,8 @@ def main() -> None:
             rows.append([name, variant, f"{median * 1e3:.0f}", f"{_common.gbps(nbytes, median):.2f}",
                          f"{base / median:.2f}x"])
         sys.stdout.flush()
-    _common.print_table(f"{shape[0]}x{shape[1]} float32 ({nbytes / _common.GiB:.0f} GiB), medians of {args.repeats}",
+    _common.print_table(f"{shape[0]}x{shape[1]} float32 ({nbytes / _common.GiB:.0f} GiB), medians of {args.repeats}, "
+                        f"fastglorot stream format {version}",
                         ["initializer", "variant", "ms", "GB/s", "vs jax.nn eager"], rows)
     _common.write_json(args.json, results, env)
 

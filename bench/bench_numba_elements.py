@@ -2,8 +2,10 @@
 
 A user kernel ``@njit(parallel=True)`` that writes ``out[i] = f(seed, stream,
 i, ...)`` for 64 Mi float32 elements, for ``uniform_float32``,
-``normal_float32`` and ``trunc_normal_float32``, against ``fastglorot.uniform_``
-/ ``normal_`` / ``trunc_normal_`` on the same pre-touched buffer; both on
+``normal_float32`` and ``trunc_normal_float32`` and stream format 2's
+``normal_float32_v2`` and ``trunc_normal_float32_v2``, against
+``fastglorot.uniform_`` / ``normal_`` / ``trunc_normal_`` (with
+``stream_format=2`` for the twins) on the same pre-touched buffer; both on
 numba's thread count.  Each element call computes a whole Philox block for
 its one element, where the bulk fill shares each block among 4 float32
 outputs, so up to 4x the Philox work; the conversions cost the same.  Both
@@ -23,7 +25,8 @@ from numba import njit, prange
 
 import fastglorot
 from fastglorot.benchmarks.measure import interleaved_times, median
-from fastglorot.numba import normal_float32, seed_stream, trunc_normal_float32, trunc_normal_params, uniform_float32
+from fastglorot.numba import (normal_float32, normal_float32_v2, seed_stream, trunc_normal_float32,
+                              trunc_normal_float32_v2, trunc_normal_params, uniform_float32)
 
 SEED, STREAM = 1, 2
 
@@ -46,6 +49,18 @@ def trunc_normal_kernel(out, seed, stream, params):
         out[i] = trunc_normal_float32(seed, stream, i, params)
 
 
+@njit(parallel=True)
+def normal_v2_kernel(out, seed, stream, mean, std):
+    for i in prange(out.size):
+        out[i] = normal_float32_v2(seed, stream, i, mean, std)
+
+
+@njit(parallel=True)
+def trunc_normal_v2_kernel(out, seed, stream, params):
+    for i in prange(out.size):
+        out[i] = trunc_normal_float32_v2(seed, stream, i, params)
+
+
 def main() -> int:
     parser = _common.parser(__doc__)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default 5)")
@@ -56,6 +71,7 @@ def main() -> int:
     n = args.mebi << 20
     seed, stream = seed_stream(SEED, STREAM)
     params = trunc_normal_params(0.0, 1.0, -2.0, 2.0)
+    params_v2 = trunc_normal_params(0.0, 1.0, -2.0, 2.0, stream_format=2)
     cases = {
         "uniform": (lambda out: uniform_kernel(out, seed, stream, -1.0, 1.0),
                     lambda out: fastglorot.uniform_(out, -1.0, 1.0, seed=SEED, stream=STREAM)),
@@ -63,6 +79,11 @@ def main() -> int:
                    lambda out: fastglorot.normal_(out, 0.0, 1.0, seed=SEED, stream=STREAM)),
         "trunc_normal": (lambda out: trunc_normal_kernel(out, seed, stream, params),
                          lambda out: fastglorot.trunc_normal_(out, 0.0, 1.0, -2.0, 2.0, seed=SEED, stream=STREAM)),
+        "normal (v2)": (lambda out: normal_v2_kernel(out, seed, stream, 0.0, 1.0),
+                        lambda out: fastglorot.normal_(out, 0.0, 1.0, seed=SEED, stream=STREAM, stream_format=2)),
+        "trunc_normal (v2)": (lambda out: trunc_normal_v2_kernel(out, seed, stream, params_v2),
+                              lambda out: fastglorot.trunc_normal_(out, 0.0, 1.0, -2.0, 2.0, seed=SEED, stream=STREAM,
+                                                                   stream_format=2)),
     }
     out = np.zeros(n, np.float32)  # one buffer, touched before timing
     check = np.zeros(n, np.float32)

@@ -21,6 +21,15 @@ computing one element on the client), so a bad argument fails there, not in
 a worker.  ``seed=None`` draws one seed from OS entropy on the client, once:
 every chunk uses it (pass an explicit seed to be able to reproduce the array).
 
+``stream_format`` (README "Stream format") is resolved on the client too,
+when the array is created: ``None`` (the default) is
+:func:`fastglorot.get_stream_format` at that moment, so an array made under
+``with fastglorot.stream_format(2):`` computes format 2 on any scheduler,
+although worker threads and processes never see the client's context (each
+task is given the format as an int).  The format is part of the graph's name
+(``fastglorot-<function>-v<format>-<token>``): arrays of formats 1 and 2 never
+share keys, even where their values agree (uniforms, float64).
+
 Importing this module checks that dask is installed (ImportError naming the
 install command otherwise, as every adapter does) but loads dask only on
 first use, so the import stays cheap.
@@ -39,6 +48,7 @@ import numpy as np
 import fastglorot
 
 from ._interop import probe, require
+from ._api.stream_format import resolve_stream_format
 from ._format.seeding import resolve_seed
 
 if TYPE_CHECKING:
@@ -88,6 +98,10 @@ def _lazy(function: str, shape: Shape, args: Tuple[Any, ...], chunks: object, dt
         shape = (shape,)
     shape = tuple(shape)
     fill: Callable[..., NDArray[Any]] = getattr(fastglorot, function)
+    # The format as an int, resolved here, in the caller's context: a worker's thread or process has its own
+    # context (the default format), so a task must never resolve None itself.  Checked first, before the seed's
+    # entropy is drawn.
+    version = kwargs["stream_format"] = resolve_stream_format(kwargs.get("stream_format"))
     kwargs["seed"] = resolve_seed(kwargs.get("seed"))  # entropy drawn once, here
     # Check every argument on the client with the real function: the first
     # element (or the empty array, which warns as the NumPy twin does).
@@ -98,7 +112,8 @@ def _lazy(function: str, shape: Shape, args: Tuple[Any, ...], chunks: object, dt
     kwargs["dtype"] = example.dtype
     chunks = da.core.normalize_chunks(chunks, shape, dtype=example.dtype)
     task = functools.partial(_fill_chunk, function, args, kwargs)
-    name = f"fastglorot-{function}-{tokenize(function, shape, chunks, args, kwargs)}"
+    # kwargs holds the format, so the token differs between formats; the name says which too (dashboards).
+    name = f"fastglorot-{function}-v{version}-{tokenize(function, shape, chunks, args, kwargs)}"
     array: Array = da.map_blocks(task, name=name, chunks=chunks, dtype=example.dtype,
                                  meta=np.empty((0,) * len(shape), example.dtype))
     return array
@@ -122,7 +137,8 @@ def _twin(function: str) -> Callable[..., Array]:
     lazy.__doc__ = (
         f"Lazy ``dask.array.Array`` equal to :func:`fastglorot.{function}` (same arguments), one task per chunk.\n\n"
         "``chunks`` is anything ``dask.array`` accepts (default ``\"auto\"``); every chunking gives the\n"
-        "same values.  ``seed=None`` is resolved once, here.  See :mod:`fastglorot.dask`.\n"
+        "same values.  ``seed=None`` and ``stream_format=None`` are resolved once, here, when the array is\n"
+        "created.  See :mod:`fastglorot.dask`.\n"
     )
     return lazy
 

@@ -1,9 +1,9 @@
 """JAX and Flax initializers drawn by fastglorot.
 
 Every factory of ``jax.nn.initializers`` that draws random numbers has a twin
-here with the same signature, defaults and fan rules, returning an
-initializer ``init(key, shape, dtype=..., out_sharding=None, *, sharding=None)
--> jax.Array`` that fits wherever JAX's does (Flax ``kernel_init=``,
+here with the same signature (plus a keyword ``stream_format``), defaults and
+fan rules, returning an initializer ``init(key, shape, dtype=...,
+out_sharding=None, *, sharding=None) -> jax.Array`` that fits wherever JAX's does (Flax ``kernel_init=``,
 ``nnx.Param`` factories, Optax code)::
 
     import fastglorot.jax as init
@@ -56,6 +56,18 @@ Under ``jax.jit``, ``vmap`` and ``eval_shape``
     tracing the whole array is produced on the host and then constrained to
     the requested sharding; ``eval_shape`` runs nothing.
 
+Stream format
+    Every factory takes a keyword ``stream_format`` (1 or 2; README "Stream
+    format"), resolved when the initializer is **made**: ``None`` (the
+    default) means :func:`fastglorot.get_stream_format` at that moment, so
+    ``with fastglorot.stream_format(2): init = glorot_normal()`` gives an
+    initializer that draws format 2 wherever and whenever it is called
+    (eagerly, under ``jax.jit``, sharded, in other threads); the context at
+    call time does not change a made initializer.  Formats 1 and 2 differ
+    only for float32, float16 and bfloat16 normal and truncated-normal draws
+    (``glorot_normal``, ``he_normal``, ``lecun_normal``, ``normal``,
+    ``truncated_normal``, ``variance_scaling`` with a normal distribution).
+
 JAX is imported by this module, not by ``import fastglorot``
 (an ImportError at import names the install command when JAX is missing).
 """
@@ -72,6 +84,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 import fastglorot
+from fastglorot._api.stream_format import StreamFormat, resolve_stream_format
 from fastglorot._format.tables import NAMES
 from fastglorot._interop import adopt_jax, missing
 
@@ -302,7 +315,7 @@ def _checked_float(name: str, value: Any, *, positive: bool = False, nonnegative
 
 
 def variance_scaling(scale: float, mode: str, distribution: str, in_axis: Axes = -2, out_axis: Axes = -1,
-                     batch_axis: Axes = (), dtype: Any = None) -> Initializer:
+                     batch_axis: Axes = (), dtype: Any = None, *, stream_format: StreamFormat = None) -> Initializer:
     """Initializer with variance ``scale / n``: ``jax.nn.initializers.variance_scaling``, drawn by fastglorot.
 
     Parameters
@@ -323,6 +336,10 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: Axes =
         ``fan_out = prod(shape[out_axis]) * receptive``.
     dtype : dtype, optional
         The initializer's default dtype (JAX's default float if ``None``).
+    stream_format : {1, 2}, optional
+        The stream format the initializer draws (README "Stream format");
+        ``None``: :func:`fastglorot.get_stream_format` now, when the
+        initializer is made (module docstring, "Stream format").
 
     Returns
     -------
@@ -334,8 +351,10 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: Axes =
     ------
     ValueError
         An unknown ``mode`` or ``distribution`` (here, when the initializer is
-        made; JAX raises when it is called), a non-positive ``scale``.
+        made; JAX raises when it is called), a non-positive ``scale``, a
+        ``stream_format`` other than 1 or 2 (``TypeError`` if not an int).
     """
+    version = resolve_stream_format(stream_format)  # captured now: the made initializer keeps it
     if mode not in _MODES:
         raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
     if distribution not in _DISTRIBUTIONS:
@@ -352,26 +371,29 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: Axes =
             scaled, fans_mode, fan_in, fan_out = scale_ / _denominator(mode, fan_in, fan_out), "fan_in", 1, 1
         return fastglorot.variance_scaling(shape, scaled, fans_mode, checked_distribution, dtype=dtype, seed=seed,
                                            fan_in=fan_in, fan_out=fan_out, global_shape=global_shape,
-                                           global_offset=global_offset)
+                                           global_offset=global_offset, stream_format=version)
 
     def fallback() -> Any:
         return jax.nn.initializers.variance_scaling(scale, mode, distribution,  # type: ignore[arg-type]
                                                     in_axis, out_axis, batch_axis, dtype)
 
     return _initializer(fill, fallback, "variance_scaling", dtype,
-                        f"variance_scaling({scale}, {mode!r}, {distribution!r}) drawn by fastglorot.")
+                        f"variance_scaling({scale}, {mode!r}, {distribution!r}) drawn by fastglorot "
+                        f"(stream format {version}).")
 
 
 def _preset(scale: float, mode: str, distribution: str, name: str, formula: str) -> Callable[..., Initializer]:
     """One of JAX's named variance-scaling factories (same signature: axes and dtype)."""
 
-    def factory(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (), dtype: Any = None) -> Initializer:
-        return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
+    def factory(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (), dtype: Any = None, *,
+                stream_format: StreamFormat = None) -> Initializer:
+        return variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype,
+                                stream_format=stream_format)
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = (f"``jax.nn.initializers.{name}`` drawn by fastglorot: {formula}\n\n"
                        f"Same as ``variance_scaling({scale}, {mode!r}, {distribution!r}, in_axis, out_axis, "
-                       f"batch_axis, dtype)``; see :func:`variance_scaling`.")
+                       f"batch_axis, dtype, stream_format=stream_format)``; see :func:`variance_scaling`.")
     return factory
 
 
@@ -391,48 +413,55 @@ kaiming_uniform = he_uniform
 kaiming_normal = he_normal
 
 
-def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
+def uniform(scale: float = 1e-2, dtype: Any = None, *, stream_format: StreamFormat = None) -> Initializer:
     """``jax.nn.initializers.uniform``: U(0, scale), drawn by fastglorot (``fastglorot.uniform``).
 
     Both ends are open (fastglorot's uniform rule; JAX's includes 0).  A
     negative ``scale`` gives U(scale, 0), as JAX's product does.
+    ``stream_format`` as in :func:`variance_scaling` (the uniform is the same
+    in both formats; the argument is checked and kept all the same).
     """
+    version = resolve_stream_format(stream_format)
     low, high = min(0.0, _checked_float("scale", scale)), max(0.0, _checked_float("scale", scale))
 
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
              global_offset: Optional[Tuple[int, ...]]) -> NDArray[Any]:
         return fastglorot.uniform(shape, low, high, dtype=dtype, seed=seed, global_shape=global_shape,
-                                  global_offset=global_offset)
+                                  global_offset=global_offset, stream_format=version)
 
     return _initializer(fill, functools.partial(jax.nn.initializers.uniform, scale, dtype), "uniform", dtype,
-                        f"uniform({scale}) drawn by fastglorot.")
+                        f"uniform({scale}) drawn by fastglorot (stream format {version}).")
 
 
-def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
+def normal(stddev: float = 1e-2, dtype: Any = None, *, stream_format: StreamFormat = None) -> Initializer:
     """``jax.nn.initializers.normal``: N(0, stddev**2), drawn by fastglorot (``fastglorot.normal``, Box–Muller).
 
     ``stddev`` must be finite and non-negative (``ValueError`` otherwise).
+    ``stream_format`` as in :func:`variance_scaling`.
     """
+    version = resolve_stream_format(stream_format)
     std = _checked_float("stddev", stddev, nonnegative=True)
 
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
              global_offset: Optional[Tuple[int, ...]]) -> NDArray[Any]:
         return fastglorot.normal(shape, 0.0, std, dtype=dtype, seed=seed, global_shape=global_shape,
-                                 global_offset=global_offset)
+                                 global_offset=global_offset, stream_format=version)
 
     return _initializer(fill, functools.partial(jax.nn.initializers.normal, stddev, dtype), "normal", dtype,
-                        f"normal({stddev}) drawn by fastglorot.")
+                        f"normal({stddev}) drawn by fastglorot (stream format {version}).")
 
 
 def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.0,
-                     upper: float = 2.0) -> Initializer:
+                     upper: float = 2.0, *, stream_format: StreamFormat = None) -> Initializer:
     """``jax.nn.initializers.truncated_normal``: ``stddev * TN(lower, upper)``, drawn by fastglorot.
 
     N(0, stddev**2) truncated to ``[lower * stddev, upper * stddev]`` (no
     variance correction, as in JAX): ``fastglorot.trunc_normal(shape, 0,
     stddev, lower * stddev, upper * stddev)``.  ``stddev > 0`` and
-    ``lower < upper`` are required (``ValueError``).
+    ``lower < upper`` are required (``ValueError``).  ``stream_format`` as in
+    :func:`variance_scaling`.
     """
+    version = resolve_stream_format(stream_format)
     s = _checked_float("stddev", stddev, positive=True)
     a, b = _checked_float("lower", lower) * s, _checked_float("upper", upper) * s
     if not a < b:
@@ -441,8 +470,8 @@ def truncated_normal(stddev: float = 1e-2, dtype: Any = None, lower: float = -2.
     def fill(shape: Tuple[int, ...], dtype: np.dtype[Any], seed: int, global_shape: Optional[Tuple[int, ...]],
              global_offset: Optional[Tuple[int, ...]]) -> NDArray[Any]:
         return fastglorot.trunc_normal(shape, 0.0, s, a, b, dtype=dtype, seed=seed, global_shape=global_shape,
-                                       global_offset=global_offset)
+                                       global_offset=global_offset, stream_format=version)
 
     return _initializer(fill, functools.partial(jax.nn.initializers.truncated_normal, stddev, dtype, lower, upper),
                         "truncated_normal", dtype, f"truncated_normal({stddev}, lower={lower}, upper={upper}) "
-                        "drawn by fastglorot.")
+                        f"drawn by fastglorot (stream format {version}).")

@@ -21,6 +21,11 @@ Fallback rule: dtypes other than float32, float64, float16 and bfloat16, and
 argument values Keras accepts but fastglorot does not sample, go to the Keras
 class's own ``__call__``, unchanged.
 
+Stream format rule: keyword ``stream_format`` (1, 2, or ``None``: the current format), resolved when
+the instance is made and kept in ``.stream_format``.  ``get_config()`` adds ``"stream_format": 2`` for
+format 2 only (a format-1 config stays Keras' own); ``from_config`` reads a config without the key as
+format 1, the format such configs were drawn in (a saved model rebuilds the same weights in any context).
+
 README "Keras" has the fans, the class table, dtypes, backends (zero copy)
 and serialization.  ``import fastglorot`` does not import Keras; this module
 does.
@@ -49,6 +54,7 @@ except ModuleNotFoundError as error:
                       "KERAS_BACKEND=jax or KERAS_BACKEND=torch before keras is imported") from None
 
 import fastglorot
+from fastglorot._api.stream_format import StreamFormat, resolve_stream_format
 from fastglorot._format.tables import NAMES
 from fastglorot._format.params import variance_draw
 
@@ -142,19 +148,23 @@ def _backend_dtype(dtype: str) -> str:
     return dtype
 
 
-def _tensor(shape: Tuple[int, ...], dtype: str, draw: _Draw, seed: int, stream: int) -> Any:
+def _tensor(shape: Tuple[int, ...], dtype: str, draw: _Draw, seed: int, stream: int, stream_format: int) -> Any:
     """The backend tensor of ``draw``: zero-copy on jax's CPU device and for torch CPU tensors (README "Keras")."""
     backend = keras.backend.backend()
+    kwargs = {"seed": seed, "stream": stream, "stream_format": stream_format, **draw.kwargs}
     if backend == "torch":
         import torch
 
         out = torch.empty(shape, dtype=getattr(torch, dtype))
-        draw.fill(out, *draw.args, seed=seed, stream=stream, **draw.kwargs)
+        draw.fill(out, *draw.args, **kwargs)
         return keras.ops.convert_to_tensor(out)  # moves it to Keras' device; no copy on the CPU
-    array = draw.allocate(shape, *draw.args, dtype=dtype, seed=seed, stream=stream, **draw.kwargs)
+    array = draw.allocate(shape, *draw.args, dtype=dtype, **kwargs)
     if backend == "jax":
         return adopt_jax(array)
     return keras.ops.convert_to_tensor(array, dtype=dtype)
+
+
+_CONFIG_STREAM_FORMAT = 1  # a config without the key: format 1, or written before the key existed (< 0.6.0)
 
 
 class _FastglorotInitializer:
@@ -164,6 +174,23 @@ class _FastglorotInitializer:
     _fastglorot_seed: Optional[int]  # None: keys come from a SeedGenerator
     _init_seed: Any  # set by Keras' RandomInitializer
     seed: Any  # Keras' resolved seed: an int or a SeedGenerator
+    # README "Stream format": resolved by each constructor first (a bad value fails before Keras' constructor
+    # runs), in the caller's context, then fixed.
+    stream_format: int
+
+    def get_config(self) -> Dict[str, Any]:
+        """Keras' config, plus ``"stream_format"`` unless the format is 1 (a format-1 config is Keras' own)."""
+        # mypy sees object here; at run time the next class in the MRO is the Keras initializer.
+        config: Dict[str, Any] = super().get_config()  # type: ignore[misc]
+        if self.stream_format != _CONFIG_STREAM_FORMAT:
+            config["stream_format"] = self.stream_format
+        return config
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> Any:
+        """The instance ``config`` describes; no ``"stream_format"`` means format 1 (the stream format rule)."""
+        config = {"stream_format": _CONFIG_STREAM_FORMAT, **config}
+        return super().from_config(config)  # type: ignore[misc]
 
     def _set_key(self) -> None:
         """The seed rule (module docstring), after Keras' constructor has checked and resolved ``seed``."""
@@ -214,7 +241,7 @@ class _FastglorotInitializer:
         if draw is None:
             return self._keras_class.__call__(self, shape, dtype)
         seed, stream = self._key()
-        return _tensor(shape, name, draw, seed, stream)
+        return _tensor(shape, name, draw, seed, stream, self.stream_format)
 
 
 class _VarianceScalingDraw(_FastglorotInitializer):
@@ -254,7 +281,8 @@ class _PresetDraw(_VarianceScalingDraw):
     """
 
     def __init__(self, seed: Any = None, input_axes: Optional[Sequence[int]] = None,
-                 output_axes: Optional[Sequence[int]] = None) -> None:
+                 output_axes: Optional[Sequence[int]] = None, *, stream_format: StreamFormat = None) -> None:
+        self.stream_format = resolve_stream_format(stream_format)
         # mypy sees object.__init__ here; at run time the next class in the MRO is the Keras initializer.
         super().__init__(seed=seed, **_axes(input_axes, output_axes))  # type: ignore[call-arg]
         self._set_key()
@@ -281,13 +309,16 @@ class VarianceScaling(_VarianceScalingDraw, keras.initializers.VarianceScaling):
         The seed rule of :mod:`fastglorot.keras`.
     input_axes, output_axes : list of int, optional
         Axes whose sizes multiply into ``fan_in`` and ``fan_out`` (both needed).
+    stream_format : {1, 2}, optional, keyword-only
+        README "Stream format"; the stream format rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.VarianceScaling
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
                  seed: Any = None, input_axes: Optional[Sequence[int]] = None,
-                 output_axes: Optional[Sequence[int]] = None) -> None:
+                 output_axes: Optional[Sequence[int]] = None, *, stream_format: StreamFormat = None) -> None:
+        self.stream_format = resolve_stream_format(stream_format)
         super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed,
                          **_axes(input_axes, output_axes))
         self._set_key()
@@ -298,8 +329,8 @@ class GlorotUniform(_PresetDraw, keras.initializers.GlorotUniform):  # type: ign
     r"""``keras.initializers.GlorotUniform`` drawn by fastglorot.
 
     U(-L, L) with :math:`L = \sqrt{6/(\text{fan\_in} + \text{fan\_out})}`
-    (scale 1, ``"fan_avg"``, ``"uniform"``); ``seed``, ``input_axes`` and
-    ``output_axes`` as :class:`VarianceScaling`.
+    (scale 1, ``"fan_avg"``, ``"uniform"``); ``seed``, ``input_axes``,
+    ``output_axes`` and ``stream_format`` as :class:`VarianceScaling`.
     """
 
     _keras_class = keras.initializers.GlorotUniform
@@ -373,13 +404,17 @@ class RandomUniform(_FastglorotInitializer, keras.initializers.RandomUniform):  
     minval, maxval : float, default -0.05, 0.05
     seed : int, keras.random.SeedGenerator or None
         The seed rule of :mod:`fastglorot.keras`.
+    stream_format : {1, 2}, optional, keyword-only
+        The stream format rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.RandomUniform
     minval: Any
     maxval: Any
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None) -> None:
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None, *,
+                 stream_format: StreamFormat = None) -> None:
+        self.stream_format = resolve_stream_format(stream_format)
         super().__init__(minval=minval, maxval=maxval, seed=seed)
         self._set_key()
 
@@ -402,13 +437,17 @@ class RandomNormal(_FastglorotInitializer, keras.initializers.RandomNormal):  # 
     stddev : float, default 0.05
     seed : int, keras.random.SeedGenerator or None
         The seed rule of :mod:`fastglorot.keras`.
+    stream_format : {1, 2}, optional, keyword-only
+        The stream format rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.RandomNormal
     mean: Any
     stddev: Any
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None, *,
+                 stream_format: StreamFormat = None) -> None:
+        self.stream_format = resolve_stream_format(stream_format)
         super().__init__(mean=mean, stddev=stddev, seed=seed)
         self._set_key()
 
@@ -436,13 +475,17 @@ class TruncatedNormal(_FastglorotInitializer, keras.initializers.TruncatedNormal
     stddev : float, default 0.05
     seed : int, keras.random.SeedGenerator or None
         The seed rule of :mod:`fastglorot.keras`.
+    stream_format : {1, 2}, optional, keyword-only
+        The stream format rule of :mod:`fastglorot.keras`.
     """
 
     _keras_class = keras.initializers.TruncatedNormal
     mean: Any
     stddev: Any
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None, *,
+                 stream_format: StreamFormat = None) -> None:
+        self.stream_format = resolve_stream_format(stream_format)
         super().__init__(mean=mean, stddev=stddev, seed=seed)
         self._set_key()
 

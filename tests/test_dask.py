@@ -142,6 +142,64 @@ def test_signatures_mirror_numpy():
         assert set(params) == numpy_params - {"offset", "global_shape", "global_offset"} | {"chunks"}
 
 
+# -- stream format ---------------------------------------------------------------------------------
+
+V2_NAMES = ["glorot_normal", "xavier_normal", "kaiming_normal", "lecun_normal", "normal", "trunc_normal",
+            "glorot_uniform"]  # the normal and truncated-normal draws (where the formats differ) and a uniform
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS, ids=str)
+def test_stream_format_2_equals_numpy_for_every_chunking(chunks):
+    """``stream_format=2`` gives the core's ``fastglorot.<function>(..., stream_format=2)`` bits for every chunking."""
+    for name in V2_NAMES:
+        args, kwargs = CALLS[name]
+        for dtype in (np.dtype(np.float32), BF16):
+            lazy = getattr(fgd, name)(SHAPE, *args, chunks=chunks, dtype=dtype, stream_format=2, **kwargs)
+            expected = getattr(fastglorot, name)(SHAPE, *args, dtype=dtype, stream_format=2, **kwargs)
+            assert_bits_equal(lazy.compute(scheduler="threads"), expected)
+            if dtype == np.float32:  # the formats differ exactly for the normal draws (README "Stream format")
+                v1 = numpy_result(name, SHAPE, dtype)
+                assert np.array_equal(expected, v1) == (name == "glorot_uniform"), name
+
+
+def test_stream_format_is_resolved_when_the_array_is_made():
+    shape, kwargs = (40, 60), dict(chunks=(16, 25), seed=8)
+    v1, v2 = (fastglorot.he_normal(shape, seed=8, stream_format=n) for n in (1, 2))
+    with fastglorot.stream_format(2):
+        made_in_2 = fgd.he_normal(shape, **kwargs)
+        explicit_1 = fgd.he_normal(shape, stream_format=1, **kwargs)
+    made_in_1 = fgd.he_normal(shape, **kwargs)
+    # Computed outside the block: "sync" runs the tasks in this thread, whose format is 1 again, so only a format
+    # carried by the tasks themselves gives format 2; "threads" runs them in pool threads (their own context).
+    for scheduler in ("sync", "threads"):
+        assert_bits_equal(made_in_2.compute(scheduler=scheduler), v2)
+    assert_bits_equal(explicit_1.compute(scheduler="sync"), v1)
+    with fastglorot.stream_format(2):
+        assert_bits_equal(made_in_1.compute(scheduler="sync"), v1)  # a block entered later changes nothing
+    # The format is part of the graph's name: formats never share keys, even for uniforms (same values).
+    assert made_in_2.name == fgd.he_normal(shape, stream_format=2, **kwargs).name
+    assert made_in_1.name == explicit_1.name
+    assert "-v2-" in made_in_2.name and "-v1-" in made_in_1.name
+    uniforms = [fgd.uniform(shape, stream_format=n, **kwargs) for n in (1, 2)]
+    assert uniforms[0].name != uniforms[1].name
+    assert not set(dict(uniforms[0].__dask_graph__())) & set(dict(uniforms[1].__dask_graph__()))
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (3, ValueError, "stream_format must be 1 or 2, got 3"),
+    ("2", TypeError, r"stream_format must be 1 or 2 \(an int\), got '2'"),
+    (True, TypeError, "got True"),
+    (2.0, TypeError, "got 2.0"),
+])
+def test_bad_stream_format_fails_on_the_client_before_anything_runs(monkeypatch, bad, error, match):
+    calls = []
+    monkeypatch.setattr(fastglorot, "normal", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(fgd, "resolve_seed", lambda seed: calls.append(seed))
+    with pytest.raises(error, match=match):
+        fgd.normal((10, 10), chunks=5, stream_format=bad)
+    assert calls == []  # no seed drawn, no argument check run
+
+
 def test_to_zarr_round_trip(tmp_path):
     zarr = pytest.importorskip("zarr")
     lazy = fgd.glorot_normal((300, 200), chunks=(64, 50), seed=7, stream="w")
@@ -156,19 +214,46 @@ def test_import_fastglorot_does_not_import_dask(python_runner):
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.slow
-def test_local_cluster_with_two_worker_processes():
-    """A real dask.distributed cluster on loopback: 2 spawned worker processes."""
+@pytest.fixture(scope="module")
+def cluster_client():
+    """A real dask.distributed cluster on loopback, 2 spawned worker processes, shared by the tests below."""
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster, timeout=60) as client:
         client.wait_for_workers(2, timeout=60)
-        lazy = fgd.lecun_normal((256, 1000), chunks=(100, 300), seed=21, stream="layer.0", dtype="bfloat16")
-        with distributed.get_task_stream(client) as stream:
-            result = client.compute(lazy).result(timeout=120)
-        pids = client.run(os.getpid)
+        yield client
+
+
+@pytest.mark.slow
+def test_local_cluster_with_two_worker_processes(cluster_client):
+    distributed = pytest.importorskip("dask.distributed")
+    client = cluster_client
+    lazy = fgd.lecun_normal((256, 1000), chunks=(100, 300), seed=21, stream="layer.0", dtype="bfloat16")
+    with distributed.get_task_stream(client) as stream:
+        result = client.compute(lazy).result(timeout=120)
+    pids = client.run(os.getpid)
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()  # real worker processes
     assert {task["worker"] for task in stream.data} <= set(pids)  # the chunks ran on them
     assert len(stream.data) >= 12
     assert_bits_equal(result, fastglorot.lecun_normal((256, 1000), seed=21, stream="layer.0", dtype="bfloat16"))
+
+
+@pytest.mark.slow
+def test_stream_format_2_on_a_local_cluster(cluster_client):
+    """Arrays made under ``with fastglorot.stream_format(2)`` compute format 2 on worker processes, which never
+    see the client's context (their own format stays 1)."""
+    client = cluster_client
+    shape = (256, 1000)
+    with fastglorot.stream_format(2):
+        assert set(client.run(fastglorot.get_stream_format).values()) == {1}
+        lazy = {dtype: fgd.lecun_normal(shape, chunks=(100, 300), seed=21, stream="layer.0", dtype=dtype)
+                for dtype in ("float32", "bfloat16")}
+        lazy["trunc"] = fgd.trunc_normal(shape, 0.0, 1.0, -0.5, 2.0, chunks=(64, 256), seed=3)
+        results = client.compute(lazy, sync=True)
+    for dtype in ("float32", "bfloat16"):
+        assert_bits_equal(results[dtype], fastglorot.lecun_normal(shape, seed=21, stream="layer.0", dtype=dtype,
+                                                                  stream_format=2))
+    v1 = fastglorot.lecun_normal(shape, seed=21, stream="layer.0", stream_format=1)
+    assert not np.array_equal(results["float32"], v1)
+    assert_bits_equal(results["trunc"], fastglorot.trunc_normal(shape, 0.0, 1.0, -0.5, 2.0, seed=3, stream_format=2))

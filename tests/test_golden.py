@@ -1,4 +1,4 @@
-"""Pinned values of stream format v1 (README "Stream format").
+"""Pinned values of stream formats v1 and v2 (README "Stream format").
 
 These are the reproducibility contract: the same (seed, stream, offset,
 dtype) must give these bits in every future version.  They were recorded
@@ -7,6 +7,11 @@ Random123's known-answer vector (word 0 of seed 0 is 0x6627e8d5) and whose
 conversions are checked against an independent NumPy derivation in
 test_stream_format.py.  Changing any value here is a breaking change that
 needs a new stream-format version and a README entry.
+
+Stream format 2's values (``GOLDEN_V2``, ``GOLDEN_V2_HASHES``) were recorded
+from fastglorot 0.6.0, whose format-2 fills equal an independent NumPy
+derivation from README "Stream format 2" bit for bit
+(``tests/test_stream_format_v2.py``); format 1's pins above did not change.
 
 Every test runs twice: on the numba kernels and on their NumPy twins (the
 path small fills take before the kernels are loaded).
@@ -87,16 +92,37 @@ GOLDEN_TRUNCATED = {
 }
 
 
-def _sample(kind, n, seed, stream, offset, low=-1.0, high=1.0, mean=0.0, std=1.0):
+# Stream format 2 (since 0.6.0): the float32 normal's first values (same keys as GOLDEN: raw words, uniforms and
+# float64 are format 1's there), trunc_normal_(mean 0, std 1, [-2, 2], seed 0), and long-run hashes as above.
+GOLDEN_V2 = {
+    (0, 0, 0): ["0x1.fb7662p-1", "-0x1.3aa6aep-3", "-0x1.2fb526p+0", "-0x1.30d930p-1"],
+    (1, 0, 0): ["0x1.8587c6p-2", "0x1.40ff50p-1", "-0x1.91311cp+0", "0x1.7376c8p-1"],
+    (2**64 - 1, 7, 1000): ["0x1.6f56b4p+1", "-0x1.1617f8p-1", "0x1.27f0e8p-1", "-0x1.023cdcp+0"],
+    (20261129, 2**64 - 1, 2**40 + 1): ["0x1.1319f2p+1", "0x1.e05cb4p-1", "-0x1.9e0ba0p+0", "0x1.9f5850p-4"],
+}
+GOLDEN_V2_TRUNCATED = ["-0x1.f39520p-3", "0x1.a6f736p+0", "-0x1.bc5244p+0", "0x1.8190d2p-1"]
+GOLDEN_V2_HASHES = {
+    "float32 normal": "bafecf32776f85dd7faf10e1ade0bdc3",
+    "float32 truncated": "e76a82566fc119f2ca1b3b8c6f50738c",
+    "float16 normal": "dd3f422c5f73048db4d2dfd5dee00e71",
+    "float16 truncated": "21cf97f477f4f8ac7bfd3e79fc2d7713",
+    # bfloat16's 8-bit rounding of the format-2 normal happens to equal format 1's on these 100_003 values
+    "bfloat16 normal": "6b657cdaa11ece89206d7fdfc8accc10",
+    "bfloat16 truncated": "ffa8f8e0cf8e087c0c8c3bf45152d67b",
+}
+
+
+def _sample(kind, n, seed, stream, offset, low=-1.0, high=1.0, mean=0.0, std=1.0, stream_format=1):
     if kind == "bits":
         return fastglorot.random_bits(n, seed=seed, stream=stream, offset=offset)
     dtype, dist = kind.split()
     out = np.empty(n, np.dtype(dtype))
+    where = dict(seed=seed, stream=stream, offset=offset, stream_format=stream_format)
     if dist == "uniform":
-        return fastglorot.uniform_(out, low, high, seed=seed, stream=stream, offset=offset)
+        return fastglorot.uniform_(out, low, high, **where)
     if dist == "truncated":
-        return fastglorot.trunc_normal_(out, mean, std, 0.25, 3.0, seed=seed, stream=stream, offset=offset)
-    return fastglorot.normal_(out, mean, std, seed=seed, stream=stream, offset=offset)
+        return fastglorot.trunc_normal_(out, mean, std, 0.25, 3.0, **where)
+    return fastglorot.normal_(out, mean, std, **where)
 
 
 @pytest.mark.parametrize("key", GOLDEN, ids=str)
@@ -133,3 +159,35 @@ def test_block_placement_golden(block_offset, block_shape, indices):
     out = fastglorot.uniform_(np.empty(block_shape, np.float32), -1.0, 1.0, seed=0, stream=0,
                               global_shape=(2, 2), global_offset=block_offset)
     assert [float(x).hex() for x in out.reshape(-1)] == [float.fromhex(golden[i]).hex() for i in indices]
+
+
+# -- stream format 2 --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", GOLDEN_V2, ids=str)
+def test_v2_first_values(key):
+    seed, stream, offset = key
+    got = _sample("float32 normal", 4, seed, stream, offset, stream_format=2)
+    assert [float(v) for v in got] == [float.fromhex(v) for v in GOLDEN_V2[key]]
+    for kind in ("bits", "float32 uniform", "float64 uniform", "float64 normal"):  # format 1's values, pinned above
+        got = _sample(kind, 4, seed, stream, offset, stream_format=2)
+        expected = GOLDEN[key][kind]
+        assert (got.tolist() if kind == "bits" else [float(v).hex() for v in got]) == (
+            expected if kind == "bits" else [float.fromhex(v).hex() for v in expected]), kind
+
+
+def test_v2_truncated_first_values():
+    got = fastglorot.trunc_normal_(np.empty(4, np.float32), 0.0, 1.0, -2.0, 2.0, seed=0, stream_format=2)
+    assert [float(v) for v in got] == [float.fromhex(v) for v in GOLDEN_V2_TRUNCATED]
+
+
+@pytest.mark.parametrize("kind", GOLDEN_V2_HASHES)
+def test_v2_hash_of_long_run(kind):
+    got = _sample(kind, 100_003, 123, 4, 999, mean=1.0, std=0.5, stream_format=2)
+    assert hashlib.sha256(got.tobytes()).hexdigest()[:32] == GOLDEN_V2_HASHES[kind]
+
+
+def test_v2_context_gives_the_pinned_values():
+    """``with fastglorot.stream_format(2):`` is ``stream_format=2`` (the pinned values)."""
+    with fastglorot.stream_format(2):
+        got = fastglorot.normal_(np.empty(4, np.float32), 0.0, 1.0, seed=1)
+    assert [float(v) for v in got] == [float.fromhex(v) for v in GOLDEN_V2[(1, 0, 0)]]

@@ -15,6 +15,9 @@ from fastglorot._engines import launch as _launch
 FILLS = {
     "uniform": lambda out, **kw: fastglorot.uniform_(out, -0.75, 0.5, **kw),
     "normal": lambda out, **kw: fastglorot.normal_(out, 0.25, 2.0, **kw),
+    # stream format 2's own kernels (float32; float64 is format 1's)
+    "normal v2": lambda out, **kw: fastglorot.normal_(out, 0.25, 2.0, stream_format=2, **kw),
+    "truncated v2": lambda out, **kw: fastglorot.trunc_normal_(out, 0.25, 2.0, -1.0, 4.0, stream_format=2, **kw),
 }
 DTYPES = [np.float32, np.float64]
 

@@ -35,11 +35,13 @@ ALPHA = 1e-3 / 23
 
 
 @pytest.mark.parametrize("name", FACTORIES)
-def test_factory_signatures_are_jaxs(name):
+def test_factory_signatures_are_jaxs_plus_keyword_stream_format(name):
     ours, theirs = inspect.signature(getattr(fj, name)), inspect.signature(getattr(jax.nn.initializers, name))
-    assert list(ours.parameters) == list(theirs.parameters)
-    for p, q in zip(ours.parameters.values(), theirs.parameters.values()):
+    *same, extra = ours.parameters.values()
+    assert [p.name for p in same] == list(theirs.parameters)
+    for p, q in zip(same, theirs.parameters.values()):
         assert (p.default, p.kind) == (q.default, q.kind), p.name
+    assert (extra.name, extra.kind, extra.default) == ("stream_format", inspect.Parameter.KEYWORD_ONLY, None)
 
 
 def test_init_signature_is_jaxs_plus_keyword_sharding():
@@ -233,6 +235,80 @@ def test_bad_arguments_raise_clear_errors(bad, error, match):
         bad()
 
 
+# -- stream format -------------------------------------------------------------------------------
+
+V2_SHAPE = (6, 24, 40)  # fan_in 144, fan_out 240 (JAX's rule: receptive field 6)
+V2_CASES = [(name, (), dict(zip(("scale", "mode", "distribution"), spec))) for name, spec in PRESETS.items()] + [
+    ("variance_scaling", (0.7, "fan_out", "normal"), {"scale": 0.7, "mode": "fan_out", "distribution": "normal"}),
+    ("normal", (0.02,), None), ("truncated_normal", (0.1, None, -1.0, 3.0), None), ("uniform", (0.5,), None),
+]
+
+
+def _core(factory, dtype, stream_format, seed=13):
+    """What the initializer of V2_CASES' ``factory`` must give: the core function of the key rule's seed."""
+    kw = dict(dtype=np.dtype(dtype), seed=seed, stream_format=stream_format)
+    name, _, spec = next(case for case in V2_CASES if case[0] == factory)
+    if spec is not None:
+        return fastglorot.variance_scaling(V2_SHAPE, **spec, layout="jax", **kw)
+    if name == "normal":
+        return fastglorot.normal(V2_SHAPE, 0.0, 0.02, **kw)
+    if name == "uniform":
+        return fastglorot.uniform(V2_SHAPE, 0.0, 0.5, **kw)
+    return fastglorot.trunc_normal(V2_SHAPE, 0.0, 0.1, -0.1, 0.30000000000000004, **kw)
+
+
+def _bits(x):
+    return np.ascontiguousarray(np.asarray(x)).view(np.uint8)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_stream_format_2_values_are_the_core_format_2_values(dtype):
+    """Every factory with stream_format=2 gives fastglorot.<function>(..., stream_format=2) bit for bit."""
+    key = jax.random.key(13)
+    for name, args, spec in V2_CASES:
+        got = getattr(fj, name)(*args, stream_format=2)(key, V2_SHAPE, dtype)
+        v2, v1 = _core(name, dtype, 2), _core(name, dtype, 1)
+        np.testing.assert_array_equal(_bits(got), _bits(v2), err_msg=name)
+        np.testing.assert_array_equal(_bits(getattr(fj, name)(*args, stream_format=1)(key, V2_SHAPE, dtype)),
+                                      _bits(v1), err_msg=name)
+        if dtype == jnp.float32:  # the formats differ where README "Stream format" says: normal draws
+            # (in bfloat16 the float32 and float64 computations mostly round to the same values: no check there)
+            assert np.array_equal(_bits(v1), _bits(v2)) == (name == "uniform" or "uniform" in (spec or {}).values())
+
+
+def test_stream_format_is_fixed_when_the_initializer_is_made():
+    key = jax.random.key(13)
+    v1, v2 = _core("he_normal", jnp.float32, 1), _core("he_normal", jnp.float32, 2)
+    with fastglorot.stream_format(2):
+        made_in_2 = fj.he_normal()
+        assert np.array_equal(_bits(fj.he_normal(stream_format=1)(key, V2_SHAPE)), _bits(v1))  # explicit wins
+    made_in_1 = fj.he_normal()
+    assert "stream format 2" in made_in_2.__doc__ and "stream format 1" in made_in_1.__doc__
+    # Called outside the block: eagerly, under jit (host callback), vmapped, in another thread (fresh context).
+    np.testing.assert_array_equal(_bits(made_in_2(key, V2_SHAPE)), _bits(v2))
+    np.testing.assert_array_equal(_bits(jax.jit(lambda k: made_in_2(k, V2_SHAPE))(key)), _bits(v2))
+    np.testing.assert_array_equal(_bits(jax.vmap(lambda k: made_in_2(k, V2_SHAPE))(key[None])[0]), _bits(v2))
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(fastglorot.get_stream_format).result() == 1
+        np.testing.assert_array_equal(_bits(pool.submit(made_in_2, key, V2_SHAPE).result()), _bits(v2))
+    # ... and a block entered after making does not change a made initializer.
+    with fastglorot.stream_format(2):
+        np.testing.assert_array_equal(_bits(made_in_1(key, V2_SHAPE)), _bits(v1))
+        np.testing.assert_array_equal(_bits(jax.jit(lambda k: made_in_1(k, V2_SHAPE))(key)), _bits(v1))
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_bad_stream_formats_fail_when_the_initializer_is_made(name):
+    args = {"variance_scaling": (1.0, "fan_in", "normal")}.get(name, ())
+    for bad, error, match in [(3, ValueError, "stream_format must be 1 or 2, got 3"),
+                              (0, ValueError, "stream_format must be 1 or 2, got 0"),
+                              ("2", TypeError, "stream_format must be 1 or 2 \\(an int\\), got '2'"),
+                              (True, TypeError, "got True"), (2.0, TypeError, "got 2.0")]:
+        with pytest.raises(error, match=match):
+            getattr(fj, name)(*args, stream_format=bad)
+
+
 def _ks(ours, theirs):
     return stats.ks_2samp(np.asarray(ours, np.float64).ravel(), np.asarray(theirs, np.float64).ravel()).pvalue
 
@@ -314,17 +390,26 @@ def test_flax_linen_dense_eager_and_jitted_init_agree():
 
 
 SHARDING_CHECK = """
-import numpy as np, jax, jax.numpy as jnp, fastglorot.jax as fj
+import numpy as np, jax, jax.numpy as jnp, fastglorot, fastglorot.jax as fj
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 assert len(jax.devices()) == 4, jax.devices()
 key = jax.random.key(77)
-cases = [((64, 48), fj.glorot_uniform(), jnp.float32), ((64, 48), fj.he_normal(), jnp.bfloat16),
-         ((8, 12, 20), fj.variance_scaling(2.0, "fan_avg", "normal", in_axis=0, out_axis=2), jnp.float32),
-         ((64, 48), fj.truncated_normal(0.5), jnp.float16)]
+with fastglorot.stream_format(2):  # stream format 2, chosen when the initializer is made
+    he_normal_2 = fj.he_normal()
+v2 = dict(seed=77, stream_format=2)  # the core's format-2 values (key rule: key(77) is seed 77)
+cases = [((64, 48), fj.glorot_uniform(), jnp.float32, None), ((64, 48), fj.he_normal(), jnp.bfloat16, None),
+         ((8, 12, 20), fj.variance_scaling(2.0, "fan_avg", "normal", in_axis=0, out_axis=2), jnp.float32, None),
+         ((64, 48), fj.truncated_normal(0.5), jnp.float16, None),
+         ((64, 48), he_normal_2, jnp.bfloat16, fastglorot.he_normal((64, 48), dtype="bfloat16", layout="jax", **v2)),
+         ((8, 12, 20), fj.variance_scaling(2.0, "fan_avg", "normal", in_axis=0, out_axis=2, stream_format=2),
+          jnp.float32, fastglorot.variance_scaling((8, 12, 20), 2.0, "fan_avg", "normal", fan_in=8 * 12,
+                                                   fan_out=20 * 12, **v2))]
 meshes = {"1x4": (1, 4), "2x2": (2, 2), "4x1": (4, 1)}
 checked = 0
-for shape, init, dtype in cases:
+for shape, init, dtype, expected in cases:
     whole = np.asarray(init(key, shape, dtype)).view(np.uint8)
+    if expected is not None:
+        assert np.array_equal(whole, expected.view(np.uint8)), shape
     specs = [P(), P("x"), P(None, "y"), P("x", "y"), P("y", "x"), P(("x", "y")), P(None, ("y", "x"))]
     for name, grid in meshes.items():
         mesh = Mesh(np.array(jax.devices()).reshape(grid), ("x", "y"))
@@ -352,7 +437,7 @@ print("checked", checked)
 def test_every_sharding_gives_the_same_global_array(python_runner):
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "FASTGLOROT_QUIET": "1"}
     result = python_runner(SHARDING_CHECK, env=env, timeout=300)
-    assert result.stdout.split()[-1] == str(4 * 3 * 7)
+    assert result.stdout.split()[-1] == str(6 * 3 * 7)
 
 
 def test_sharded_blocks_are_filled_as_blocks(monkeypatch):

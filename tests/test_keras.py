@@ -46,9 +46,9 @@ def theirs(name, **kwargs):
     return getattr(keras.initializers, name)(**{**ARGS.get(name, {}), **kwargs})
 
 
-def expected(name, shape, dtype="float32", seed=7, stream=0, **overrides):
+def expected(name, shape, dtype="float32", seed=7, stream=0, stream_format=None, **overrides):
     """The fastglorot function the fastglorot.keras class ``name`` equals (rank >= 2, no axes)."""
-    kw = {"dtype": dtype, "seed": seed, "stream": stream}
+    kw = {"dtype": dtype, "seed": seed, "stream": stream, "stream_format": stream_format}
     vs = {**kw, "layout": "keras"}
     args = {**ARGS.get(name, {}), **overrides}
     if name == "VarianceScaling":
@@ -97,7 +97,8 @@ def test_subclass_signature_and_defaults_are_keras(name):
     def parameters(function):
         return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
-    assert parameters(cls) == parameters(keras_cls)
+    # Keras' parameters, then fastglorot's keyword-only stream_format.
+    assert parameters(cls) == parameters(keras_cls) + [("stream_format", inspect.Parameter.KEYWORD_ONLY, None)]
     assert parameters(cls.__call__) == parameters(keras_cls.__call__) == [
         ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
         ("shape", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
@@ -130,6 +131,106 @@ def test_variance_scaling_normal_is_truncated_normal_as_in_keras():
     assert init.get_config()["distribution"] == keras.initializers.VarianceScaling(distribution="Normal").distribution
     assert same(init((32, 16)), fastglorot.variance_scaling((32, 16), 1.0, "fan_in", "truncated_normal", seed=2,
                                                             layout="keras"))
+
+
+# -- stream format --------------------------------------------------------------------------------
+
+# The classes whose draws (with ARGS) are normal or truncated normal: VarianceScaling's ARGS draw a uniform.
+NORMALS = {"GlorotNormal", "HeNormal", "LecunNormal", "RandomNormal", "TruncatedNormal"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_stream_format_2_values_equal_the_fastglorot_functions(dtype):
+    """``stream_format=2`` gives the core's ``fastglorot.<function>(..., stream_format=2)`` bits."""
+    shape = (24, 40)
+    for name in NAMES:
+        init = ours(name, seed=7, stream_format=2)
+        assert init.stream_format == 2
+        v2 = expected(name, shape, dtype=dtype, stream_format=2)
+        assert same(init(shape, dtype=dtype), v2), name
+        assert same(ours(name, seed=7, stream_format=1)(shape, dtype=dtype), expected(name, shape, dtype=dtype,
+                                                                                     stream_format=1)), name
+        if dtype == "float32":  # the formats differ exactly for the normal draws (README "Stream format")
+            assert same(v2, expected(name, shape, stream_format=1)) == (name not in NORMALS), name
+    init = fk.VarianceScaling(2.0, "fan_avg", "untruncated_normal", seed=3, stream_format=2)
+    assert same(init(shape, dtype=dtype), fastglorot.variance_scaling(shape, 2.0, "fan_avg", "normal", seed=3,
+                                                                      layout="keras", dtype=dtype, stream_format=2))
+    generator = keras.random.SeedGenerator(7)
+    init = fk.HeNormal(seed=generator, stream_format=2)
+    init(shape, dtype=dtype)
+    assert same(init(shape, dtype=dtype), expected("HeNormal", shape, dtype=dtype, seed=7, stream=1, stream_format=2))
+
+
+def test_stream_format_is_fixed_when_the_instance_is_made():
+    shape = (24, 40)
+    v1, v2 = (expected("GlorotNormal", shape, stream_format=n) for n in (1, 2))
+    with fastglorot.stream_format(2):
+        made_in_2 = fk.GlorotNormal(seed=7)
+        explicit_1 = fk.GlorotNormal(seed=7, stream_format=1)
+    made_in_1 = fk.GlorotNormal(seed=7)
+    assert (made_in_2.stream_format, explicit_1.stream_format, made_in_1.stream_format) == (2, 1, 1)
+    assert same(made_in_2(shape), v2) and same(explicit_1(shape), v1)
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own (format 1) calls it
+        assert pool.submit(fastglorot.get_stream_format).result() == 1
+        assert same(pool.submit(made_in_2, shape).result(), v2)
+    with fastglorot.stream_format(2):
+        assert same(made_in_1(shape), v1)  # a block entered after making changes nothing
+    layer = keras.layers.Dense(40, kernel_initializer=made_in_2)
+    layer.build((None, 24))
+    assert same(layer.kernel.value, v2)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_round_trip_keeps_the_stream_format(name):
+    shape = (16, 8)
+    v2 = ours(name, seed=5, stream_format=2)
+    config = v2.get_config()
+    assert config == {**theirs(name, seed=5).get_config(), "stream_format": 2}
+    serialized = keras.initializers.serialize(v2)
+    with fastglorot.stream_format(1):  # the config, not the context at load time, decides
+        copies = [type(v2).from_config(config), v2.clone(), keras.initializers.deserialize(serialized)]
+    for copy in copies:
+        assert type(copy) is type(v2) and copy.stream_format == 2 and copy.get_config() == config
+        assert same(copy(shape), v2(shape))
+    # Format 1: Keras' own config, unchanged; a config without the key (also every config written before the
+    # key existed) is format 1, under any block.
+    v1 = ours(name, seed=5, stream_format=1)
+    assert v1.get_config() == theirs(name, seed=5).get_config()
+    with fastglorot.stream_format(2):
+        copies = [type(v1).from_config(v1.get_config()), v1.clone(),
+                  keras.initializers.deserialize(keras.initializers.serialize(v1))]
+    for copy in copies:
+        assert copy.stream_format == 1 and same(copy(shape), v1(shape))
+    if name in NORMALS:
+        assert not same(v1(shape), v2(shape))
+    with pytest.raises(ValueError, match="stream_format must be 1 or 2, got 3"):
+        type(v2).from_config({**config, "stream_format": 3})
+
+
+# Keras' own saving code converts its variables with np.array(copy=False) (a NumPy 2 deprecation in Keras).
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+def test_saved_model_keeps_the_stream_format(tmp_path):
+    with fastglorot.stream_format(2):
+        model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(6, kernel_initializer=fk.HeNormal(seed=1),
+                                                                         bias_initializer=fk.RandomNormal(seed=2))])
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert loaded.layers[0].kernel_initializer.stream_format == 2
+    rebuilt = keras.Sequential.from_config(loaded.get_config())  # fresh weights: the same format-2 draws
+    assert same(rebuilt.layers[0].kernel, fastglorot.he_normal((12, 6), seed=1, layout="keras", stream_format=2))
+    assert same(rebuilt.layers[0].bias, fastglorot.normal((6,), 0.0, 0.05, seed=2, stream_format=2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_stream_formats_raise_clear_errors(name):
+    generator = keras.random.SeedGenerator(4)
+    for bad, error, match in [(3, ValueError, "stream_format must be 1 or 2, got 3"),
+                              ("2", TypeError, r"stream_format must be 1 or 2 \(an int\), got '2'"),
+                              (True, TypeError, "got True"), (2.0, TypeError, "got 2.0")]:
+        with pytest.raises(error, match=match):
+            ours(name, seed=generator, stream_format=bad)
+    assert keras.ops.convert_to_numpy(generator.state.value).tolist() == [4, 0]  # untouched
 
 
 # -- serialization --------------------------------------------------------------------------------
@@ -477,6 +578,12 @@ TORCH_CHECK = textwrap.dedent("""
             assert isinstance(value, torch.Tensor) and value.dtype == torch_dtype, (dtype, value.dtype)
             got = value.view(torch.int16).numpy() if value.itemsize == 2 else value.numpy()
             assert np.array_equal(got, want.view(np.int16) if want.itemsize == 2 else want), (init, dtype)
+
+    for dtype in ("float32", "bfloat16"):  # stream format 2 through the torch fill path
+        value = fk.HeNormal(seed=4, stream_format=2)((12, 7), dtype=dtype)
+        want = fastglorot.he_normal((12, 7), seed=4, layout="keras", dtype=dtype, stream_format=2)
+        got = value.view(torch.int16).numpy() if value.itemsize == 2 else value.numpy()
+        assert np.array_equal(got, want.view(np.int16) if want.itemsize == 2 else want), dtype
 
     generator = keras.random.SeedGenerator(7)
     init = fk.GlorotNormal(seed=generator)

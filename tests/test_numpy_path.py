@@ -26,7 +26,8 @@ from fill_engines import engine
 
 HEAVY = ("numba", "llvmlite", "scipy", "ml_dtypes", "tqdm", "matplotlib")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
-DISTRIBUTIONS = ("uniform", "normal", "truncated")
+DISTRIBUTIONS = ("uniform", "normal", "truncated", "normal v2", "truncated v2")
+"""The distributions; ``v2``: in stream format 2 (its own kernels for float32 and the 16-bit formats)."""
 
 
 def both(fill):
@@ -64,6 +65,9 @@ def sample(distribution, dtype, shape, **kwargs):
 
 def _sample(distribution, dtype, shape, **kwargs):
     params = dict(kwargs)
+    if distribution.endswith(" v2"):
+        distribution = distribution[:-3]
+        params["stream_format"] = 2
     if distribution == "uniform":
         return fastglorot.uniform(shape, params.pop("low", -0.3), params.pop("high", 0.7), dtype=dtype, **params)
     if distribution == "normal":
@@ -117,15 +121,17 @@ def test_layouts(distribution, dtype):
     """Fortran order, strided views, non-native byte order: filled through the launcher's slabs."""
     dt = numpy_dtype(dtype)
 
+    stream_format = 2 if distribution.endswith(" v2") else 1
+
     def fill(make):
         def run():
             out = make()
             if distribution == "uniform":
                 fastglorot.uniform_(out, -2.0, 3.0, seed=5, stream=9)
-            elif distribution == "normal":
-                fastglorot.normal_(out, 0.0, 0.5, seed=5, stream=9)
+            elif distribution.startswith("normal"):
+                fastglorot.normal_(out, 0.0, 0.5, seed=5, stream=9, stream_format=stream_format)
             else:
-                fastglorot.trunc_normal_(out, 1.0, 2.0, -1.0, 4.0, seed=5, stream=9)
+                fastglorot.trunc_normal_(out, 1.0, 2.0, -1.0, 4.0, seed=5, stream=9, stream_format=stream_format)
             return np.array(out)
         return run
 
@@ -168,6 +174,13 @@ EXTREMES = [
     ("truncated", dict(mean=0.0, std=1.0, a=-0.001, b=0.001)),  # central only
     ("truncated", dict(mean=5.0, std=1e-3, a=4.0, b=6.0)),    # all mass inside
     ("truncated", dict(mean=0.0, std=1.0, a=-50.0, b=50.0)),  # clipped to +-37.5
+    # stream format 2: its far tails are scaled by 2**shift (README "Stream format 2")
+    ("normal v2", dict(mean=-7.5, std=1e-30)),
+    ("normal v2", dict(mean=0.0, std=5.0e37)),
+    ("truncated v2", dict(mean=0.0, std=1.0, a=30.0, b=37.0)),
+    ("truncated v2", dict(mean=0.0, std=1.0, a=-37.5, b=-36.0)),
+    ("truncated v2", dict(mean=0.0, std=1.0, a=-0.001, b=0.001)),
+    ("truncated v2", dict(mean=0.0, std=1.0, a=-50.0, b=50.0)),
 ]
 
 
@@ -186,7 +199,9 @@ def test_extreme_parameters(distribution, params, dtype):
 def test_initializers(name, kwargs):
     function = getattr(fastglorot, name)
     for dtype in DTYPES:
-        assert_same_bits(*both(lambda: function((64, 3, 5), dtype=dtype, seed=99, stream="conv", **kwargs)))
+        for stream_format in (1, 2):
+            assert_same_bits(*both(lambda: function((64, 3, 5), dtype=dtype, seed=99, stream="conv",
+                                                    stream_format=stream_format, **kwargs)))
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

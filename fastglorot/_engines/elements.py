@@ -1,10 +1,17 @@
-"""Stream format v1, one element at a time: jitted scalar functions for other kernels.
+"""The stream formats, one element at a time: jitted scalar functions for other kernels.
 
 Each function returns element ``index`` of the corresponding bulk fill (README
 "Stream format"), computed from the same jitted pieces the fill kernels
-inline (``_engines.numba_elements``: the compiled ``_format.stream_v1``), so the bits are the same
-by construction: only the index -> (block, lane) arithmetic and the parameter
-set-up that the launcher does in Python are restated here, in jitted code.
+inline (``_engines.numba_elements``: the compiled ``_format.stream_v1`` and
+``_format.stream_v2``), so the bits are the same by construction: only the
+index -> (block, lane) arithmetic and the parameter set-up that the launcher
+does in Python are restated here, in jitted code.
+
+Stream format 2 changes only the float32 draws of the normal and the
+truncated normal (and so their float16/bfloat16 roundings): those have
+``_v2`` twins (``normal_float32_v2``, ``trunc_normal_float32_v2``) on the
+same words and lanes as format 1; every other function here serves both
+formats.
 
 The index arithmetic, for the global C-order element index ``i``:
 
@@ -28,15 +35,19 @@ Only the small index and parameter helpers are ``inline="always"`` (typed
 again at each call site, which is cheap for them).  ``fastmath=False`` is
 explicit because numba lets a callee inherit an unset ``fastmath`` from a
 fastmath caller, which changes the bits.  The heavy definitions take
-canonical types (uint64 seed, stream and index, float64 parameters), so a
-caller passing int64 seeds or float32 parameters compiles only the thin
-public wrapper again.
+canonical types (uint64 seed, stream and index, float64 parameters; float32
+for format 2's truncated normal, whose parameters are float32), so a caller
+passing int64 seeds or float32 parameters compiles only the thin public
+wrapper again.
 
 Parameters that the bulk fills reject (non-finite, out of the dtype's range,
 ``low > high``, ``std < 0``, no value of the dtype in ``[low, high]``) give
 NaN instead of an exception: a select keeps the loops branch-free, and an
 exception raised inside a ``prange`` loop would cost the caller its
-vectorization.
+vectorization.  A truncated normal's parameter array of the other stream
+format (7 float64 values for format 1, 11 float32 for format 2, told apart
+by their length) gives NaN too: a loop-invariant test, which LLVM hoists
+out of the caller's loop.
 """
 
 from __future__ import annotations
@@ -49,22 +60,31 @@ from .._format.constants import F32, F64, I64, U32, U64
 from .jit import float32_from_bits, float64_from_bits, float_bits, inline, njit_cached
 from .numba_elements import (
     in_lower_tail,
+    in_tail_f32,
     normal_pair_f32,
+    normal_pair_f32_v2,
     normal_pair_f64,
     normal_quantile_central,
     normal_quantile_tail,
+    quantile_central_f32,
+    quantile_tail_f32,
     round_bfloat16,
     round_float16,
+    select,
     signed_quantile,
+    signed_tail_f32,
     truncated_f32,
     truncated_f64,
     truncated_probability_f32,
     truncated_probability_f64,
+    truncated_split_f32,
+    truncated_value_f32,
     uniform_f32,
     uniform_f64,
 )
 from .numba_elements import philox4x32_10 as _philox_block
 from .._format.params import NORMAL_Z_BOUND_F32, NORMAL_Z_BOUND_F64
+from .._format.stream_v2 import TRUNCATED_PARAM_COUNT
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -76,10 +96,14 @@ __all__ = [
     "uniform_float64",
     "normal_float32",
     "normal_float64",
+    "normal_float32_v2",
     "trunc_normal_float32",
     "trunc_normal_float64",
+    "trunc_normal_float32_v2",
     "bfloat16_bits",
     "float16_bits",
+    "TRUNCATED_PARAM_COUNT_V1",
+    "TRUNCATED_PARAM_COUNT_V2",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +123,11 @@ _NAN32 = F32(np.nan)
 _Z_BOUND_F32 = F64(NORMAL_Z_BOUND_F32)
 _Z_BOUND_F64 = F64(NORMAL_Z_BOUND_F64)
 _NAN64 = F64(np.nan)
+
+TRUNCATED_PARAM_COUNT_V1 = 7
+"""Length of a format-1 truncated normal's parameter array (float64; ``_format.params.truncated_params``)."""
+TRUNCATED_PARAM_COUNT_V2 = TRUNCATED_PARAM_COUNT
+"""Length of a format-2 float32 truncated normal's parameter array (``_format.stream_v2.truncated_params_f32``)."""
 
 
 _ELEMENT_OPTIONS: Dict[str, Any] = {"nogil": True, "error_model": "numpy", "fastmath": False, "forceinline": True}
@@ -253,19 +282,43 @@ def _uniform_float64(seed: np.uint64, stream: np.uint64, i: np.uint64, low: np.f
     return value if valid else _NAN64
 
 
-@element
-def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
-                    ) -> np.float32:
-    valid = _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0) and (
-        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)  # _params.normal_fits
-    words = _block(seed, stream, _word_block(i))
+@inline
+def _normal_valid_f32(mean: np.float64, std: np.float64) -> np.bool_:
+    """Whether a float32 normal fill accepts ``(mean, std)`` (``_params.normal_params``, ``normal_fits``)."""
+    return _in_range(mean, _F32_MAX) and _in_range(std, _F32_MAX) and std >= F64(0.0) and (
+        abs(F64(F32(mean))) + _Z_BOUND_F32 * F64(F32(std)) <= _F32_MAX)
+
+
+@inline
+def _box_muller_words(seed: np.uint64, stream: np.uint64, i: np.uint64) -> Tuple[np.uint32, np.uint32, bool]:
+    """(radius word, angle word, sine?) of float32 element ``i``, in both stream formats."""
     # Lanes 2p (radius) and 2p + 1 (angle), p = j // 2, form one Box-Muller
     # pair; the even lane j receives the cosine, the odd one the sine.
+    words = _block(seed, stream, _word_block(i))
     sine = ((i >> U64(7)) & U64(1)) == U64(1)
     second_pair = ((i >> U64(8)) & U64(1)) == U64(1)
     radius_word = words[2] if second_pair else words[0]
     angle_word = words[3] if second_pair else words[1]
+    return radius_word, angle_word, sine
+
+
+@element
+def _normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
+                    ) -> np.float32:
+    valid = _normal_valid_f32(mean, std)
+    radius_word, angle_word, sine = _box_muller_words(seed, stream, i)
     cos_value, sin_value = normal_pair_f32(radius_word, angle_word, (F32(mean), F32(std)))
+    value = sin_value if sine else cos_value
+    return value if valid else _NAN32
+
+
+@element
+def _normal_float32_v2(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float64, std: np.float64
+                       ) -> np.float32:
+    # Format 2 checks the arguments as format 1 does (the same _params.normal_params) and reads the same words.
+    valid = _normal_valid_f32(mean, std)
+    radius_word, angle_word, sine = _box_muller_words(seed, stream, i)
+    cos_value, sin_value = normal_pair_f32_v2(radius_word, angle_word, (F32(mean), F32(std)))
     value = sin_value if sine else cos_value
     return value if valid else _NAN32
 
@@ -297,6 +350,19 @@ def _trunc_normal_float32(seed: np.uint64, stream: np.uint64, i: np.uint64, mean
     params = (mean, std, clamp_low, clamp_high, lower_tail, upper_tail, mass)
     signed = truncated_probability_f32(_word(seed, stream, i), params)
     return F32(truncated_f32(_standard_truncated(signed), params))
+
+
+@element
+def _trunc_normal_float32_v2(seed: np.uint64, stream: np.uint64, i: np.uint64, mean: np.float32, std: np.float32,
+                             clamp_low: np.float32, clamp_high: np.float32, q_low: np.float32, q_high: np.float32,
+                             mass: np.float32, lower: np.float32, upper: np.float32, tail_mass: np.float32,
+                             shift: np.float32) -> np.float32:
+    params = (mean, std, clamp_low, clamp_high, q_low, q_high, mass, lower, upper, tail_mass, shift)
+    q, p = truncated_split_f32(_word(seed, stream, i), params)
+    # PPND7's tail branch where |q| > 0.425, else its central rational: both computed, one selected (the bulk
+    # tiles compute the tail only where needed; the selected value is the same).
+    z = select(in_tail_f32(q), signed_tail_f32(q, quantile_tail_f32(p, params)), quantile_central_f32(q))
+    return F32(truncated_value_f32(z, params))
 
 
 @element
@@ -358,9 +424,28 @@ def normal_float64(seed: Integer, stream: Integer, index: Integer, mean: Real, s
 
 
 @element
+def normal_float32_v2(seed: Integer, stream: Integer, index: Integer, mean: Real, std: Real) -> np.float32:
+    """Element ``index`` of ``normal_(float32 array, mean, std, stream_format=2)``; NaN for arguments the fill rejects.
+
+    Stream format 2's float32 Box–Muller on format 1's words: lanes ``2p``
+    (radius word ``w1``) and ``2p + 1`` (angle word ``w2``) of the element's
+    block, ``p = j // 2``, give ``mean + std * sqrt(-2 ln u1) * cos(theta)``
+    to the even lane ``j`` and ``... * sin(theta)`` to the odd one, with
+    ``u1 = (w1 + 1/2) 2**-32`` and ``theta = 2 pi (w2 + 1/2) 2**-32``, every
+    operation in float32 (a float32 logarithm, sine and cosine on an exact
+    range reduction; README "Stream format").  ``mean`` and ``std`` are
+    rounded to float32 and checked as :func:`normal_float32` checks them.
+    """
+    return _normal_float32_v2(U64(seed), U64(stream), U64(index), F64(mean), F64(std))
+
+
+@element
 def trunc_normal_float32(seed: Integer, stream: Integer, index: Integer, params: NDArray[np.float64]
                          ) -> np.float32:
-    """Element ``index`` of ``trunc_normal_(float32 array, ...)``; ``params`` from ``trunc_normal_params``."""
+    """Element ``index`` of ``trunc_normal_(float32 array, ...)``; ``params`` from ``trunc_normal_params``
+    (NaN for a parameter array that is not format 1's, of length 7)."""
+    if len(params) != TRUNCATED_PARAM_COUNT_V1:  # loop-invariant: hoisted out of the caller's loop
+        return _NAN32
     return _trunc_normal_float32(U64(seed), U64(stream), U64(index), F64(params[0]), F64(params[1]),
                                  F64(params[2]), F64(params[3]), F64(params[4]), F64(params[5]), F64(params[6]))
 
@@ -368,9 +453,37 @@ def trunc_normal_float32(seed: Integer, stream: Integer, index: Integer, params:
 @element
 def trunc_normal_float64(seed: Integer, stream: Integer, index: Integer, params: NDArray[np.float64]
                          ) -> np.float64:
-    """Element ``index`` of ``trunc_normal_(float64 array, ...)``; ``params`` from ``trunc_normal_params``."""
+    """Element ``index`` of ``trunc_normal_(float64 array, ...)`` in both stream formats; ``params`` from
+    ``trunc_normal_params`` (NaN for a parameter array that is not of length 7)."""
+    if len(params) != TRUNCATED_PARAM_COUNT_V1:
+        return _NAN64
     return _trunc_normal_float64(U64(seed), U64(stream), U64(index), F64(params[0]), F64(params[1]),
                                  F64(params[2]), F64(params[3]), F64(params[4]), F64(params[5]), F64(params[6]))
+
+
+@element
+def trunc_normal_float32_v2(seed: Integer, stream: Integer, index: Integer, params: NDArray[np.float32]
+                            ) -> np.float32:
+    """Element ``index`` of ``trunc_normal_(float32 array, ..., stream_format=2)``.
+
+    ``params``: the 11 float32 values of ``trunc_normal_params(...,
+    stream_format=2)``; NaN for an array of another length (format 1's 7).
+    Stream format 2's float32 inverse CDF of word ``w`` (lane ``j`` of the
+    element's block, as :func:`random_word`): ``v = (w + 1/2) 2**-32``,
+    ``q = P - 1/2`` from the interval's nearer end (``q_low + v mass`` for
+    ``w < 2**31``, else ``q_high - (1 - v) mass``), ``z = q A(r) / B(r)``,
+    ``r = 0.180625 - q**2`` (Wichura's PPND7) where ``|q| <= 0.425``, else
+    ``+-`` PPND7's tail rational of ``t = sqrt(-ln p)``, ``p`` the nearer
+    tail's probability (``Phi(alpha) + v mass`` or ``Phi(-beta) + (1 - v)
+    mass``, scaled by ``2**shift`` in far tails); the value is ``mean + std
+    z`` clamped to ``[clamp_low, clamp_high]``, every operation in float32
+    (README "Stream format").
+    """
+    if len(params) != TRUNCATED_PARAM_COUNT_V2:  # loop-invariant: hoisted out of the caller's loop
+        return _NAN32
+    return _trunc_normal_float32_v2(U64(seed), U64(stream), U64(index), F32(params[0]), F32(params[1]),
+                                    F32(params[2]), F32(params[3]), F32(params[4]), F32(params[5]), F32(params[6]),
+                                    F32(params[7]), F32(params[8]), F32(params[9]), F32(params[10]))
 
 
 @element
