@@ -61,8 +61,13 @@ second build of a small model that needs the kernels a model build uses
 float32) inside fast_init; and, for reference, a process building the same
 model with plain torch.  Medians over ``--first-use-repeats`` rounds.
 
+``--stream-format 2`` runs every fastglorot fill in stream format 2 (README
+"Stream format": ``fast_init(stream_format=2)``), which changes the float32
+normals, so model B's ``_init_weights``, not model A's uniform fills.
+
 Run:  python bench/bench_torch_init.py [--repeats 3] [--linear-layers 16] [--linear-width 8192]
-      [--llama-layers 22] [--llama-scale 1.0] [--first-use-repeats 3] [--quick] [--check] [--json PATH]
+      [--llama-layers 22] [--llama-scale 1.0] [--first-use-repeats 3] [--stream-format 1] [--quick] [--check]
+      [--json PATH]
 """
 
 from __future__ import annotations
@@ -165,9 +170,12 @@ def llama(layers: int, scale: float) -> Callable[[], torch.nn.Module]:
     return lambda: AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 
 
+STREAM_FORMAT = 1  # set by --stream-format
+
+
 def variant_context(variant: str) -> ContextManager[Any]:
     if variant == "fast_init":
-        return fastglorot.torch.fast_init()
+        return fastglorot.torch.fast_init(stream_format=STREAM_FORMAT)
     if variant == "fills skipped":
         return SkipFills()
     if variant == "zero fills":
@@ -213,15 +221,16 @@ def fastglorot_fills(factory: Callable[[], torch.nn.Module]) -> Tuple[int, int]:
 
     def counting(fill: Callable[..., Any]) -> Callable[..., Any]:
         def call(out: Any, *args: Any, **kwargs: Any) -> Any:
+            tensor = getattr(out, "tensor", out)  # fastglorot.torch passes a checked tensor (CheckedTensor)
             counts[0] += 1
-            counts[1] += out.numel() * out.element_size()
+            counts[1] += tensor.numel() * tensor.element_size()
             return fill(out, *args, **kwargs)
         return call
 
     try:
         for name, fill in saved.items():
             setattr(fastglorot, name, counting(fill))
-        with fastglorot.torch.fast_init():
+        with fastglorot.torch.fast_init(stream_format=STREAM_FORMAT):
             model = factory()
         del model
     finally:
@@ -278,12 +287,18 @@ result = {{"import torch": torch_imported - start, "import fastglorot.torch": im
 print(json.dumps(result))
 """
 
-FAST_CHILD = FIRST_USE.format(
-    import_fastglorot="import contextlib, fastglorot.torch", context="fastglorot.torch.fast_init()",
-    cache_stats="from fastglorot._engines import kernels as _kernels\n"
-                "stats = [_kernels.fill_uniform_float32.stats, _kernels.fill_normal_float32.stats]\n"
-                "result['cache hits'] = sum(sum(s.cache_hits.values()) for s in stats)\n"
-                "result['cache misses'] = sum(sum(s.cache_misses.values()) for s in stats)")
+def fast_child(stream_format: int) -> str:
+    """The first-use child inside ``fast_init(stream_format=...)``, with the cache statistics of its two kernels."""
+    normal = "fill_normal_float32" + ("_v2" if stream_format == 2 else "")
+    return FIRST_USE.format(
+        import_fastglorot="import contextlib, fastglorot.torch",
+        context=f"fastglorot.torch.fast_init(stream_format={stream_format})",
+        cache_stats="from fastglorot._engines import kernels as _kernels\n"
+                    f"stats = [_kernels.fill_uniform_float32.stats, _kernels.{normal}.stats]\n"
+                    "result['cache hits'] = sum(sum(s.cache_hits.values()) for s in stats)\n"
+                    "result['cache misses'] = sum(sum(s.cache_misses.values()) for s in stats)")
+
+
 TORCH_CHILD = FIRST_USE.format(import_fastglorot="import contextlib", context="contextlib.nullcontext()",
                                cache_stats="")
 
@@ -294,7 +309,8 @@ def first_use(repeats: int) -> Dict[str, List[Dict[str, Any]]]:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="fastglorot-numba-cache-") as cache_dir:
             env = {"NUMBA_CACHE_DIR": cache_dir, "FASTGLOROT_QUIET": "1"}
-            for name, code in (("cold cache", FAST_CHILD), ("warm cache", FAST_CHILD), ("plain torch", TORCH_CHILD)):
+            fast = fast_child(STREAM_FORMAT)
+            for name, code in (("cold cache", fast), ("warm cache", fast), ("plain torch", TORCH_CHILD)):
                 result, wall = run_python(code, env=env)
                 runs[name].append(dict(result, **{"process wall": wall}))
                 print(".", end="", file=sys.stderr, flush=True)
@@ -311,17 +327,22 @@ def options() -> Dict[str, Any]:
     parser.add_argument("--llama-scale", type=float,
                         help="model B: hidden and intermediate sizes times this (default 1.0; --quick 0.125)")
     parser.add_argument("--first-use-repeats", type=int, help="fresh-process rounds (default 3; --quick 1)")
+    parser.add_argument("--stream-format", type=int, choices=(1, 2), default=1,
+                        help="stream format of the fastglorot fills (README \"Stream format\"; default 1)")
     parser.add_argument("--quick", action="store_true", help="small models, one round: a smoke test")
     parser.add_argument("--check", action="store_true", help=_common.CHECK_HELP)
     args = vars(parser.parse_args())
     defaults = QUICK if args["quick"] else DEFAULTS
     chosen = {key: defaults[key] if args[key] is None else args[key] for key in DEFAULTS}
     chosen["json"], chosen["check"] = args["json"], args["check"]
+    chosen["stream_format"] = args["stream_format"]
     return chosen
 
 
 def main() -> int:
+    global STREAM_FORMAT
     args = options()
+    STREAM_FORMAT = args["stream_format"]
     env = _common.environment()
     threads = {"torch": torch.get_num_threads(), "numba": numba.get_num_threads()}
     try:
@@ -350,7 +371,8 @@ def main() -> int:
 
     _common.print_environment(env)
     print(f"# torch {torch.__version__}, torch threads {threads['torch']}, numba threads {threads['numba']}"
-          + (f", transformers {transformers.__version__}" if transformers is not None else ""))
+          + (f", transformers {transformers.__version__}" if transformers is not None else "")
+          + f", stream format {STREAM_FORMAT}")
     rows = []
     for name, r in results.items():
         for variant in VARIANTS:

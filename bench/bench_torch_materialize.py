@@ -21,8 +21,12 @@ and torch's own ``torch.nn.init.uniform_`` on a column-sharded ``DTensor``
 The model has TinyLlama-1.1B's shape (hidden 2048, intermediate 5632, 22
 layers, 32 heads, 4 key/value heads, vocabulary 32000, untied embeddings,
 float32: 1.10e9 parameters, 4.1 GiB); ``--layers`` and ``--scale`` shrink it.
+``--stream-format 2`` materializes in stream format 2 (README "Stream
+format"; ``materialize(..., stream_format=2)``): ``_init_weights`` draws
+normals, whose float32 values and speed it changes.
 
-Run:  python bench/bench_torch_materialize.py [--repeats 3] [--layers 22] [--scale 1.0] [--json PATH]
+Run:  python bench/bench_torch_materialize.py [--repeats 3] [--layers 22] [--scale 1.0] [--stream-format 1]
+      [--json PATH]
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ logging.set_verbosity_error()
 
 rank, world, port, layers, scale, check = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                                            float(sys.argv[5]), sys.argv[6] == "1")
+stream_format = int(sys.argv[7])
 hidden = max(64, round(2048 * scale / 64) * 64)
 heads = hidden // 64
 config = LlamaConfig(hidden_size=hidden, intermediate_size=max(64, round(5632 * scale / 64) * 64),
@@ -73,7 +78,7 @@ def build(config, sharded=world > 1):
         for layer in model.model.layers:
             fully_shard(layer, mesh=mesh)
         fully_shard(model, mesh=mesh)
-    return fi.materialize(model, %(seed)d, init_fn=model._init_weights)
+    return fi.materialize(model, %(seed)d, init_fn=model._init_weights, stream_format=stream_format)
 
 # compile or load the kernels first (not part of the timing)
 small = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=1,
@@ -125,7 +130,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(world: int, layers: int, scale: float, check: bool) -> List[Dict[str, Any]]:
+def run(world: int, layers: int, scale: float, check: bool, stream_format: int = 1) -> List[Dict[str, Any]]:
     """One job of ``world`` processes; each rank's JSON result."""
     port = free_port()
     env = dict(os.environ, FASTGLOROT_QUIET="1", PYTHONPATH=str(_common.ROOT))
@@ -136,7 +141,8 @@ def run(world: int, layers: int, scale: float, check: bool) -> List[Dict[str, An
         script = Path(scratch) / "child.py"
         script.write_text(CHILD)
         processes = [subprocess.Popen([sys.executable, str(script), str(rank), str(world), str(port), str(layers),
-                                       str(scale), "1" if check else "0"], env=env, stdout=subprocess.PIPE,
+                                       str(scale), "1" if check else "0", str(stream_format)], env=env,
+                                      stdout=subprocess.PIPE,
                                       text=True) for rank in range(world)]
         outputs = [p.communicate(timeout=1800)[0] for p in processes]
     if any(p.returncode for p in processes):
@@ -149,13 +155,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--layers", type=int, default=22)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--stream-format", type=int, choices=(1, 2), default=1,
+                        help="stream format of the fills (README \"Stream format\"; default 1)")
     args = parser.parse_args()
     env = _common.environment()
-    checks = {"1 process": run(1, 1, 1 / 32, True), "2 ranks": run(2, 1, 1 / 32, True)}
+    checks = {"1 process": run(1, 1, 1 / 32, True, args.stream_format),
+              "2 ranks": run(2, 1, 1 / 32, True, args.stream_format)}
     runs: Dict[str, List[List[Dict[str, Any]]]] = {"1 process": [], "2 ranks": []}
     for _ in range(args.repeats):
         for name, world in (("1 process", 1), ("2 ranks", 2)):
-            runs[name].append(run(world, args.layers, args.scale, False))
+            runs[name].append(run(world, args.layers, args.scale, False, args.stream_format))
             print(".", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
 
@@ -172,7 +181,8 @@ def main() -> int:
         rows.append([name, median(seconds), " ".join(f"{s:.2f}" for s in seconds), f"{local / 1e9:.3f}e9",
                      max(rss) / 1024])
     _common.print_table(f"Llama-style model, {params / 1e9:.3f}e9 parameters (float32, "
-                        f"{params * 4 / _common.GiB:.2f} GiB), built on meta and materialized; "
+                        f"{params * 4 / _common.GiB:.2f} GiB), built on meta and materialized in stream format "
+                        f"{args.stream_format}; "
                         f"median of {args.repeats}", ["job", "s", "runs (s)", "params on rank 0",
                                                       "peak RSS per process (GiB)"], rows)
     two = checks["2 ranks"][0]
@@ -181,7 +191,8 @@ def main() -> int:
     print(f"torch.nn.init.uniform_ on a Shard(1) DTensor, 2 ranks: both column shards identical: "
           f"{two['torch_column_shards_identical']}; fastglorot.torch.uniform_: "
           f"{two['fastglorot_column_shards_identical']}")
-    _common.write_json(args.json, {"params": params, "jobs": summary, "checks": checks}, env)
+    _common.write_json(args.json, {"params": params, "stream_format": args.stream_format, "jobs": summary,
+                                   "checks": checks}, env)
     return 0
 
 

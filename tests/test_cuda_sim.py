@@ -181,15 +181,20 @@ def checks(mode: str) -> None:
 
     Case = Tuple[str, Tuple[float, ...]]
     cases: Dict[str, List[Case]] = {
+        # "@2": stream format 2 (its own kernels for float32 and the 16-bit formats)
         "float32": [("uniform", (-1.0, 2.0)), ("normal", (0.5, 2.0)), ("truncated_normal", (0.0, 1.0, -2.0, 2.0)),
-                    ("truncated_normal", (0.0, 1.0, 7.0, 9.0))],
+                    ("truncated_normal", (0.0, 1.0, 7.0, 9.0)), ("normal@2", (0.5, 2.0)),
+                    ("truncated_normal@2", (0.0, 1.0, -2.0, 2.0)), ("truncated_normal@2", (0.0, 1.0, 30.0, 37.0))],
         "float64": [("uniform", (-1.0, 2.0)), ("normal", (0.5, 2.0)), ("truncated_normal", (0.0, 1.0, -2.0, 2.0)),
                     ("truncated_normal", (1.0, 2.0, -20.0, -5.0))],
-        "float16": [("uniform", (-1e-4, 1e-4)), ("normal", (0.0, 1.0)), ("truncated_normal", (0.0, 0.02, -0.04, 0.04))],
-        "bfloat16": [("uniform", (-0.1, 0.1)), ("normal", (3.0, 0.5)), ("truncated_normal", (0.0, 1.0, -2.0, 2.0))],
+        "float16": [("uniform", (-1e-4, 1e-4)), ("normal", (0.0, 1.0)), ("truncated_normal", (0.0, 0.02, -0.04, 0.04)),
+                    ("normal@2", (0.0, 1.0))],
+        "bfloat16": [("uniform", (-0.1, 0.1)), ("normal", (3.0, 0.5)), ("truncated_normal", (0.0, 1.0, -2.0, 2.0)),
+                     ("truncated_normal@2", (0.0, 1.0, -2.0, 2.0))],
     }
 
     def params_of(distribution: str, args: Tuple[float, ...], fmt: str) -> np.ndarray:
+        distribution = distribution.partition("@")[0]
         if distribution == "bits":
             return np.zeros(1, np.uint32)
         make: Callable[..., np.ndarray] = {"uniform": uniform_params, "normal": normal_params,
@@ -206,17 +211,19 @@ def checks(mode: str) -> None:
             return fastglorot.random_bits(math.prod(shape), seed=SEED, stream=STREAM,
                                           offset=where.get("offset", 0)).reshape(shape)
         out = np.empty(shape, np_dtypes[fmt])
+        name, _, stream_format = distribution.partition("@")
         fill = {"uniform": fastglorot.uniform_, "normal": fastglorot.normal_,
-                "truncated_normal": fastglorot.trunc_normal_}[distribution]
-        fill(out, *args, seed=SEED, stream=STREAM, **where)
+                "truncated_normal": fastglorot.trunc_normal_}[name]
+        fill(out, *args, seed=SEED, stream=STREAM, stream_format=int(stream_format or 1), **where)
         return out.view(bits_of[out.itemsize])
 
     def gpu(out: Any, distribution: str, args: Tuple[float, ...], fmt: str, **where: Any) -> None:
         """What the public functions will do with a CUDA ``out``."""
         place = locate(tuple(out.shape), SEED, STREAM, where.get("offset", 0), where.get("global_shape"),
                        where.get("global_offset"))
-        _cuda.fill_cuda(out, distribution, fmt, key_stream_words(place.seed, place.stream),
-                        params_of(distribution, args, fmt), place.runs)
+        name, _, stream_format = distribution.partition("@")
+        _cuda.fill_cuda(out, name, fmt, key_stream_words(place.seed, place.stream),
+                        params_of(distribution, args, fmt), place.runs, stream_format=int(stream_format or 1))
 
     def compare(label: str, got: np.ndarray, expected: np.ndarray) -> None:
         counts["fills"] += 1

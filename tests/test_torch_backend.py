@@ -1,7 +1,9 @@
-"""fastglorot.torch: the drop-in torch.nn.init, its seeding and fallback rules, and fast_init()."""
+"""fastglorot.torch: the drop-in torch.nn.init, its seeding, fallback and stream format rules, and fast_init()."""
 
+import contextlib
 import inspect
 import math
+import random
 import re
 import threading
 import warnings
@@ -40,10 +42,13 @@ def seeded(seed, call):
 
 @pytest.mark.parametrize("name", RANDOM)
 def test_signatures_match_torch(name):
+    # torch's parameters, in torch's order and kinds (so positional calls mean the same), then fastglorot's one
+    # addition, keyword-only.
     ours = inspect.signature(getattr(fi, name)).parameters
     theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
     assert [(p.name, p.kind, p.default) for p in ours.values()] == \
-        [(p.name, p.kind, p.default) for p in theirs.values()]
+        [(p.name, p.kind, p.default) for p in theirs.values()] + [("stream_format", inspect.Parameter.KEYWORD_ONLY,
+                                                                   None)]
 
 
 @pytest.mark.parametrize("name", DELEGATED)
@@ -171,10 +176,11 @@ def test_explicit_generator_equals_default_path(name):
     assert torch.equal(torch.rand(4), seeded(11, lambda: torch.rand(4)))
 
 
-def test_values_differ_from_torchs_own_but_share_its_distribution():
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_values_differ_from_torchs_own_but_share_its_distribution(stream_format):
     from scipy import stats
 
-    ours = seeded(3, lambda: fi.xavier_normal_(torch.empty(400, 300)))
+    ours = seeded(3, lambda: fi.xavier_normal_(torch.empty(400, 300), stream_format=stream_format))
     theirs = seeded(3, lambda: torch.nn.init.xavier_normal_(torch.empty(400, 300)))
     assert not torch.equal(ours, theirs)
     # Two-sample KS, fixed seed, alpha = 1e-3: same distribution (std sqrt(2/700)).
@@ -325,7 +331,31 @@ def _no_grad(fill):
     return call
 
 
-def test_fast_init_routes_every_kind_of_fill_to_fastglorot():
+# How a fast_init() block gets its stream format: (the blocks entered, outermost first; the format its fills use).
+FORMAT_CHOICES = {
+    "default": ((fi.fast_init,), 1),
+    "fast_init(stream_format=2)": ((lambda: fi.fast_init(stream_format=2),), 2),
+    "stream_format(2) around fast_init()": ((lambda: fastglorot.stream_format(2), fi.fast_init), 2),
+    "stream_format(2) inside fast_init()": ((fi.fast_init, lambda: fastglorot.stream_format(2)), 2),
+    "fast_init() inside fast_init(stream_format=2)": ((lambda: fi.fast_init(stream_format=2), fi.fast_init), 2),
+    # an explicit format holds for its block, as an explicit argument does
+    "fast_init(stream_format=1) around stream_format(2)": ((lambda: fi.fast_init(stream_format=1),
+                                                            lambda: fastglorot.stream_format(2)), 1),
+    "fast_init(stream_format=2) inside fast_init(stream_format=1)": ((lambda: fi.fast_init(stream_format=1),
+                                                                      lambda: fi.fast_init(stream_format=2)), 2),
+}
+
+
+def entered(blocks):
+    stack = contextlib.ExitStack()
+    for block in blocks:
+        stack.enter_context(block())
+    return stack
+
+
+@pytest.mark.parametrize("choice", FORMAT_CHOICES)
+def test_fast_init_routes_every_kind_of_fill_to_fastglorot(choice):
+    blocks, stream_format = FORMAT_CHOICES[choice]
     captured = torch.nn.init.xavier_uniform_  # as libraries keep references taken at import
     calls = {
         "Tensor.uniform_": (_no_grad(lambda t: t.uniform_(-0.5, 0.5)), lambda t: fi.uniform_(t, -0.5, 0.5)),
@@ -344,9 +374,10 @@ def test_fast_init_routes_every_kind_of_fill_to_fastglorot():
     }
     for what, (call, reference) in calls.items():
         weight = torch.nn.Parameter(torch.empty(32, 16))
-        with fi.fast_init():
+        with entered(blocks):
             seeded(9, lambda: call(weight))
-        expected = seeded(9, lambda: reference(torch.empty(32, 16)))
+        with fastglorot.stream_format(stream_format):  # the drop-ins' own format rule: tested below
+            expected = seeded(9, lambda: reference(torch.empty(32, 16)))
         assert torch.equal(weight.detach(), expected), what
         assert weight.requires_grad and weight.grad_fn is None, what
 
@@ -371,10 +402,12 @@ def test_fast_init_sees_wrappers_patched_into_torch_nn_init():
     assert torch.nn.init.normal_ is not transformers_init.normal_
 
 
-def test_fast_init_trunc_normal_through_torch_keeps_the_distribution():
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_fast_init_trunc_normal_through_torch_keeps_the_distribution(stream_format):
+    # torch's trunc_normal_ for an interval holding > 30% of the mass: Tensor.normal_ draws and rejection.
     from scipy import stats
 
-    with fi.fast_init():
+    with fi.fast_init(stream_format=stream_format):
         got = seeded(1, lambda: torch.nn.init.trunc_normal_(torch.empty(20000), std=0.5, a=-1.0, b=0.75))
     plain = seeded(1, lambda: torch.nn.init.trunc_normal_(torch.empty(20000), std=0.5, a=-1.0, b=0.75))
     assert not torch.equal(got, plain)  # torch's rejection loop ran on fastglorot's normal draws
@@ -480,3 +513,227 @@ def test_import_fastglorot_imports_neither_torch_nor_the_adapter(python_runner):
                            "fastglorot.uniform_(numpy.zeros(4, 'f4'), seed=1)\n"
                            "print(sorted(set(sys.modules) & {'torch', 'fastglorot.torch', 'transformers'}))")
     assert result.stdout.strip() == "[]"
+
+
+# -- stream format (README "Stream format"; module docstring, "Stream format rule") ------------------------------
+
+def _fans(shape):
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+# Each drop-in with non-default arguments, and the core call that gives its values: the same distribution and
+# parameters by torch's documented formulas (torch.nn.init's docstrings), the key drawn from the generator.
+SHAPE = (512, 128, 4)  # 2**18 elements: enough that format 2 changes some bfloat16 values (about 1 in 2**14 rounds
+                       # differently) and the format tests below cannot pass by chance
+FAN_IN, FAN_OUT = _fans(SHAPE)
+AS_CORE = {
+    "uniform_": ({"a": -0.5, "b": 0.25}, lambda out, **k: fastglorot.uniform_(out, -0.5, 0.25, **k)),
+    "normal_": ({"mean": 0.5, "std": 2.0}, lambda out, **k: fastglorot.normal_(out, 0.5, 2.0, **k)),
+    "trunc_normal_": ({"mean": 0.1, "std": 0.5, "a": -0.2, "b": 0.6},
+                      lambda out, **k: fastglorot.trunc_normal_(out, 0.1, 0.5, -0.2, 0.6, **k)),
+    "xavier_uniform_": ({"gain": 2.0}, lambda out, **k: fastglorot.uniform_(
+        out, -math.sqrt(3.0) * 2.0 * math.sqrt(2.0 / (FAN_IN + FAN_OUT)),
+        math.sqrt(3.0) * 2.0 * math.sqrt(2.0 / (FAN_IN + FAN_OUT)), **k)),
+    "xavier_normal_": ({"gain": 2.0}, lambda out, **k: fastglorot.normal_(
+        out, 0.0, 2.0 * math.sqrt(2.0 / (FAN_IN + FAN_OUT)), **k)),
+    "kaiming_uniform_": ({"a": math.sqrt(5)}, lambda out, **k: fastglorot.uniform_(
+        out, -math.sqrt(3.0) * fi.calculate_gain("leaky_relu", math.sqrt(5)) / math.sqrt(FAN_IN),
+        math.sqrt(3.0) * fi.calculate_gain("leaky_relu", math.sqrt(5)) / math.sqrt(FAN_IN), **k)),
+    "kaiming_normal_": ({"mode": "fan_out", "nonlinearity": "relu"}, lambda out, **k: fastglorot.normal_(
+        out, 0.0, fi.calculate_gain("relu") / math.sqrt(FAN_OUT), **k)),
+}
+NORMAL_FAMILY = ["normal_", "trunc_normal_", "xavier_normal_", "kaiming_normal_"]
+FLOAT_DTYPES = [torch.float32, torch.bfloat16, torch.float16, torch.float64]
+
+
+def bits(tensor):
+    """The tensor's bit patterns (so that -0.0 and 0.0 differ and NaN equals itself)."""
+    tensor = tensor.detach()
+    return tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
+
+
+def drop_in(name, dtype=torch.float32, seed=13, **extra):
+    arguments, _ = AS_CORE[name]
+    return getattr(fi, name)(torch.empty(SHAPE, dtype=dtype), **arguments,
+                             generator=torch.Generator().manual_seed(seed), **extra)
+
+
+def core(name, dtype, stream_format, seed=13):
+    _, call = AS_CORE[name]
+    return call(torch.empty(SHAPE, dtype=dtype), seed=fi.draw_seed(torch.Generator().manual_seed(seed)),
+                stream_format=stream_format)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("name", RANDOM)
+def test_each_format_gives_the_cores_bits(name, dtype):
+    """Expected values: the core's own ``fastglorot.<sampler>(..., stream_format=n)`` on a tensor of the same dtype
+    with the key the adapter draws (the seeding rule), i.e. the adapter gives the same bits as the core."""
+    v1, v2 = drop_in(name, dtype, stream_format=1), drop_in(name, dtype, stream_format=2)
+    assert torch.equal(bits(v1), bits(core(name, dtype, 1)))
+    assert torch.equal(bits(v2), bits(core(name, dtype, 2)))
+    # Format 2 changes exactly the float32/float16/bfloat16 normals and truncated normals.
+    changes = name in NORMAL_FAMILY and dtype != torch.float64
+    assert torch.equal(bits(v1), bits(v2)) is not changes
+    assert torch.equal(bits(drop_in(name, dtype)), bits(v1))  # the default is format 1
+
+
+@pytest.mark.parametrize("name", NORMAL_FAMILY)
+def test_stream_format_context_reaches_the_drop_ins(name):
+    v1, v2 = drop_in(name, stream_format=1), drop_in(name, stream_format=2)
+    with fastglorot.stream_format(2):
+        assert torch.equal(drop_in(name), v2)
+        assert torch.equal(drop_in(name, stream_format=1), v1)  # an explicit argument wins
+    assert torch.equal(drop_in(name), v1)  # restored on exit
+
+
+BAD_FORMATS = [(3, ValueError, "got 3"), (0, ValueError, "got 0"), ("2", TypeError, "got '2'"),
+               (True, TypeError, "got True"), (2.0, TypeError, "got 2.0")]
+
+
+@pytest.mark.parametrize("bad, error, shown", BAD_FORMATS, ids=repr)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64], ids=["filled by fastglorot", "torch's fallback"])
+@pytest.mark.parametrize("name", RANDOM)
+def test_bad_stream_format_is_refused_before_anything_happens(name, dtype, bad, error, shown):
+    tensor = torch.full((6, 4), 7, dtype=dtype)
+    generator = torch.Generator().manual_seed(1)
+    states = generator.get_state(), torch.get_rng_state()
+    with pytest.raises(error, match=rf"^stream_format must be 1 or 2.*{re.escape(shown)}"):
+        getattr(fi, name)(tensor, generator=generator, stream_format=bad)
+    assert torch.all(tensor == 7)  # nothing written
+    assert torch.equal(generator.get_state(), states[0]) and torch.equal(torch.get_rng_state(), states[1])  # nor drawn
+
+
+@pytest.mark.parametrize("bad, error, shown", BAD_FORMATS, ids=repr)
+def test_fast_init_and_enable_refuse_a_bad_stream_format_before_switching_on(bad, error, shown):
+    for switch in (fi.fast_init, fi.enable, fi.FastInitMode):
+        with pytest.raises(error, match=rf"^stream_format must be 1 or 2.*{re.escape(shown)}"):
+            switch(stream_format=bad)
+        assert not fi.is_enabled()
+    with pytest.raises(RuntimeError, match="without a matching enable"):
+        fi.disable()  # the failed enable() left nothing to undo
+
+
+def test_enable_with_a_stream_format_holds_until_disable():
+    weight = torch.empty(30, 20)
+    fi.enable(stream_format=2)
+    try:
+        seeded(4, lambda: weight.normal_(0.0, 0.5))  # a fill the switch takes over
+        direct = drop_in("trunc_normal_")  # fastglorot.torch's own, without stream_format
+        with fastglorot.stream_format(1):
+            inner = drop_in("trunc_normal_")  # the block's explicit format holds
+    finally:
+        fi.disable()
+    assert torch.equal(weight, seeded(4, lambda: fi.normal_(torch.empty(30, 20), 0.0, 0.5, stream_format=2)))
+    assert torch.equal(direct, drop_in("trunc_normal_", stream_format=2))
+    assert torch.equal(inner, direct)
+    assert torch.equal(drop_in("trunc_normal_"), drop_in("trunc_normal_", stream_format=1))  # off again
+
+
+def test_each_thread_keeps_its_own_stream_format():
+    # Four threads in fast_init() blocks at once, two of them in format 2: the choice is per thread (a thread
+    # started inside a block, like the two plain ones here, does not inherit it).
+    reference = {f: fi.normal_(torch.empty(128, 256), 0.0, 0.1, generator=torch.Generator().manual_seed(1),
+                               stream_format=f) for f in (1, 2)}
+    assert not torch.equal(reference[1], reference[2])
+    inside = threading.Barrier(4)
+    got = []
+
+    def worker(stream_format):
+        with fi.fast_init(stream_format=stream_format):
+            inside.wait(timeout=60)  # every thread is inside its block before any fills
+            values = torch.nn.init.normal_(torch.empty(128, 256), 0.0, 0.1, generator=torch.Generator().manual_seed(1))
+            got.append((stream_format or 1, values))
+
+    with fi.fast_init(stream_format=2):
+        threads = [threading.Thread(target=worker, args=(f,)) for f in (None, 2, None, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(got) == 4
+    for stream_format, values in got:
+        assert torch.equal(values, reference[stream_format])
+
+
+# -- torch's own statistical checks (test/nn/test_init.py), in both formats --------------------------------------
+# As torch's TestNNInit: random sizes and parameters, then a one-sample Kolmogorov–Smirnov test against the
+# documented distribution, p > 1e-4.  Here the sizes and parameters come from a seeded random.Random and the
+# values from a seeded torch generator, so each case is one fixed sample.
+
+P_MIN = 1e-4
+
+
+def _random_tensor(rng, dims, size_min, size_max):
+    return torch.zeros([rng.randint(size_min, size_max) for _ in range(dims)])
+
+
+def _is_normal(tensor, mean, std):
+    from scipy import stats
+
+    return stats.kstest(tensor.flatten().double().numpy(), "norm", args=(mean, std)).pvalue > P_MIN
+
+
+def _is_trunc_normal(tensor, mean, std, a, b):
+    from scipy import stats
+
+    z = (tensor.flatten().double().numpy() - mean) / std  # scipy's truncnorm is for N(0, 1)
+    return stats.kstest(z, "truncnorm", args=((a - mean) / std, (b - mean) / std)).pvalue > P_MIN
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_torch_test_init_normal(stream_format):
+    rng = random.Random(10)
+    torch.manual_seed(10)
+    for dims in [1, 2, 4]:
+        tensor = _random_tensor(rng, dims, 30, 50)
+        mean, std = rng.uniform(-3, 3), rng.uniform(1, 5)
+        fi.normal_(tensor, mean=mean, std=std, stream_format=stream_format)
+        assert _is_normal(tensor, mean, std), dims
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_torch_test_init_trunc_normal(stream_format):
+    rng = random.Random(11)
+    torch.manual_seed(11)
+    for dims in [1, 2, 4]:
+        tensor = _random_tensor(rng, dims, 30, 50)
+        mean, std = rng.uniform(-3, 3), rng.uniform(0.01, 1)
+        a, b = rng.uniform(mean - 2 * std, mean), rng.uniform(mean, mean + 2 * std)
+        fi.trunc_normal_(tensor, mean=mean, std=std, a=a, b=b, stream_format=stream_format)
+        assert _is_trunc_normal(tensor, mean, std, a, b), dims
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_torch_test_init_xavier_normal(stream_format):
+    rng = random.Random(12)
+    torch.manual_seed(12)
+    for use_gain in [True, False]:
+        for dims in [2, 4]:
+            tensor = _random_tensor(rng, dims, 20, 25)
+            gain = rng.uniform(0.1, 2) if use_gain else 1
+            if use_gain:
+                fi.xavier_normal_(tensor, gain=gain, stream_format=stream_format)
+            else:
+                fi.xavier_normal_(tensor, stream_format=stream_format)
+            fan_in, fan_out = _fans(tuple(tensor.shape))
+            assert _is_normal(tensor, 0, gain * math.sqrt(2.0 / (fan_in + fan_out))), (use_gain, dims)
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_torch_test_init_kaiming_normal(stream_format):
+    rng = random.Random(13)
+    torch.manual_seed(13)
+    for use_a in [True, False]:
+        for dims in [2, 4]:
+            for mode in ["fan_in", "fan_out"]:
+                tensor = _random_tensor(rng, dims, 20, 25)
+                a = rng.uniform(0.1, 2) if use_a else 0
+                if use_a:
+                    fi.kaiming_normal_(tensor, a=a, mode=mode, stream_format=stream_format)
+                else:
+                    fi.kaiming_normal_(tensor, mode=mode, stream_format=stream_format)
+                fan_in, fan_out = _fans(tuple(tensor.shape))
+                n = fan_in if mode == "fan_in" else fan_out
+                assert _is_normal(tensor, 0, math.sqrt(2.0 / ((1 + a**2) * n))), (use_a, dims, mode)

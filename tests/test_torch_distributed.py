@@ -50,13 +50,16 @@ def outcomes(tmp_path_factory):
 @pytest.mark.slow
 def test_initializers_on_shards_equal_the_single_process_result(outcomes):
     cases = {k: v for k, v in outcomes.items() if not k.startswith(("FSDP2", "fast_init"))}
-    assert len(cases) == 3 * 3 * 5  # shapes x placements x initializers
+    # shapes x placements x initializers (5 in stream format 1, 3 in format 2), and format 2 in bfloat16 on a
+    # larger tensor: 2 placements and the check that its values are not format 1's
+    assert len(cases) == 3 * 3 * (5 + 3) + 2 + 1
     assert [k for k, ok in cases.items() if not ok] == []
 
 
 @pytest.mark.slow
 def test_fast_init_fills_dtensors_shard_correctly(outcomes):
     assert outcomes["fast_init on DTensor"]
+    assert outcomes["fast_init v2 on DTensor"]
 
 
 @pytest.mark.slow
@@ -65,3 +68,10 @@ def test_fsdp2_init_module_and_materialize_equal_the_single_process_state_dict(o
     assert outcomes["FSDP2 init_module"]
     assert outcomes["FSDP2 all tensors initialized"]
     assert outcomes["FSDP2 materialize from meta"]
+
+
+@pytest.mark.slow
+def test_fsdp2_in_stream_format_2(outcomes):
+    assert outcomes["FSDP2 v2 differs from v1"]
+    assert outcomes["FSDP2 init_module v2"]
+    assert outcomes["FSDP2 materialize from meta v2"]

@@ -282,3 +282,103 @@ def test_materialize_checks_the_seed_before_allocating():
     with pytest.raises(ValueError, match=r"seed must lie in \[0, 2\*\*64\)"):
         fastglorot.torch.materialize(model, seed=-1)
     assert model.weight.is_meta  # nothing was allocated
+
+
+# -- stream format (README "Stream format"): one per call, resolved where the user calls ---------------------------
+
+class Normals(nn.Module):
+    """Float32 and bfloat16 weights that an init_fn fills with the normal-family initializers."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(96, 64)
+        self.low = nn.Linear(64, 512, dtype=torch.bfloat16)
+        self.embed = nn.Embedding(300, 96)
+
+
+def normals_init(module):
+    # A Hugging Face style Tensor.normal_ (taken over from torch) and fastglorot.torch's own drop-in called
+    # without stream_format: both get the call's format.
+    if isinstance(module, nn.Linear):
+        fi.trunc_normal_(module.weight, std=0.02, a=-0.03, b=0.05)
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.Embedding):
+        module.weight.data.normal_(mean=0.0, std=0.5)
+
+
+def normals_expected(stream_format):
+    """The core's own values for each tensor: ``fastglorot.<sampler>(..., seed=SEED, stream=<name>,
+    stream_format=n)`` on a tensor of the same shape and dtype."""
+    def trunc(shape, dtype, name):
+        return fastglorot.trunc_normal_(torch.empty(shape, dtype=dtype), 0.0, 0.02, -0.03, 0.05, seed=SEED,
+                                        stream=name, stream_format=stream_format)
+
+    return {"proj.weight": trunc((64, 96), torch.float32, "proj.weight"),
+            "low.weight": trunc((512, 64), torch.bfloat16, "low.weight"),
+            "embed.weight": fastglorot.normal_(torch.empty(300, 96), 0.0, 0.5, seed=SEED, stream="embed.weight",
+                                               stream_format=stream_format)}
+
+
+def assert_bits(model, expected):
+    for name, values in expected.items():
+        got = model.get_parameter(name).detach()
+        assert torch.equal(got.view(torch.int16 if got.element_size() == 2 else torch.int32),
+                           values.view(torch.int16 if values.element_size() == 2 else torch.int32)), name
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_init_module_gives_the_cores_bits_in_each_format(stream_format):
+    model = Normals()
+    report = fi.init_module(model, SEED, init_fn=normals_init, stream_format=stream_format)
+    assert report.stream_format == stream_format
+    assert_bits(model, normals_expected(stream_format))
+
+
+def test_init_module_formats_differ_and_the_default_is_1():
+    v1, v2 = normals_expected(1), normals_expected(2)
+    for name in v1:  # not vacuous: format 2 changes every one of these tensors
+        assert not torch.equal(v1[name], v2[name]), name
+    model = Normals()
+    assert fi.init_module(model, SEED, init_fn=normals_init).stream_format == 1
+    assert_bits(model, v1)
+
+
+def test_init_module_reads_the_current_format_once_where_it_is_called():
+    def init_fn(module):
+        with fastglorot.stream_format(1):  # inside the call: the call's format holds
+            normals_init(module)
+
+    model, explicit = Normals(), Normals()
+    with fastglorot.stream_format(2):
+        report = fi.init_module(model, SEED, init_fn=init_fn)
+    fi.init_module(explicit, SEED, init_fn=normals_init, stream_format=2)
+    assert report.stream_format == 2
+    assert_same_state(state(model), state(explicit))
+    with fi.fast_init(stream_format=2):  # an enclosing fast_init's format is the current one too
+        assert fi.init_module(Normals(), SEED, init_fn=normals_init).stream_format == 2
+
+
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_materialize_in_each_format_equals_cpu_build_plus_init_module(stream_format):
+    with torch.device("meta"):
+        meta = Normals()
+    with fastglorot.stream_format(stream_format):  # read by materialize, where it is called
+        fi.materialize(meta, SEED, init_fn=normals_init)
+    cpu = Normals()
+    fi.init_module(cpu, SEED, init_fn=normals_init, stream_format=stream_format)
+    assert_same_state(state(meta), state(cpu))
+    assert_bits(meta, normals_expected(stream_format))
+
+
+@pytest.mark.parametrize("bad, error", [(3, ValueError), ("2", TypeError), (True, TypeError)], ids=repr)
+def test_a_bad_stream_format_is_refused_before_anything_is_written_or_allocated(bad, error):
+    model = Normals()
+    before = state(model)
+    with pytest.raises(error, match=r"^stream_format must be 1 or 2"):
+        fi.init_module(model, SEED, init_fn=normals_init, stream_format=bad)
+    assert_same_state(state(model), before)
+    with torch.device("meta"):
+        meta = Normals()
+    with pytest.raises(error, match=r"^stream_format must be 1 or 2"):
+        fi.materialize(meta, SEED, stream_format=bad)
+    assert all(p.is_meta for p in meta.parameters())  # nothing was allocated

@@ -15,6 +15,10 @@ CALLS = {
     "glorot_normal_": lambda out: fg.glorot_normal_(out, truncated=True, seed=1, stream="w"),
     "kaiming_uniform_": lambda out: fg.kaiming_uniform_(out, a=0.1, seed=1),
     "lecun_normal_": lambda out: fg.lecun_normal_(out, seed=1),
+    # stream format 2 (README "Stream format"): other float32 normals, the same float64 ones
+    "normal_ v2": lambda out: fg.normal_(out, 0.1, 2.0, seed=1, stream=2, stream_format=2),
+    "trunc_normal_ v2": lambda out: fg.trunc_normal_(out, 0.0, 1.0, -1.0, 2.0, seed=1, stream=2, stream_format=2),
+    "glorot_normal_ v2": lambda out: fg.glorot_normal_(out, truncated=True, seed=1, stream="w", stream_format=2),
 }
 DTYPES = [(torch.float32, np.float32), (torch.float64, np.float64)]
 
@@ -30,6 +34,17 @@ def test_tensor_fill_equals_numpy_fill(name, torch_dtype, numpy_dtype):
     tensor = torch.empty((40, 30), dtype=torch_dtype)
     assert CALLS[name](tensor) is tensor
     np.testing.assert_array_equal(as_numpy(tensor), expected)
+
+
+@pytest.mark.parametrize("name", ["normal_ v2", "trunc_normal_ v2"])
+@pytest.mark.parametrize("torch_dtype, numpy_dtype", [(torch.bfloat16, "bfloat16"), (torch.float16, np.float16)])
+def test_half_precision_tensor_fill_equals_numpy_fill(name, torch_dtype, numpy_dtype):
+    import ml_dtypes
+
+    numpy_dtype = ml_dtypes.bfloat16 if numpy_dtype == "bfloat16" else numpy_dtype
+    expected = CALLS[name](np.empty((40, 30), numpy_dtype))
+    tensor = CALLS[name](torch.empty((40, 30), dtype=torch_dtype))
+    np.testing.assert_array_equal(tensor.view(torch.int16).numpy(), expected.view(np.int16))
 
 
 @pytest.mark.parametrize("name", CALLS)

@@ -14,7 +14,8 @@ seed: once with torch's default initialization and once inside
 
 A few are also checked against the closed-form distribution torch documents
 (one-sample KS, same alpha), so that the comparison does not rest on torch
-alone.
+alone.  Models initialized with normals are checked in both stream formats
+(``fast_init(stream_format=n)``; README "Stream format").
 """
 
 import math
@@ -32,10 +33,10 @@ ALPHA = 1e-3
 SEED = 20261129
 
 
-def build(factory, fast, seed=SEED):
+def build(factory, fast, seed=SEED, stream_format=None):
     torch.manual_seed(seed)
     if fast:
-        with fi.fast_init():
+        with fi.fast_init(stream_format=stream_format):
             return factory()
     return factory()
 
@@ -62,8 +63,8 @@ class CountFills(torch.overrides.TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def fills_done_by_fastglorot(factory, monkeypatch):
-    """(random fills of a torch build, fills fastglorot did in a fast_init build)."""
+def fills_done_by_fastglorot(factory, monkeypatch, stream_format=None):
+    """(random fills of a torch build, fills fastglorot did in a fast_init build, in the format asked for)."""
     counter = CountFills()
     torch.manual_seed(SEED)
     with counter:
@@ -71,9 +72,11 @@ def fills_done_by_fastglorot(factory, monkeypatch):
     done = []
     for name in ("uniform_", "normal_", "trunc_normal_"):
         original = getattr(fastglorot, name)
-        monkeypatch.setattr(fastglorot, name, lambda *a, _f=original, **k: done.append(1) or _f(*a, **k))
-    build(factory, True)
+        monkeypatch.setattr(fastglorot, name,
+                            lambda *a, _f=original, **k: done.append(k["stream_format"]) or _f(*a, **k))
+    build(factory, True, stream_format=stream_format)
     monkeypatch.undo()
+    assert set(done) <= {stream_format or 1}, done
     return counter.fills, len(done)
 
 
@@ -83,11 +86,11 @@ def tensors_of(model):
     return named
 
 
-def check_against_torch(factory, monkeypatch):
+def check_against_torch(factory, monkeypatch, stream_format=None):
     """Build twice, compare every parameter; returns the fast model."""
-    torch_fills, fastglorot_fills = fills_done_by_fastglorot(factory, monkeypatch)
+    torch_fills, fastglorot_fills = fills_done_by_fastglorot(factory, monkeypatch, stream_format)
     assert torch_fills > 0 and fastglorot_fills == torch_fills, "some random fills were left to torch"
-    fast, plain = build(factory, True), build(factory, False)
+    fast, plain = build(factory, True, stream_format=stream_format), build(factory, False)
     ours, theirs, other_seed = tensors_of(fast), tensors_of(plain), tensors_of(build(factory, False, SEED + 1))
     assert ours.keys() == theirs.keys()
     # Random: torch's own values change with the seed (constants and
@@ -129,8 +132,9 @@ def test_convolutions(conv, kernel, monkeypatch):
     assert ks_uniform(model.weight, 1 / math.sqrt(fan_in)) > ALPHA
 
 
-def test_embedding(monkeypatch):
-    model = check_against_torch(lambda: torch.nn.Embedding(1000, 32, padding_idx=0), monkeypatch)
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_embedding(monkeypatch, stream_format):
+    model = check_against_torch(lambda: torch.nn.Embedding(1000, 32, padding_idx=0), monkeypatch, stream_format)
     assert torch.count_nonzero(model.weight[0]) == 0  # padding row zeroed after the fill, as in torch
     assert ks_normal(model.weight[1:], 1.0) > ALPHA
 
@@ -183,9 +187,10 @@ def llama_factory():
     return lambda: transformers.AutoModelForCausalLM.from_config(config)
 
 
-def test_hugging_face_llama_from_config(monkeypatch):
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_hugging_face_llama_from_config(monkeypatch, stream_format):
     factory = llama_factory()
-    model = check_against_torch(factory, monkeypatch)
+    model = check_against_torch(factory, monkeypatch, stream_format)
     # transformers' _init_weights: Linear and Embedding weights N(0, initializer_range = 0.02)
     std = model.config.initializer_range
     assert ks_normal(model.model.embed_tokens.weight, std) > ALPHA

@@ -6,6 +6,8 @@ of 2 ranks, and rank 0 writes the outcomes as JSON.  Each check compares a
 sharded result, gathered with ``full_tensor()``, with the same computation
 done on plain tensors in this one process (no communication needed for the
 reference), so a check is True only when every element is bit-equal.
+Stream format 2 (README "Stream format") is checked in the same run, next
+to the default format 1.
 """
 
 import datetime
@@ -36,6 +38,7 @@ def run(rank, world_size, port, out_path):
     from torch.distributed.fsdp import fully_shard
     from torch.distributed.tensor import Replicate, Shard, distribute_tensor
 
+    import fastglorot
     import fastglorot.torch as fi
 
     dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=120))
@@ -52,6 +55,11 @@ def run(rank, world_size, port, out_path):
         "normal_": lambda t: fi.normal_(t, 0.5, 0.1, generator=generator(5)),
         "trunc_normal_": lambda t: fi.trunc_normal_(t, std=0.02, a=-0.03, b=0.04, generator=generator(6)),
         "uniform_ bfloat16": lambda t: fi.uniform_(t, -1.0, 1.0, generator=generator(7)),
+        # stream format 2: the float32 normals it changes
+        "kaiming_normal_ v2": lambda t: fi.kaiming_normal_(t, mode="fan_out", generator=generator(4), stream_format=2),
+        "normal_ v2": lambda t: fi.normal_(t, 0.5, 0.1, generator=generator(5), stream_format=2),
+        "trunc_normal_ v2": lambda t: fi.trunc_normal_(t, std=0.02, a=-0.03, b=0.04, generator=generator(6),
+                                                       stream_format=2),
     }
     placements = {"Shard(0)": Shard(0), "Shard(1)": Shard(1), "Replicate()": Replicate()}
     for shape in [(8, 6), (7, 5), (5, 3, 3)]:  # even, uneven, 3-D uneven
@@ -62,6 +70,20 @@ def run(rank, world_size, port, out_path):
                 init(sharded)
                 expected = init(torch.zeros(shape, dtype=dtype))
                 results[f"{name} {placement_name} {shape}"] = torch.equal(sharded.full_tensor(), expected)
+
+    # Format 2 in bfloat16, on a tensor large enough that it changes some values (about 1 in 2**14): the
+    # sharded fill must give the plain fill's format 2 values, which are not format 1's.
+    def trunc_bfloat16(t, stream_format):
+        return fi.trunc_normal_(t, std=0.02, a=-0.03, b=0.04, generator=generator(8), stream_format=stream_format)
+
+    shape = (513, 257)
+    expected = trunc_bfloat16(torch.zeros(shape, dtype=torch.bfloat16), 2)
+    for placement_name in ("Shard(0)", "Shard(1)"):
+        sharded = distribute_tensor(torch.zeros(shape, dtype=torch.bfloat16), mesh, [placements[placement_name]])
+        trunc_bfloat16(sharded, 2)
+        results[f"trunc_normal_ v2 bfloat16 {placement_name} {shape}"] = torch.equal(sharded.full_tensor(), expected)
+    results["trunc_normal_ v2 bfloat16 differs from v1"] = not torch.equal(
+        trunc_bfloat16(torch.zeros(shape, dtype=torch.bfloat16), 1), expected)
 
     # fast_init(): torch's own initializers and Tensor methods on DTensors.
     sharded = distribute_tensor(torch.zeros(9, 4), mesh, [Shard(0)])
@@ -75,11 +97,23 @@ def run(rank, world_size, port, out_path):
         torch.nn.init.kaiming_uniform_(plain, a=5 ** 0.5)
         plain.normal_(0.0, 0.02)
     results["fast_init on DTensor"] = torch.equal(sharded.full_tensor(), plain)
+    v1 = plain
+    sharded = distribute_tensor(torch.zeros(9, 4), mesh, [Shard(0)])
+    plain = torch.zeros(9, 4)
+    for target in (sharded, plain):
+        torch.manual_seed(11)
+        with fi.fast_init(stream_format=2):
+            torch.nn.init.kaiming_uniform_(target, a=5 ** 0.5)
+            target.normal_(0.0, 0.02)
+    results["fast_init v2 on DTensor"] = torch.equal(sharded.full_tensor(), plain) and not torch.equal(plain, v1)
 
     # FSDP2: init_module on a fully_shard-ed model, and materialize from meta.
-    reference = tiny_model(torch.nn)
-    fi.init_module(reference, SEED)
-    expected_state = {k: v.detach() for k, v in reference.state_dict().items()}
+    def initialized_state(**format_choice):
+        reference = tiny_model(torch.nn)
+        fi.init_module(reference, SEED, **format_choice)
+        return {k: v.detach() for k, v in reference.state_dict().items()}
+
+    expected_state = initialized_state()
 
     def shard(model):
         for layer in model.layers:
@@ -91,9 +125,8 @@ def run(rank, world_size, port, out_path):
         return {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach()
                 for k, v in model.state_dict().items()}
 
-    def same(state):
-        return state.keys() == expected_state.keys() and all(
-            torch.equal(state[k], expected_state[k]) for k in state)
+    def same(state, expected=expected_state):
+        return state.keys() == expected.keys() and all(torch.equal(state[k], expected[k]) for k in state)
 
     torch.manual_seed(rank)  # different torch state per rank: must not matter
     model = shard(tiny_model(torch.nn))
@@ -107,6 +140,19 @@ def run(rank, world_size, port, out_path):
     shard(meta)
     fi.materialize(meta, SEED)
     results["FSDP2 materialize from meta"] = same(gathered(meta))
+
+    # The same in stream format 2 (the embedding's normal differs from format 1's).
+    expected_v2 = initialized_state(stream_format=2)
+    results["FSDP2 v2 differs from v1"] = not same(expected_v2)
+    model = shard(tiny_model(torch.nn))
+    with fastglorot.stream_format(2):  # read by init_module where it is called
+        report = fi.init_module(model, SEED)
+    results["FSDP2 init_module v2"] = report.stream_format == 2 and same(gathered(model), expected_v2)
+    with torch.device("meta"):
+        meta = tiny_model(torch.nn)
+    shard(meta)
+    fi.materialize(meta, SEED, stream_format=2)
+    results["FSDP2 materialize from meta v2"] = same(gathered(meta), expected_v2)
 
     dist.barrier()
     if rank == 0:

@@ -70,6 +70,23 @@ Autograd rule
     or it carries a forward-mode tangent), torch's own method runs, so its
     checks, ``grad_fn`` and gradients are torch's by construction.
 
+Stream format rule
+    Every entry point that fills (the drop-ins, :func:`fast_init`,
+    :func:`enable`, :func:`init_module`, :func:`materialize`) takes a
+    keyword-only ``stream_format`` (README "Stream format": 1, the default,
+    or 2, whose float32/float16/bfloat16 normal and truncated-normal values
+    differ and are computed faster; uniform and float64 values are the same
+    in both).  It is checked where the user calls, before anything is drawn
+    or written; where torch fills (the fallback rule) it is checked and
+    otherwise ignored.  ``None`` means the current format: that of the
+    innermost :func:`fast_init`/:func:`enable` block on this thread that
+    names one, else ``fastglorot.get_stream_format()``, so
+    ``with fastglorot.stream_format(2):`` around (or inside a plain
+    ``fast_init()`` around) model code applies to its fills.  The drop-ins
+    read it at each call, ``fast_init()`` without a format at each fill it
+    takes over, and :func:`init_module`/:func:`materialize` once, at the
+    call: one format for the whole model, recorded in the report.
+
 torch is imported by this module, not by ``import fastglorot``.
 """
 

@@ -10,13 +10,13 @@ it needs; it reaches them here, and the adapter's modules stay free to change.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import torch
 
 from ._modules import _named_tensors, _Names, _post_order
 from ._switch import FastInitMode
-from ._targets import install_addressing
+from ._targets import fill_format, install_addressing
 
 __all__ = ["named_tensors", "post_order", "run_inits", "InitRecord"]
 
@@ -44,17 +44,20 @@ class InitRecord:
 
 
 def run_inits(model: torch.nn.Module, seed: int, modules: List[Tuple[str, torch.nn.Module]],
-              init_fn: Callable[[torch.nn.Module], Any]) -> InitRecord:
+              init_fn: Callable[[torch.nn.Module], Any], *, stream_format: Optional[int] = None) -> InitRecord:
     """Run ``init_fn(module)`` for each ``(name, module)`` under ``fast_init()``, addressed by the model's names.
 
     The whole ``model``'s names and ties decide each tensor's stream (as
-    ``init_module(model, seed=seed)``), so only the listed modules' memory
-    needs to be real.  Runs without autograd.
+    ``init_module(model, seed=seed, stream_format=stream_format)``), so only
+    the listed modules' memory needs to be real.  Runs without autograd.
+    ``stream_format`` as ``init_module``'s: checked, None read here (callers
+    that work in other threads resolve it in the user's and pass the int).
     """
+    chosen = fill_format(stream_format)
     names = _Names(model, seed, "")
     previous = install_addressing(names)
     try:
-        with torch.no_grad(), FastInitMode():
+        with torch.no_grad(), FastInitMode(stream_format=chosen):
             for module_name, module in modules:
                 names.current = module_name
                 init_fn(module)

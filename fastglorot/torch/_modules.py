@@ -17,6 +17,10 @@ of the named tensor.  Other views get the stream ``name@offset:shape:stride``.
 Fills of memory that belongs to no named tensor (temporaries, such as the
 rejection buffers of ``torch.nn.init.trunc_normal_``) get the stream
 ``module#k``: the k-th such fill while initializing ``module``.
+
+The stream format (README "Stream format") is one per call: resolved where
+the user calls ``init_module``/``materialize`` (``stream_format=``, else the
+current one) and used by every fill the call runs, recorded in the report.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 
 from .._format.seeding import resolve_seed
 from ._switch import FastInitMode
-from ._targets import SKIP, Addressing, _Skip, install_addressing, local_block
+from ._targets import SKIP, Addressing, _Skip, fill_format, install_addressing, local_block
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -61,6 +65,10 @@ class InitReport:
         Modules holding parameters or buffers of their own for which neither
         ``init_fn`` nor a ``reset_parameters``/``_reset_parameters`` method
         ran.
+    stream_format : int
+        The stream format every fill used (1 or 2; the current one when
+        ``stream_format=None`` was passed: pass it back, with ``seed``, to
+        reproduce the model).
     """
 
     seed: int
@@ -68,6 +76,7 @@ class InitReport:
     untouched: List[str]
     tied: Dict[str, List[str]]
     modules_without_init: List[str]
+    stream_format: int
 
 
 @dataclasses.dataclass
@@ -214,7 +223,8 @@ def _own_init(module: torch.nn.Module) -> Optional[Callable[[], Any]]:
 
 
 def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
-                init_fn: Optional[Callable[[torch.nn.Module], Any]] = None, prefix: str = "") -> InitReport:
+                init_fn: Optional[Callable[[torch.nn.Module], Any]] = None, prefix: str = "",
+                stream_format: Optional[int] = None) -> InitReport:
     """Re-initialize every parameter and buffer of ``module`` from name-addressed fastglorot streams.
 
     Runs, for each submodule, children before parents (as their
@@ -242,18 +252,27 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
         Prepended to every name: the name of ``module`` inside a larger model,
         so that initializing a submodule alone gives the values the whole
         model's init gives it.
+    stream_format : {1, 2} or None
+        The stream format of every fill (README "Stream format"), checked
+        before anything is written.  None: the current one, read once, here
+        (an enclosing ``fast_init(stream_format=n)``'s, else
+        ``fastglorot.get_stream_format()``, so ``with
+        fastglorot.stream_format(2):`` around the call applies).  It then
+        holds for the whole call, over any ``fastglorot.stream_format``
+        inside the inits (but not over an explicit ``stream_format=`` of a
+        ``fastglorot.torch`` call in ``init_fn``).
 
     Returns
     -------
     InitReport
         What was initialized, what no init touched (also warned about, by
-        name), which tensors are tied.
+        name), which tensors are tied, the seed and stream format used.
 
     Notes
     -----
     * The value of a tensor depends only on ``(seed, prefix + name, shape,
-      its init)``.  ``generator=`` arguments and torch's generator state do
-      not enter.
+      its init, stream_format)``.  ``generator=`` arguments and torch's
+      generator state do not enter.
     * Tied tensors (one tensor registered under several names, e.g. tied
       embeddings) are addressed by their first name in
       ``named_parameters()`` order and filled only by the inits of the
@@ -266,11 +285,12 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
     resolved = resolve_seed(seed)  # the library's seed rule: checked, or drawn from OS entropy
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    chosen = fill_format(stream_format)  # once, where the user calls: every fill below uses it
     names = _Names(module, resolved, prefix)
     without_init = []
     previous = install_addressing(names)
     try:
-        with torch.no_grad(), FastInitMode():
+        with torch.no_grad(), FastInitMode(stream_format=chosen):
             for module_name, submodule in _post_order(module):
                 names.current = module_name
                 if init_fn is not None:
@@ -294,11 +314,12 @@ def init_module(module: torch.nn.Module, seed: Optional[int] = None, *,
                       f"memory they held: {', '.join(untouched)}", UserWarning, stacklevel=2)
     return InitReport(seed=resolved, initialized=[n for n in names.names if n in names.touched_names],
                       untouched=untouched, tied={k: v for k, v in names.aliases.items() if v},
-                      modules_without_init=without_init)
+                      modules_without_init=without_init, stream_format=chosen)
 
 
 def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: Union[str, torch.device] = "cpu",
-                init_fn: Optional[Callable[[torch.nn.Module], Any]] = None, prefix: str = "") -> torch.nn.Module:
+                init_fn: Optional[Callable[[torch.nn.Module], Any]] = None, prefix: str = "",
+                stream_format: Optional[int] = None) -> torch.nn.Module:
     """Give a model built on the ``meta`` device real storage, then :func:`init_module` values.
 
     Like ``module.to_empty(device=device)``, allocates every parameter and buffer
@@ -315,6 +336,10 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
     Face models); the others are named in the warning and in
     :func:`init_module`'s report.
 
+    ``seed`` and ``stream_format`` are checked (and ``stream_format=None``
+    resolved to the current format, as :func:`init_module` does) before any
+    storage is allocated.
+
     Returns
     -------
     torch.nn.Module
@@ -322,6 +347,7 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
     """
     _check_arguments("materialize", module, init_fn)
     seed = resolve_seed(seed)  # a bad seed fails before any storage is allocated
+    chosen = fill_format(stream_format)  # so does a bad format; and None is read here, where the user calls
     ties = _ties(module)
     _to_empty(module, torch.device(device))
     # to_empty gives each name its own new tensor when the device changes
@@ -332,7 +358,7 @@ def materialize(module: torch.nn.Module, seed: Optional[int] = None, *, device: 
         for alias in aliases:
             owner, _, local_name = alias.rpartition(".")
             getattr(module.get_submodule(owner), kind)[local_name] = tensor
-    init_module(module, seed, init_fn=init_fn, prefix=prefix)
+    init_module(module, seed, init_fn=init_fn, prefix=prefix, stream_format=chosen)
     return module
 
 

@@ -1,6 +1,8 @@
 """The drop-in ``torch.nn.init`` functions: torch's signatures and checks, fastglorot's fills.
 
-See :mod:`fastglorot.torch` for the seeding and fallback rules.
+See :mod:`fastglorot.torch` for the seeding, fallback and stream format rules.
+Each random initializer takes torch's arguments, in torch's order, plus the
+keyword-only ``stream_format``, checked before anything else happens.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastglorot import Nonlinearity
 
 from .._format.params import normal_fits
 from .._format.tables import FORMATS, torch_formats
-from ._targets import Plan, Target, addressing, draw_seed, local_block, plan, resolve, supports
+from ._targets import Plan, Target, addressing, draw_seed, fill_format, local_block, plan, resolve, supports
 
 if TYPE_CHECKING:
     from torch import Generator, Tensor
@@ -57,10 +59,10 @@ def _finite(*values: float) -> bool:
 # is drawn from the generator (and under fast_init() the check's own call,
 # which the mode sees, ends there instead of recursing).
 
-def _fill(tensor: Tensor, checked: Optional[Plan], generator: Optional[Generator], sample: Callable[..., Any],
-          torch_fill: Callable[[], Tensor], *params: float) -> Tensor:
-    """``sample(out, *params, seed=, stream=, ...)`` on the target of ``tensor`` (``checked``: its ``plan``),
-    or ``torch_fill()``."""
+def _fill(tensor: Tensor, checked: Optional[Plan], generator: Optional[Generator], stream_format: int,
+          sample: Callable[..., Any], torch_fill: Callable[[], Tensor], *params: float) -> Tensor:
+    """``sample(out, *params, seed=, stream=, ..., stream_format=)`` on the target of ``tensor`` (``checked``: its
+    ``plan``), or ``torch_fill()``."""
     names = addressing()
     if names is not None:
         names.touched(tensor)
@@ -69,16 +71,16 @@ def _fill(tensor: Tensor, checked: Optional[Plan], generator: Optional[Generator
         return torch_fill()
     if isinstance(target, Target):
         sample(target.out, *params, seed=target.seed, stream=target.stream, global_shape=target.global_shape,
-               global_offset=target.global_offset)
+               global_offset=target.global_offset, stream_format=stream_format)
     return tensor
 
 
 def _fill_uniform(tensor: Tensor, a: float, b: float, generator: Optional[Generator],
-                  checked: Optional[Plan]) -> Tensor:
+                  checked: Optional[Plan], stream_format: int) -> Tensor:
     if checked is not None:
         torch.empty(0, dtype=tensor.dtype).uniform_(a, b)
-    return _fill(tensor, checked, generator, fastglorot.uniform_, lambda: tensor.uniform_(a, b, generator=generator),
-                 float(a), float(b))
+    return _fill(tensor, checked, generator, stream_format, fastglorot.uniform_,
+                 lambda: tensor.uniform_(a, b, generator=generator), float(a), float(b))
 
 
 _FORMATS = torch_formats(torch)
@@ -94,15 +96,15 @@ def _overflows(dtype: torch.dtype, mean: float, std: float) -> bool:
 
 
 def _fill_normal(tensor: Tensor, mean: float, std: float, generator: Optional[Generator],
-                 checked: Optional[Plan]) -> Tensor:
+                 checked: Optional[Plan], stream_format: int) -> Tensor:
     if checked is not None:
         torch.empty(0, dtype=tensor.dtype).normal_(mean, std)
         # torch fills with inf/nan; fastglorot samples finite values only (and refuses arguments whose
         # samples could overflow the dtype), so those calls keep torch's behaviour.
         if not _finite(mean, std) or _overflows(tensor.dtype, float(mean), float(std)):
             return tensor.normal_(mean, std, generator=generator)
-    return _fill(tensor, checked, generator, fastglorot.normal_, lambda: tensor.normal_(mean, std, generator=generator),
-                 float(mean), float(std))
+    return _fill(tensor, checked, generator, stream_format, fastglorot.normal_,
+                 lambda: tensor.normal_(mean, std, generator=generator), float(mean), float(std))
 
 
 def _fans(tensor: Tensor) -> Tuple[int, int]:
@@ -135,7 +137,8 @@ def _initialize(fill: Callable[..., Tensor], tensor: Tensor, *args: Any) -> Tens
 
 # -- torch.nn.init's random initializers ------------------------------------------
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional[Generator] = None, *,
+             stream_format: Optional[int] = None) -> Tensor:
     r"""Fill ``tensor`` with values from :math:`\mathcal{U}(a, b)` (``torch.nn.init.uniform_``).
 
     Parameters
@@ -147,38 +150,49 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional
     generator : torch.Generator, optional
         The generator the fastglorot key is drawn from (module docstring,
         "Seeding rule").
+    stream_format : {1, 2} or None, keyword-only
+        The stream format (README "Stream format"); None: the current one
+        (module docstring, "Stream format rule").  Checked first: a bad value
+        raises TypeError/ValueError before anything is drawn or written.
+        Uniform values are the same in both formats.  Ignored where torch
+        fills (the fallback rule).
 
     Notes
     -----
     Values lie strictly inside ``(a, b)`` (fastglorot's uniform: midpoints of
     ``2**24`` cells for float32, ``2**53`` for float64).
     """
+    chosen = fill_format(stream_format)
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(uniform_, (tensor,), tensor=tensor, a=a, b=b,
-                                                     generator=generator)
+                                                     generator=generator, stream_format=chosen)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.uniform_(tensor, a, b, generator)
-    return _initialize(_fill_uniform, tensor, a, b, generator, checked)
+    return _initialize(_fill_uniform, tensor, a, b, generator, checked, chosen)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[Generator] = None, *,
+            stream_format: Optional[int] = None) -> Tensor:
     r"""Fill ``tensor`` with values from :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (``torch.nn.init.normal_``).
 
     Box–Muller from fastglorot's Philox streams; arguments as
-    :func:`uniform_`.
+    :func:`uniform_`.  ``stream_format=2`` gives format 2's values for
+    float32, float16 and bfloat16 tensors (computed in float32, faster);
+    float64 values are the same in both formats.
     """
+    chosen = fill_format(stream_format)
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(normal_, (tensor,), tensor=tensor, mean=mean, std=std,
-                                                     generator=generator)
+                                                     generator=generator, stream_format=chosen)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.normal_(tensor, mean, std, generator)
-    return _initialize(_fill_normal, tensor, mean, std, generator, checked)
+    return _initialize(_fill_normal, tensor, mean, std, generator, checked, chosen)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
-                  generator: Optional[Generator] = None) -> Tensor:
+                  generator: Optional[Generator] = None, *, stream_format: Optional[int] = None) -> Tensor:
     r"""Fill ``tensor`` with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to ``[a, b]``.
 
     Same signature and distribution as ``torch.nn.init.trunc_normal_``;
@@ -186,43 +200,52 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     (one uniform per value, exact far in the tails), so torch's warning that
     its rejection method degrades when the mean is more than 2 std from
     ``[a, b]`` does not apply and is not raised.  ``std <= 0``, ``a >= b``
-    and non-finite arguments go to torch's own function.
+    and non-finite arguments go to torch's own function.  ``stream_format``
+    as :func:`uniform_`; format 2 changes float32, float16 and bfloat16
+    values, not float64.
     """
+    chosen = fill_format(stream_format)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if not (checked is not None and _finite(mean, std, a, b) and std > 0 and a < b):
         return torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator)
     with torch.no_grad():
-        return _fill(tensor, checked, generator, fastglorot.trunc_normal_,
+        return _fill(tensor, checked, generator, chosen, fastglorot.trunc_normal_,
                      lambda: torch.nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator),
                      float(mean), float(std), float(a), float(b))
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None, *,
+                    stream_format: Optional[int] = None) -> Tensor:
     r"""Xavier/Glorot uniform (``torch.nn.init.xavier_uniform_``).
 
     :math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain}\sqrt{6/(\text{fan\_in} + \text{fan\_out})}`,
     fans by torch's rule (``shape[1]·∏shape[2:]``, ``shape[0]·∏shape[2:]``).
+    ``stream_format`` as :func:`uniform_` (checked; same values in both formats).
     """
+    chosen = fill_format(stream_format)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.xavier_uniform_(tensor, gain, generator)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return _initialize(_fill_uniform, tensor, -a, a, generator, checked)
+    return _initialize(_fill_uniform, tensor, -a, a, generator, checked, chosen)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[Generator] = None, *,
+                   stream_format: Optional[int] = None) -> Tensor:
     r"""Xavier/Glorot normal (``torch.nn.init.xavier_normal_``).
 
     :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain}\sqrt{2/(\text{fan\_in} + \text{fan\_out})}`.
+    ``stream_format`` as :func:`normal_`.
     """
+    chosen = fill_format(stream_format)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.xavier_normal_(tensor, gain, generator)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked, chosen)
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: Nonlinearity) -> Optional[float]:
@@ -234,17 +257,21 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: Nonlinearity
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
-                     nonlinearity: Nonlinearity = "leaky_relu", generator: Optional[Generator] = None) -> Tensor:
+                     nonlinearity: Nonlinearity = "leaky_relu", generator: Optional[Generator] = None, *,
+                     stream_format: Optional[int] = None) -> Tensor:
     r"""Kaiming/He uniform (``torch.nn.init.kaiming_uniform_``).
 
     :math:`\mathcal{U}(-\text{bound}, \text{bound})`,
     :math:`\text{bound} = \text{gain}\sqrt{3/\text{fan\_mode}}`, ``gain =
     calculate_gain(nonlinearity, a)``.  Zero-element tensors warn and are
-    returned untouched, as in torch.
+    returned untouched, as in torch.  ``stream_format`` as :func:`uniform_`
+    (checked; same values in both formats).
     """
+    chosen = fill_format(stream_format)
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(kaiming_uniform_, (tensor,), tensor=tensor, a=a, mode=mode,
-                                                     nonlinearity=nonlinearity, generator=generator)
+                                                     nonlinearity=nonlinearity, generator=generator,
+                                                     stream_format=chosen)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.kaiming_uniform_(tensor, a, mode, nonlinearity, generator)
@@ -252,19 +279,22 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return _initialize(_fill_uniform, tensor, -bound, bound, generator, checked)
+    return _initialize(_fill_uniform, tensor, -bound, bound, generator, checked, chosen)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: FanMode = "fan_in",
-                    nonlinearity: Nonlinearity = "leaky_relu", generator: Optional[Generator] = None) -> Tensor:
+                    nonlinearity: Nonlinearity = "leaky_relu", generator: Optional[Generator] = None, *,
+                    stream_format: Optional[int] = None) -> Tensor:
     r"""Kaiming/He normal (``torch.nn.init.kaiming_normal_``).
 
     :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain}/\sqrt{\text{fan\_mode}}`.
+    ``stream_format`` as :func:`normal_`.
     """
+    chosen = fill_format(stream_format)
     checked = plan(tensor)  # the one check of the tensor, carried to the fill
     if checked is None:
         return torch.nn.init.kaiming_normal_(tensor, a, mode, nonlinearity, generator)
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
-    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked)
+    return _initialize(_fill_normal, tensor, 0.0, std, generator, checked, chosen)

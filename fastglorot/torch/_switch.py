@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch.overrides import TorchFunctionMode
 
+from .._api.stream_format import resolve_stream_format
 from ._nn_init import _fill_normal, _fill_uniform, kaiming_uniform_, normal_, uniform_
 from ._targets import plan
-from ._targets import Addressing, addressing
+from ._targets import Addressing, addressing, enter_block_format, exit_block_format, fill_format
 
 __all__ = ["FastInitMode", "fast_init", "enable", "disable", "is_enabled"]
 
@@ -47,14 +48,16 @@ def _tensor_uniform(func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dic
     bound = _bind(args[1:], kwargs, ("from", "to"), (0.0, 1.0)) if args else None
     if bound is None:  # let torch report whatever is unusual about the call
         return func(*args, **kwargs)
-    return _fill_uniform(args[0], *bound, plan(args[0]))
+    # The format: the innermost block's (this mode's, if it names one), else the caller's current one, read
+    # now, in the thread whose model code made the call.
+    return _fill_uniform(args[0], *bound, plan(args[0]), fill_format())
 
 
 def _tensor_normal(func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     bound = _bind(args[1:], kwargs, ("mean", "std"), (0.0, 1.0)) if args else None
     if bound is None:
         return func(*args, **kwargs)
-    return _fill_normal(args[0], *bound, plan(args[0]))
+    return _fill_normal(args[0], *bound, plan(args[0]), fill_format())
 
 
 def _calling(ours: Callable[..., Any]) -> Handler:
@@ -123,7 +126,29 @@ class FastInitMode(TorchFunctionMode):
     Random fills go to fastglorot (by the fallback rule); every other torch
     call passes through unchanged.  torch disables a mode while its handler
     runs, so the torch calls made here go straight to torch.
+
+    Parameters
+    ----------
+    stream_format : {1, 2} or None, keyword-only
+        The stream format of every fastglorot fill while the mode is active
+        on this thread (the fills it takes over from torch, and
+        ``fastglorot.torch``'s own initializers called without
+        ``stream_format``); None leaves it to an enclosing mode that names
+        one, else to ``fastglorot.get_stream_format()`` at each fill.
     """
+
+    def __init__(self, *, stream_format: Optional[int] = None) -> None:
+        super().__init__()
+        self.stream_format = None if stream_format is None else resolve_stream_format(stream_format)
+
+    def __enter__(self) -> "FastInitMode":
+        super().__enter__()  # type: ignore[no-untyped-call]
+        enter_block_format(self, self.stream_format)
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        exit_block_format(self)
+        super().__exit__(exc_type, exc_value, traceback)  # type: ignore[no-untyped-call]
 
     def __torch_function__(self, func: Any, types: Any, args: Tuple[Any, ...] = (),
                            kwargs: Optional[Dict[str, Any]] = None) -> Any:
@@ -141,8 +166,7 @@ class FastInitMode(TorchFunctionMode):
         return handler(func, args, kwargs or {})
 
 
-@contextlib.contextmanager
-def fast_init() -> Iterator[None]:
+def fast_init(*, stream_format: Optional[int] = None) -> ContextManager[None]:
     """Make torch's random initialization on this thread use fastglorot, for the ``with`` block.
 
     Every CPU fill through ``torch.nn.init.*`` (also through references
@@ -152,7 +176,20 @@ def fast_init() -> Iterator[None]:
     unchanged.  Nestable; torch's own behaviour is restored on exit, also
     after an exception.  Only the calling thread is affected: torch keeps
     ``__torch_function__`` modes per thread, so other threads (and
-    DataLoader workers) keep torch's own initialization.
+    DataLoader workers) keep torch's own initialization.  Also a decorator.
+
+    Parameters
+    ----------
+    stream_format : {1, 2} or None, keyword-only
+        The stream format of the block's fills (README "Stream format"),
+        checked here, before the block starts.  An int holds for every
+        fill in the block, as an explicit argument does, over any
+        ``fastglorot.stream_format`` inside it (but not over an explicit
+        ``stream_format=`` of a ``fastglorot.torch`` call).  None (default)
+        leaves the choice where it was: an enclosing ``fast_init``'s, else
+        the format current at each fill (``fastglorot.get_stream_format()``),
+        so ``with fastglorot.stream_format(2):`` works outside or inside
+        the block.
 
     Examples
     --------
@@ -161,8 +198,16 @@ def fast_init() -> Iterator[None]:
     <torch._C.Generator object at ...>
     >>> with fastglorot.torch.fast_init():
     ...     layer = torch.nn.Linear(1024, 1024)
+    >>> with fastglorot.torch.fast_init(stream_format=2):
+    ...     embedding = torch.nn.Embedding(1000, 64)  # N(0, 1): format 2's float32 normal
     """
-    with FastInitMode():
+    chosen = None if stream_format is None else resolve_stream_format(stream_format)
+    return _fast_init(chosen)
+
+
+@contextlib.contextmanager
+def _fast_init(stream_format: Optional[int]) -> Iterator[None]:
+    with FastInitMode(stream_format=stream_format):
         yield
 
 
@@ -182,15 +227,17 @@ def _enabled_modes() -> List[FastInitMode]:
     return modes
 
 
-def enable() -> None:
+def enable(*, stream_format: Optional[int] = None) -> None:
     """Switch fastglorot on for torch's random initialization on this thread, until :func:`disable`.
 
     As :func:`fast_init` without a ``with`` block (for notebooks and
-    set-up code).  Calls nest: each :func:`enable` is undone by one
+    set-up code), ``stream_format`` included: an int holds for the fills
+    until the matching :func:`disable` (checked here: a bad value raises
+    and enables nothing).  Calls nest: each :func:`enable` is undone by one
     :func:`disable`.
     """
-    mode = FastInitMode()
-    mode.__enter__()  # type: ignore[no-untyped-call]
+    mode = FastInitMode(stream_format=stream_format)
+    mode.__enter__()
     _enabled_modes().append(mode)
 
 
@@ -211,7 +258,7 @@ def disable() -> None:
     if not stack or stack[-1] is not modes[-1]:
         raise RuntimeError("fastglorot.torch.disable(): another torch function mode was entered after "
                            "enable() and is still active; exit it first")
-    modes.pop().__exit__(None, None, None)  # type: ignore[no-untyped-call]
+    modes.pop().__exit__(None, None, None)
 
 
 def is_enabled() -> bool:

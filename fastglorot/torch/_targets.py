@@ -17,17 +17,20 @@ tied tensor filled by a module that does not own it, under ``init_module``).
   (:func:`draw_seed`) and stream 0; under ``init_module`` the given seed and
   the stream named by the tensor's fully qualified name (an ``Addressing``
   installed for the calling thread).
+* The stream format (README "Stream format"): :func:`fill_format`, resolved
+  where the user's call reaches the adapter and passed to the sampler.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 
 from .._api.buffers import CheckedTensor, _autograd_records
+from .._api.stream_format import resolve_stream_format
 from .._format.tables import torch_formats
 from .._interop import torch_refusal
 
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from torch import Generator, Tensor
 
 __all__ = ["Target", "Plan", "SKIP", "Addressing", "supports", "plan", "draw_seed", "local_block", "resolve",
-           "addressing", "install_addressing"]
+           "addressing", "install_addressing", "fill_format", "enter_block_format", "exit_block_format"]
 
 _TYPES = (torch.Tensor, torch.nn.Parameter)
 
@@ -174,6 +177,50 @@ def install_addressing(new: Optional[Addressing]) -> Optional[Addressing]:
     previous = addressing()
     _state.addressing = new
     return previous
+
+
+# The stream formats of this thread's active fast_init()/enable()/init_module()
+# blocks, innermost last: (owner, format or None), owner being the
+# FastInitMode.  Kept here rather than read off torch's mode stack because
+# torch pops a mode from that stack while its handler runs, and the handler's
+# fills must still see the block's format.
+def _block_formats() -> List[Tuple[object, Optional[int]]]:
+    blocks: Optional[List[Tuple[object, Optional[int]]]] = getattr(_state, "formats", None)
+    if blocks is None:
+        blocks = _state.formats = []
+    return blocks
+
+
+def enter_block_format(owner: object, stream_format: Optional[int]) -> None:
+    """Note that ``owner`` (a ``FastInitMode`` being entered on this thread) fills in ``stream_format``
+    (None: it leaves the choice to the enclosing block, else to ``fastglorot.get_stream_format()``)."""
+    _block_formats().append((owner, stream_format))
+
+
+def exit_block_format(owner: object) -> None:
+    """Forget ``owner``'s entry (the innermost one it made), when it exits."""
+    blocks = _block_formats()
+    for index in range(len(blocks) - 1, -1, -1):
+        if blocks[index][0] is owner:
+            del blocks[index]
+            return
+
+
+def fill_format(stream_format: object = None) -> int:
+    """The stream format of a fill the calling thread asks for now: the one check of ``stream_format``.
+
+    ``stream_format`` itself when given (checked: TypeError/ValueError naming
+    ``stream_format``); else the format of the innermost ``fast_init``,
+    ``enable`` or ``init_module`` block active on this thread that names
+    one; else ``fastglorot.get_stream_format()`` (the caller's
+    ``with fastglorot.stream_format(n):``, or the default 1).
+    """
+    if stream_format is not None:
+        return resolve_stream_format(stream_format)
+    for _, chosen in reversed(_block_formats()):
+        if chosen is not None:
+            return chosen
+    return resolve_stream_format(None)
 
 
 def plan(tensor: object) -> Optional[Plan]:
