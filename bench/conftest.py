@@ -24,6 +24,12 @@ a warning (``busy_benchmarks``, filled by ``test_layers.py``).
 count, all cores); ``--bench-threads=1`` compares the implementations per
 core, as ``fastglorot bench --threads 1`` does (with ``=``: before the option is
 known, pytest would read a separate ``N`` as a path).
+
+``--stream-format=N`` (1 or 2, default 1) runs fastglorot's fills in stream
+format ``N``, as ``fastglorot bench --stream-format N`` does; every benchmark
+records it (``extra_info``: ``stream_format``), and so does the saved
+machine info.  A ``--benchmark-compare`` of a format-2 run with a saved
+format-1 run compares the two formats (the other peers are the same in both).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Iterator
 import pytest
 
 from bench import _common  # puts the repository root first on sys.path: the checkout is measured
+from fastglorot._format.tables import DEFAULT_STREAM_FORMAT, STREAM_FORMATS
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--bench-threads", type=int, default=None, metavar="N",
                      help="benchmark suite: threads for every peer (default: numba's count, all cores); "
                           "1 compares the implementations per core")
+    parser.addoption("--stream-format", type=int, default=DEFAULT_STREAM_FORMAT, choices=list(STREAM_FORMATS),
+                     help=f"benchmark suite: fastglorot's stream format (default {DEFAULT_STREAM_FORMAT}); 2: other, "
+                          "faster float32 and 16-bit normal values")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,6 +122,12 @@ def _kernels_only() -> Iterator[None]:
         os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = saved
 
 
+@pytest.fixture(scope="session")
+def stream_format(request) -> int:
+    """``--stream-format``: the stream format of fastglorot's fills (the other peers have none)."""
+    return int(request.config.getoption("--stream-format"))
+
+
 _BUSY = pytest.StashKey[list]()
 
 
@@ -146,5 +162,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> Iterator[No
 
 @pytest.hookimpl(optionalhook=True)  # pytest-benchmark's hook: unknown to pytest without the plugin
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record numba's thread count, versions, THP and the last-level cache with every saved result."""
+    """Record numba's thread count, versions, THP, the last-level cache and fastglorot's stream format with every
+    saved result."""
     machine_info["fastglorot"] = _common.environment()
+    machine_info["fastglorot"]["stream_format"] = int(config.getoption("--stream-format"))

@@ -19,7 +19,8 @@ and bfloat16 (ml_dtypes).
 
 Every peer runs at ``numba.get_num_threads()`` threads (``numpy`` is the
 one-thread recipe by definition), fastglorot on its kernels
-(``FASTGLOROT_NUMPY_MAX_BYTES=0``, as ``fastglorot bench``).
+(``FASTGLOROT_NUMPY_MAX_BYTES=0``, as ``fastglorot bench``) in the stream
+format of ``--stream-format=N`` (default 1; ``extra_info``: ``stream_format``).
 
 Past the last-level cache: a layer smaller than :data:`LLC_MULTIPLE` times
 the CPU's last-level cache (``measure.last_level_cache``; 32 MiB on the
@@ -190,21 +191,21 @@ CASES = [
 
 
 @pytest.mark.parametrize("shape, dtype_name, dist, peer_name", CASES)
-def test_fill(benchmark, layer_buffers, busy_benchmarks, request, shape, dtype_name, dist, peer_name):
+def test_fill(benchmark, layer_buffers, busy_benchmarks, request, stream_format, shape, dtype_name, dist, peer_name):
     peer = require(peer_name)
     threads = numba.get_num_threads()
     outs = layer_buffers(shape, DTYPES[dtype_name])
     # Warm-up, untimed, on a small buffer: compilation and thread pools (the layer's pages are touched already),
     # so that pytest-benchmark's calibration sees the steady state.
-    peer.make(np.empty((64, 64), DTYPES[dtype_name]), dist, threads)()
-    fill = fill_all([peer.make(out, dist, threads) for out in outs])
+    peer.fill_in(np.empty((64, 64), DTYPES[dtype_name]), dist, threads, stream_format)()
+    fill = fill_all([peer.fill_in(out, dist, threads, stream_format) for out in outs])
     yardstick = memset_gbps(outs)  # also sets every copy to a constant the fill must overwrite
     group = group_name(shape, dtype_name, dist)
     benchmark.group = group
     nbytes = sum(out.nbytes for out in outs)
     benchmark.extra_info.update(peer=peer_name, shape=list(shape), dtype=dtype_name, dist=dist,
                                 threads=threads, elements=outs[0].size * len(outs), bytes=nbytes, layers=len(outs),
-                                llc_bytes=LLC_BYTES)
+                                llc_bytes=LLC_BYTES, stream_format=stream_format)
     before = contention.cpu_snapshot()
     benchmark(fill)
     cpu = contention.other_cpu_use(before, contention.cpu_snapshot())
@@ -225,9 +226,10 @@ def test_fill(benchmark, layer_buffers, busy_benchmarks, request, shape, dtype_n
 @pytest.mark.parametrize("dist", DISTS)
 @pytest.mark.parametrize("dtype_name", DTYPES)
 @pytest.mark.parametrize("shape", [(256, 128), (32, 16, 3, 3)], ids=["256x128", "32x16x3x3"])
-def test_peer_scale(shape, dtype_name, dist, peer_name):
-    """Each peer's fill of a small buffer has the Glorot scale of its torch-layout fans."""
+def test_peer_scale(stream_format, shape, dtype_name, dist, peer_name):
+    """Each peer's fill of a small buffer has the Glorot scale of its torch-layout fans (fastglorot's in
+    ``--stream-format``)."""
     peer = require(peer_name)
     out = np.zeros(shape, DTYPES[dtype_name])
-    peer.make(out, dist, numba.get_num_threads())()
+    peer.fill_in(out, dist, numba.get_num_threads(), stream_format)()
     check_fill(out, dist, peer_name)

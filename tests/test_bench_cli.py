@@ -12,6 +12,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import fastglorot
 from fastglorot.benchmarks import harness, measure, peers
 
 IMPL_NAMES = {"fastglorot", "memset", "numpy", "numpy-threads", "torch", "parallel-numpy-rng", "mkl-vsl", "mkl-vsl-icdf"}
@@ -81,6 +82,7 @@ def test_bench_quick_json_and_plot(python_runner, tmp_path):
     assert data["machine"]["isa"] == measure.vector_isa()
     assert f"kernels compiled for {data['machine']['isa']['isa']} " in result.stdout
     assert data["size_bytes"] == 4 << 20 and data["dtype"] == "float32" and data["threads"] == 2
+    assert data["stream_format"] == 1 and "fastglorot in stream format 1" in result.stdout  # the default
     assert {r["impl"] for r in data["results"]} <= IMPL_NAMES
     assert {"fastglorot", "memset", "numpy", "numpy-threads"} <= {r["impl"] for r in data["results"]}
     if peers.PEERS["mkl-vsl"].available():  # the best CPU library, when the mkl wheel is installed
@@ -92,6 +94,36 @@ def test_bench_quick_json_and_plot(python_runner, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for heading in ("Glorot uniform", "Glorot normal", "x memset", "fastglorot x", "fastest peer"):
         assert heading in result.stdout
+
+
+@pytest.mark.parametrize("dist", peers.DISTS)
+def test_the_fastglorot_peer_fills_in_the_stream_format_asked_for(dist):
+    """The core's own values: ``glorot_<dist>(shape, seed=1, stream_format=n)``, bit for bit (v2's normal differs)."""
+    allocating = fastglorot.glorot_uniform if dist == "uniform" else fastglorot.glorot_normal
+    filled = {}
+    for stream_format in (1, 2):
+        out = np.zeros((600, 500), np.float32)
+        peers.PEERS["fastglorot"].fill_in(out, dist, 2, stream_format)()
+        assert out.tobytes() == allocating((600, 500), seed=1, stream_format=stream_format).tobytes()
+        filled[stream_format] = out
+    assert (filled[1] != filled[2]).any() == (dist == "normal")
+    out = np.zeros((600, 500), np.float32)
+    with fastglorot.stream_format(2):  # None: the format where the fill is made, not where it is timed
+        made = peers.PEERS["fastglorot"].fill_in(out, dist, 2)
+    made()
+    assert out.tobytes() == filled[2].tobytes()
+
+
+def test_bench_stream_format_2_runs_fastglorot_in_it_and_says_so(python_runner, tmp_path):
+    report = tmp_path / "bench.json"
+    result = python_runner(
+        "import sys; from fastglorot._cli import main; "
+        f"sys.exit(main(['bench', '--size', '4MiB', '--repeats', '1', '--quick', '--threads', '2', '--dist', "
+        f"'normal', '--stream-format', '2', '--json', {str(report)!r}]))")
+    data = json.loads(report.read_text())
+    assert data["stream_format"] == 2 and "fastglorot in stream format 2" in result.stdout.splitlines()[1]
+    assert {r["dist"] for r in data["results"]} == {"normal"}
+    assert {"fastglorot", "memset", "numpy"} <= {r["impl"] for r in data["results"]}
 
 
 def test_bench_reports_missing_peers_and_extras(python_runner, tmp_path):

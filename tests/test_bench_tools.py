@@ -407,6 +407,22 @@ def test_bench_threads_runs_every_peer_per_core(tmp_path):
     assert bad.returncode != 0 and "--bench-threads must lie in [1, " in bad.stderr + bad.stdout
 
 
+def test_stream_format_runs_fastglorots_fills_in_that_format(tmp_path):
+    """``--stream-format=2``: fastglorot's benchmarks run (and record) format 2, the saved machine info too; an
+    unknown format is a usage error naming the option."""
+    report = tmp_path / "bench.json"
+    done = run_pytest("--benchmark-only", "-q", "-k", "512x512x3x3-float32-normal-fastglorot",
+                      "--benchmark-min-rounds=1", "--benchmark-max-time=0", "--stream-format=2",
+                      f"--benchmark-json={report}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(report.read_text())
+    assert [(b["extra_info"]["peer"], b["extra_info"]["stream_format"]) for b in data["benchmarks"]] == [
+        ("fastglorot", 2)]
+    assert data["machine_info"]["fastglorot"]["stream_format"] == 2
+    bad = run_pytest("--benchmark-only", "-q", "--stream-format=3")
+    assert bad.returncode != 0 and "--stream-format: invalid choice: 3 (choose from 1, 2)" in bad.stderr
+
+
 def test_naming_bench_runs_it_without_benchmark_only():
     """``python -m pytest bench/...`` asks for them: the non-benchmark peer checks run (no plugin needed)."""
     done = run_pytest("bench/test_layers.py::test_peer_scale", "-q", "-p", "no:benchmark", "-k",

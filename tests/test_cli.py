@@ -71,6 +71,28 @@ def test_bench_rejects_bad_arguments_before_running(argv):
     assert result.returncode == 2 and "error: argument" in result.stderr and not result.stdout
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--stream-format", "3"], "argument --stream-format: invalid choice: 3 (choose from 1, 2)"),
+    (["bench", "--stream-format", "v2"], "argument --stream-format: invalid int value: 'v2'"),
+    (["warmup", "--stream-format", "1", "3"],
+     "argument --stream-format/--stream-formats: invalid choice: 3 (choose from 1, 2)"),
+    (["init", "out.safetensors", "--example", "llama-tiny", "--stream-format", "0"],
+     "argument --stream-format: invalid choice: 0 (choose from 1, 2)"),
+], ids=["bench", "bench-not-a-number", "warmup", "init"])
+def test_an_unknown_stream_format_is_a_usage_error(argv, message, capsys, tmp_path, monkeypatch):
+    """Refused by argparse before anything runs: its usage and one error line, exit status 2, no traceback."""
+    from fastglorot import _cli
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        _cli.main(argv)
+    captured = capsys.readouterr()
+    assert exit_.value.code == 2 and captured.out == ""
+    assert captured.err.startswith("usage: fastglorot ") and "Traceback" not in captured.err
+    assert captured.err.splitlines()[-1] == f"fastglorot {argv[0]}: error: {message}"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_import_loads_no_benchmark_harness(python_runner):
     result = python_runner("import sys, fastglorot\n"
                            "print(sorted(m for m in sys.modules if m.startswith('fastglorot.benchmarks')))")
@@ -204,6 +226,60 @@ def test_warmup_reports_the_cache_directory(python_runner, tmp_path):
                            "sys.exit(main(['warmup', '--dtypes', 'float32', '--distributions', 'uniform']))",
                            env={"NUMBA_CACHE_DIR": str(cache)})
     assert result.stdout.splitlines()[-1].startswith(f"cached in {cache}")
+
+
+V2_KERNELS = {"fill_normal_float32_v2", "fill_normal_half_v2", "fill_truncated_normal_float32_v2",
+              "fill_truncated_normal_half_v2"}
+
+
+def test_warmup_compiles_both_stream_formats_kernels_by_default():
+    """The default covers every fill kernel, format 2's own four included, so that a cache warmed by default
+    serves code in either format; one format's jobs are that format's kernels (the shared ones included)."""
+    from fastglorot._engines import warmup as _warmup
+    from fastglorot._engines.kernel_set import kernel_name, kernel_specs
+
+    def kernels(*formats):
+        jobs = _warmup._jobs(_warmup.WARMUP_DISTRIBUTIONS, _warmup.WARMUP_DTYPES, *formats)
+        names = [kernel_name(*job) for job in jobs]
+        assert len(names) == len(set(names))  # one job per kernel
+        return set(names)
+
+    every = {spec.name for spec in kernel_specs()} - {"fill_bits"}  # raw words: no initializer fills them
+    assert kernels() == every and V2_KERNELS <= every
+    assert kernels([1]) == every - V2_KERNELS
+    assert kernels([2]) == {kernel_name(d, t, 2) for d in _warmup.WARMUP_DISTRIBUTIONS for t in _warmup.WARMUP_DTYPES}
+    assert V2_KERNELS <= kernels([2]) and "fill_normal_float32" not in kernels([2])
+    with pytest.raises(ValueError, match="stream_formats entries must be 1 or 2, got 3"):
+        fastglorot.warmup(["float32"], ["normal"], stream_formats=[1, 3])
+    with pytest.raises(ValueError, match="stream_formats must be a non-empty sequence"):
+        fastglorot.warmup(["float32"], ["normal"], stream_formats=2)
+
+
+def test_warmup_of_the_v2_kernels_fills_a_cold_cache(python_runner, tmp_path):
+    """``fastglorot warmup --stream-format 2`` compiles format 2's own kernel into an empty cache; a later
+    process then fills in format 2 on that kernel without compiling (no compile notice)."""
+    cache = tmp_path / "cache"
+    result = python_runner("import sys\nfrom fastglorot._cli import main\n"
+                           "sys.exit(main(['warmup', '--dtypes', 'float32', '--distributions', 'normal', "
+                           "'--stream-format', '2', '--processes', '1']))", env={"NUMBA_CACHE_DIR": str(cache)})
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("normal float32 v2 ") and lines[-1].startswith(f"cached in {cache}")
+    assert [p.name.split("-")[0] for p in cache.rglob("*.nbi")] == ["kernels.fill_normal_float32_v2"]
+    loaded = python_runner("import numpy as np, fastglorot\n"
+                           "fastglorot.glorot_normal_(np.empty((300, 200), np.float32), seed=4, stream_format=2)",
+                           env={"NUMBA_CACHE_DIR": str(cache), "FASTGLOROT_QUIET": None,
+                                "FASTGLOROT_NUMPY_MAX_BYTES": "0"})
+    assert loaded.stderr == ""  # "fastglorot: compiling the ... kernel" had it not been cached
+    assert sorted(p.name.split("-")[0] for p in cache.rglob("*.nbi")) == ["kernels.fill_normal_float32_v2"]
+
+
+def test_warmup_labels_name_format_2s_own_kernels():
+    from fastglorot._engines import warmup as _warmup
+
+    assert _warmup._label(("normal", "bfloat16", 2)) == "normal float16/bfloat16 v2"
+    assert _warmup._label(("uniform", "float32", 2)) == "uniform float32"  # format 1's kernel
+    assert _warmup._label(("normal", "float64", 2)) == "normal float64"
+    assert _warmup._label(("truncated_normal", "float32", 1)) == "truncated_normal float32"
 
 
 def test_no_writable_cache_location_is_reported_and_warmup_compiles_here(monkeypatch):

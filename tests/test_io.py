@@ -39,8 +39,9 @@ SPEC = {
 }
 
 
-def expected(name, entry, seed=SEED):
-    """``fastglorot.<init>(shape, dtype=..., seed=seed, stream=name, **kwargs)``: the reproducibility rule."""
+def expected(name, entry, seed=SEED, stream_format=None):
+    """``fastglorot.<init>(shape, dtype=..., seed=seed, stream=name, stream_format=..., **kwargs)``: the
+    reproducibility rule, in the core's own values (``stream_format`` None: the current one, 1)."""
     kwargs = {k: v for k, v in entry.items() if k not in ("shape", "dtype", "init")}
     dtype = entry.get("dtype", "float32")
     numpy_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
@@ -51,7 +52,7 @@ def expected(name, entry, seed=SEED):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")  # the "empty" tensor
         return getattr(fastglorot, entry["init"])(tuple(entry["shape"]), dtype=dtype, seed=seed, stream=name,
-                                                  **kwargs)
+                                                  stream_format=stream_format, **kwargs)
 
 
 def assert_bits(actual, wanted, name):
@@ -72,6 +73,7 @@ def test_safetensors_file_equals_the_allocating_initializers(tmp_path, small_sla
     with safe_open(str(path), framework="pt") as f:
         assert list(f.keys()) == sorted(SPEC)  # the library lists names sorted
         assert f.metadata()["fastglorot_seed"] == str(SEED)
+        assert f.metadata()["fastglorot_stream_format"] == "1"  # the default, recorded
         for name, entry in SPEC.items():
             tensor = f.get_tensor(name)
             if tensor.dtype == torch.bfloat16:
@@ -189,13 +191,169 @@ def test_existing_output_needs_force(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
 
 
-def test_seed_none_is_recorded_in_the_metadata(tmp_path):
+@pytest.mark.parametrize("stream_format", [1, 2])
+def test_seed_none_is_recorded_in_the_metadata(tmp_path, stream_format):
+    """The file says how to regenerate it: its seed and its stream format."""
     path = tmp_path / "m.safetensors"
-    spec = {"w": {"shape": [8, 8], "init": "glorot_uniform"}}
-    io.write_checkpoint(path, spec)
+    spec = {"w": {"shape": [8, 8], "init": "glorot_normal"}}
+    io.write_checkpoint(path, spec, stream_format=stream_format)
     with safe_open(str(path), framework="numpy") as f:
         seed = int(f.metadata()["fastglorot_seed"])
-        assert_bits(f.get_tensor("w"), expected("w", spec["w"], seed), "w")
+        recorded = io.recorded_stream_format(f.metadata())
+        assert recorded == stream_format
+        assert_bits(f.get_tensor("w"), expected("w", spec["w"], seed, recorded), "w")
+
+
+# -- stream format 2 (#30) ---------------------------------------------------------------
+
+V2_SPEC = {**SPEC,
+           # float32 normal and truncated normal: where v2's values differ from v1's in most elements (16-bit
+           # outputs round most of the differences away)
+           "f32.normal": {"shape": [40, 30], "init": "glorot_normal"},
+           "f32.trunc": {"shape": [40, 30], "init": "trunc_normal", "std": 0.02, "a": -0.03, "b": 0.05}}
+
+
+def read_back(path, names):
+    """name -> raw numpy array (bfloat16 as int16) of the tensors of one safetensors file, by the library."""
+    torch = pytest.importorskip("torch")
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {name: f.get_tensor(name) for name in f.keys()}
+        metadata = f.metadata()
+    assert set(tensors) <= set(names)
+    return {n: (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy() for n, t in tensors.items()}, metadata
+
+
+def test_v2_differs_from_v1_where_the_tests_below_rely_on_it():
+    """The v2 tests below would pass on v1 values if the formats agreed on their tensors: they do not."""
+    for name in ("f32.normal", "f32.trunc"):
+        v1, v2 = (expected(name, V2_SPEC[name], stream_format=n) for n in (1, 2))
+        assert (v1 != v2).mean() > 0.01, name
+
+
+@pytest.mark.parametrize("layout", ["file", "sharded"])
+def test_v2_checkpoints_hold_the_cores_v2_values_and_say_so(tmp_path, small_slabs, layout):
+    """``stream_format=2``: every tensor equals the core's ``fastglorot.<init>(..., stream_format=2)`` bit for bit
+    (the writer gives the core's bits), and every file's metadata, and the sharded index, records format 2."""
+    if layout == "file":
+        files = io.write_checkpoint(tmp_path / "m.safetensors", V2_SPEC, seed=SEED, stream_format=2)
+    else:
+        files = io.write_checkpoint(tmp_path / "ckpt", V2_SPEC, seed=SEED, stream_format=2, max_shard_size=3000)
+    shards = [f for f in files if f.suffix == ".safetensors"]
+    assert (len(shards) > 2) == (layout == "sharded")
+    seen = set()
+    for shard in shards:
+        tensors, metadata = read_back(shard, V2_SPEC)
+        assert metadata["fastglorot_stream_format"] == "2" and io.recorded_stream_format(metadata) == 2
+        assert metadata["fastglorot_seed"] == str(SEED)
+        for name, tensor in tensors.items():
+            assert_bits(tensor, expected(name, V2_SPEC[name], stream_format=2), name)
+        seen.update(tensors)
+    assert seen == set(V2_SPEC)
+    if layout == "sharded":  # the index, as transformers' shard reader returns it
+        hub = pytest.importorskip("transformers.utils.hub")
+        _, index_metadata = hub.get_checkpoint_shard_files(str(tmp_path / "ckpt"), str(files[-1]))
+        assert index_metadata["fastglorot_stream_format"] == "2" and index_metadata["fastglorot_seed"] == str(SEED)
+
+
+def test_v2_npy_and_zarr(tmp_path, small_slabs):
+    """zarr records the format in the group's attributes; .npy has no metadata (the values are v2's)."""
+    entry = V2_SPEC["f32.trunc"]
+    io.write_checkpoint(tmp_path / "w.npy", {"f32.trunc": entry}, seed=SEED, stream_format=2)
+    assert_bits(np.load(tmp_path / "w.npy", mmap_mode="r"), expected("f32.trunc", entry, stream_format=2), "npy")
+    zarr = pytest.importorskip("zarr")
+    spec = {k: v for k, v in V2_SPEC.items() if v.get("dtype") != "bfloat16"}
+    io.write_checkpoint(tmp_path / "m.zarr", spec, seed=SEED, stream_format=2)
+    group = zarr.open_group(str(tmp_path / "m.zarr"), mode="r")
+    assert dict(group.attrs) == {"fastglorot_seed": str(SEED), "fastglorot_version": fastglorot.__version__,
+                                 "fastglorot_stream_format": "2"}
+    assert io.recorded_stream_format(dict(group.attrs)) == 2
+    for name, entry in spec.items():
+        assert_bits(group[name][...], expected(name, entry, stream_format=2), name)
+
+
+def test_the_format_comes_from_the_argument_the_spec_or_the_callers_block(tmp_path):
+    """None: the spec's entries' format, else the caller's ``fastglorot.stream_format`` block; an argument
+    overrides both (as ``dtype=`` overrides the spec's dtypes)."""
+    spec = {"w": V2_SPEC["f32.normal"], "b": {"shape": [4], "init": "zeros"}}
+    named = {"w": {**spec["w"], "stream_format": 2}, "b": {**spec["b"], "stream_format": 2}}
+
+    def write(name, spec, **kwargs):
+        io.write_checkpoint(tmp_path / name, spec, seed=1, **kwargs)
+        return (tmp_path / name).read_bytes()
+
+    v2 = write("v2.safetensors", spec, stream_format=2)
+    v1 = write("v1.safetensors", spec)
+    assert v1 != v2
+    with fastglorot.stream_format(2):
+        assert write("block.safetensors", spec) == v2
+        assert write("block-argument.safetensors", spec, stream_format=1) == v1
+    assert write("entries.safetensors", named) == v2
+    assert write("entries-argument.safetensors", named, stream_format=1) == v1
+
+
+BAD_FORMATS = {
+    "entry 3": ({"w": {"shape": [4], "init": "normal", "stream_format": 3}}, {}, io.SpecError,
+                r"^'w': stream_format must be 1 or 2, got 3"),
+    "entry string": ({"w": {"shape": [4], "init": "normal", "stream_format": "2"}}, {}, io.SpecError,
+                     r"^'w': stream_format must be 1 or 2 \(an int\), got '2'"),
+    "entry null": ({"w": {"shape": [4], "init": "normal", "stream_format": None}}, {}, io.SpecError,
+                   r"^'w': stream_format must be 1 or 2 \(an int\), got None"),
+    "entries disagree": ({"a": {"shape": [4], "init": "normal", "stream_format": 1},
+                          "b": {"shape": [4], "init": "zeros", "stream_format": 2}}, {}, io.SpecError,
+                         r"^the spec's entries name different stream formats \(1 by 'a'; 2 by 'b'\): .* pass "
+                         r"stream_format \(--stream-format\)"),
+    "argument 3": ({"w": {"shape": [4], "init": "normal"}}, {"stream_format": 3}, ValueError,
+                   r"^stream_format must be 1 or 2, got 3"),
+    "argument bool": ({"w": {"shape": [4], "init": "normal"}}, {"stream_format": True}, TypeError,
+                      r"^stream_format must be 1 or 2 \(an int\), got True"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FORMATS)
+def test_bad_stream_formats_are_refused_before_anything_is_written(tmp_path, case):
+    spec, kwargs, error, match = BAD_FORMATS[case]
+    for out in (tmp_path / "m.safetensors", tmp_path / "sharded"):
+        with pytest.raises(error, match=match):
+            io.write_checkpoint(out, spec, seed=1, max_shard_size=None if out.suffix else 1000, **kwargs)
+    with pytest.raises(ValueError, match="stream_format must be 1 or 2, got 3"):  # before the config is read
+        io.write_checkpoint(tmp_path / "out", config=tmp_path / "no-config.json", stream_format=3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recorded_stream_format_of_a_file_without_the_key_is_1(tmp_path):
+    """Files of fastglorot 0.5 (and any other writer's) record no format: they are format 1."""
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "plain.safetensors"), metadata={"format": "np"})
+    with safe_open(str(tmp_path / "plain.safetensors"), framework="numpy") as f:
+        assert io.recorded_stream_format(f.metadata()) == 1
+    assert io.recorded_stream_format(None) == 1  # (what safe_open's metadata() gives for a file without any)
+    with pytest.raises(ValueError, match="fastglorot_stream_format='3' is not a stream format this fastglorot"):
+        io.recorded_stream_format({"fastglorot_stream_format": "3"})
+
+
+def test_cli_stream_format_is_printed_recorded_and_a_printed_spec_writes_it_again(tmp_path, monkeypatch, capsys):
+    from fastglorot import _cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.json").write_text(json.dumps({"w": V2_SPEC["f32.normal"], "b": {"shape": [4], "init": "zeros"}}))
+    assert _cli.main(["init", "--spec", "spec.json", "--print-spec"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert default["w"] == {"shape": [40, 30], "dtype": "float32", "init": "glorot_normal", "stream_format": 1}
+    assert _cli.main(["init", "--spec", "spec.json", "--print-spec", "--stream-format", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert {entry["stream_format"] for entry in json.loads(printed).values()} == {2}
+    (tmp_path / "v2.json").write_text(printed)
+    assert _cli.main(["init", "m.safetensors", "--spec", "v2.json", "--seed", "5"]) == 0  # no --stream-format
+    assert "seed 5, stream format 2: m.safetensors" in capsys.readouterr().out
+    tensors, metadata = read_back(tmp_path / "m.safetensors", ["w", "b"])
+    assert metadata["fastglorot_stream_format"] == "2"
+    assert_bits(tensors["w"], expected("w", V2_SPEC["f32.normal"], seed=5, stream_format=2), "w")
+    assert _cli.main(["init", "m1.safetensors", "--spec", "v2.json", "--seed", "5", "--stream-format", "1",
+                      "--quiet"]) == 0
+    tensors, metadata = read_back(tmp_path / "m1.safetensors", ["w", "b"])
+    assert metadata["fastglorot_stream_format"] == "1"
+    assert_bits(tensors["w"], expected("w", V2_SPEC["f32.normal"], seed=5, stream_format=1), "w")
 
 
 # -- --like --------------------------------------------------------------------------------
@@ -594,5 +752,6 @@ def test_print_spec_prints_the_resolved_spec_of_any_source_and_writes_nothing(tm
     printed = json.loads(result.stdout)
     assert printed and all(entry["dtype"] == "bfloat16" for entry in printed.values())
     if source == "spec":
-        assert printed == {"w": {"shape": [8, 4], "dtype": "bfloat16", "init": "normal", "std": 0.5}}
+        assert printed == {"w": {"shape": [8, 4], "dtype": "bfloat16", "init": "normal", "std": 0.5,
+                                 "stream_format": 1}}  # the format it would be written in: the default
     assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import fastglorot
 from fastglorot import io
 from fastglorot.io import SpecError
 
@@ -106,7 +107,7 @@ def test_from_pretrained_loads_every_key_and_values_equal_materialize(tmp_path, 
 
     reference = materialized(make_config(), torch_dtype).state_dict()
     tensors, metadata = read_checkpoint(out)
-    assert metadata["fastglorot_seed"] == str(SEED)
+    assert metadata["fastglorot_seed"] == str(SEED) and metadata["fastglorot_stream_format"] == "1"
     if tie is not None:  # written once, as save_pretrained does
         assert tie[0] not in tensors and tie[1] in tensors
     assert set(tensors) == set(reference) - ({tie[0]} if tie else set())
@@ -121,6 +122,26 @@ def test_from_pretrained_loads_every_key_and_values_equal_materialize(tmp_path, 
     assert all(same_bits(loaded[name], reference[name]) for name in reference)
     if tie is not None:  # tied again on load
         assert model.get_parameter(tie[0]) is model.get_parameter(tie[1])
+
+
+def test_a_v2_config_checkpoint_equals_materialize_in_a_v2_block_and_says_so(tmp_path):
+    """``stream_format=2``: the model's inits fill through fastglorot in format 2, as ``materialize`` run in a
+    ``fastglorot.stream_format(2)`` block does; the metadata says so.  The caller's block works too."""
+    out = tmp_path / "out"
+    io.write_checkpoint(out, config=llama(), seed=SEED, stream_format=2, max_shard_size=40_000)
+    tensors, metadata = read_checkpoint(out)
+    assert metadata["fastglorot_stream_format"] == "2"
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert index["metadata"]["fastglorot_stream_format"] == "2"
+    with fastglorot.stream_format(2):
+        reference = materialized(llama(), torch.float32).state_dict()
+        io.write_checkpoint(tmp_path / "block", config=llama(), seed=SEED, max_shard_size=40_000)
+    assert set(tensors) == set(reference)
+    assert all(same_bits(tensor, reference[name]) for name, tensor in tensors.items())
+    v1 = materialized(llama(), torch.float32).state_dict()  # the format took effect: Llama's normal(std=0.02)
+    assert not same_bits(tensors["model.layers.0.mlp.up_proj.weight"], v1["model.layers.0.mlp.up_proj.weight"])
+    block = tmp_path / "block"  # the caller's block: the same files
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in block.iterdir()}
 
 
 def test_same_seed_same_bytes_other_seed_other_values(tmp_path):
@@ -210,6 +231,8 @@ for argv in {[
     ["init", "--config", str(directory), "--print-spec", "--dtype", "bfloat16"],
     ["init", str(tmp_path / "x"), "--config", str(tmp_path / "nowhere")],
     ["init", str(tmp_path / "x"), "--config", str(directory), "--like", "other.safetensors"],
+    ["init", "--config", str(directory), "--print-spec", "--stream-format", "2"],
+    ["init", str(tmp_path / "v2"), "--config", str(directory), "--seed", str(SEED), "--stream-format", "2"],
 ]!r}:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -234,9 +257,16 @@ print(json.dumps(runs))
     listing = json.loads(out)
     assert code == 0 and sorted(listing) == sorted(tensors)
     assert listing["model.embed_tokens.weight"] == {"shape": [256, 64], "dtype": "bfloat16",
-                                                    "init": "LlamaForCausalLM._init_weights"}
-    for (code, out, err), (status, message) in zip(runs[3:], [(1, "nowhere: no such file or directory"),
-                                                              (2, "--config is a source of its own")]):
+                                                    "init": "LlamaForCausalLM._init_weights", "stream_format": 1}
+    code, out, _ = runs[5]
+    assert code == 0 and {entry["stream_format"] for entry in json.loads(out).values()} == {2}
+    code, out, _ = runs[6]
+    assert code == 0 and f"seed {SEED}, stream format 2: " in out
+    v2, metadata = read_checkpoint(tmp_path / "v2")
+    assert metadata["fastglorot_stream_format"] == "2"
+    assert not same_bits(v2["model.layers.0.mlp.up_proj.weight"], tensors["model.layers.0.mlp.up_proj.weight"])
+    for (code, out, err), (status, message) in zip(runs[3:5], [(1, "nowhere: no such file or directory"),
+                                                               (2, "--config is a source of its own")]):
         last = err.strip().splitlines()[-1]
         assert code == status and last.startswith("fastglorot init: error:") and message in last, err
         assert status == 2 or err.strip() == last  # a usage line before argparse's errors; else one line

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+import fastglorot
 from fastglorot import io
 
 distributed = pytest.importorskip("dask.distributed")
@@ -47,6 +48,29 @@ def test_workers_write_the_shards_and_the_bytes_equal_a_single_process_write(tmp
     assert len({task["worker"] for task in shard_tasks}) == 2  # both workers wrote
     assert os.getpid() not in client.run(os.getpid).values()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "cluster"]  # no staging left
+
+
+def test_the_callers_stream_format_reaches_the_workers(tmp_path, cluster):
+    """The workers are other processes, outside the caller's ``fastglorot.stream_format(2)`` block: the writer
+    resolves the format in the caller and hands it to every shard task.  The bytes equal a one-process v2 write,
+    and every shard and the index record format 2."""
+    _, client = cluster
+    spec = {f"layers.{i}.weight": {"shape": [256, 256], "init": "trunc_normal", "std": 0.02} for i in range(3)}
+    shard = 300 << 10  # float32 (v2's values differ from v1's), one 256 KiB tensor per shard
+    alone = io.write_checkpoint(tmp_path / "alone", spec, seed=5, max_shard_size=shard, progress=False,
+                                stream_format=2)
+    with fastglorot.stream_format(2):
+        io.write_checkpoint(tmp_path / "cluster", spec, seed=5, max_shard_size=shard, client=client)
+    assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")  # (v2's values: tests/test_io.py)
+    shards = [p.name for p in alone if p.suffix == ".safetensors"]
+    assert len(shards) == 3
+    safe_open = pytest.importorskip("safetensors").safe_open
+
+    for name in shards:
+        with safe_open(str(tmp_path / "cluster" / name), framework="numpy") as f:
+            assert f.metadata()["fastglorot_stream_format"] == "2"
+    index = json.loads((tmp_path / "cluster" / "model.safetensors.index.json").read_text())
+    assert index["metadata"]["fastglorot_stream_format"] == "2"
 
 
 def _die_while_writing():
@@ -160,3 +184,9 @@ def test_a_config_checkpoint_on_the_cluster_equals_one_process(tmp_path, cluster
     assert digests(tmp_path / "cluster") == digests(tmp_path / "alone")
     shard_tasks = [task for task in stream.data if "fastglorot-shard" in str(task["key"])]
     assert len({task["worker"] for task in shard_tasks}) == 2  # both workers wrote
+    # v2: the caller's block reaches the workers (each rebuilds the model and runs its inits in format 2)
+    io.write_checkpoint(tmp_path / "alone-v2", config=config, seed=3, max_shard_size=50_000, progress=False,
+                        stream_format=2)
+    with fastglorot.stream_format(2):
+        io.write_checkpoint(tmp_path / "cluster-v2", config=config, seed=3, max_shard_size=50_000, client=client)
+    assert digests(tmp_path / "cluster-v2") == digests(tmp_path / "alone-v2")  # (v2's values: test_io_config)

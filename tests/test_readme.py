@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 BENCH_README = REPO / "bench" / "README.md"
 TEXT = README.read_text()
-MAX_LINES = 900
+MAX_LINES = 1000  # 900 until 0.6.0; stream format 2's definition (#30) belongs here, not in the lab notes
 
 FENCE = re.compile(r"^\s*```.*?^\s*```[ \t]*$", re.M | re.S)
 LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\(([^)\s]+)\)")
@@ -125,7 +125,7 @@ def test_every_section_is_in_the_contents():
 
 # (b) length
 
-def test_readme_has_at_most_900_lines():
+def test_readme_has_at_most_1000_lines():
     lines = len(TEXT.splitlines())
     assert lines <= MAX_LINES, (f"README.md has {lines} lines (at most {MAX_LINES}): move measurements and "
                                 "analyses to bench/README.md")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import __version__
-from .._format.tables import FORMATS
+from .._format.tables import DEFAULT_STREAM_FORMAT, FORMATS, STREAM_FORMATS
 from .._engines.memory import available_memory
 from .._engines.warmup import cache_problem, warmup
 from .errors import (TRACEBACK_VARIABLE, command_name, one_line, quiet_broken_pipe, report_traceback,
@@ -55,6 +55,10 @@ The layer: --size bytes of --dtype, shaped (rows, {LAYER_COLUMNS}) (square when 
 element count is a perfect square), rounded down to whole rows; --size must
 hold at least one {LAYER_COLUMNS}-element row. The default, 1GiB of float32, is a
 16384 x 16384 layer.
+
+fastglorot fills in --stream-format (default 1): 2 gives other float32 and
+16-bit normal values, computed faster (README "Stream format"); the header
+line and the JSON's "stream_format" say which.
 
 Unless --quick, three more sections follow, each on its own:
   thread scaling   fastglorot and memset on the same layer, 1 .. --threads threads;
@@ -99,7 +103,13 @@ CI set-up steps: run it as the user, with the NUMBA_CACHE_DIR (and on the kind
 of CPU) the application will use. Prints the seconds each kernel took, then
 where the cache is: NUMBA_CACHE_DIR if set, else the user cache directory
 ($XDG_CACHE_HOME/fastglorot or ~/.cache/fastglorot on Linux), never inside the
-installed package."""
+installed package.
+
+By default both stream formats' kernels are compiled (format 2 has its own
+float32 and 16-bit normal and truncated-normal kernels; its uniform and
+float64 kernels are format 1's): a cache warmed by default serves code
+running in either format. --stream-format 1 (or 2) compiles one format's
+kernels only."""
 
 
 INIT_DESCRIPTION = """\
@@ -122,10 +132,13 @@ dtypes come from an existing .safetensors file or model.safetensors.index.json
 rest), others --like-init; SPEC, optional then, overrides entries by name or
 glob.
 
-Tensor NAME is filled with --seed and stream NAME: it equals
-fastglorot.<init>(shape, dtype=..., seed=SEED, stream=NAME, **kwargs) bit for
-bit. Files appear only when complete (written unnamed, fsynced, then
-linked); an existing output is replaced only with --force. A 7B example:
+Tensor NAME is filled with --seed and stream NAME in --stream-format: it
+equals fastglorot.<init>(shape, dtype=..., seed=SEED, stream=NAME,
+stream_format=N, **kwargs) bit for bit. The seed and the stream format are
+recorded in the safetensors metadata, the sharded index and zarr attributes
+(fastglorot_seed, fastglorot_stream_format). Files appear only when complete
+(written unnamed, fsynced, then linked); an existing output is replaced only
+with --force. A 7B example:
   fastglorot init --example llama-7b --print-spec > llama-7b.json
   fastglorot init llama-7b --example llama-7b --max-shard-size 5GB"""
 
@@ -155,6 +168,9 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     bench.add_argument("--plot", metavar="PATH", help="save a bar chart (PNG; needs matplotlib)")
     bench.add_argument("--quick", action="store_true",
                        help="only the side-by-side comparison: skip thread scaling, peak memory and cold start")
+    bench.add_argument("--stream-format", type=int, choices=list(STREAM_FORMATS), default=DEFAULT_STREAM_FORMAT,
+                       help=f"fastglorot's stream format (default {DEFAULT_STREAM_FORMAT}); 2: other, faster float32 "
+                            "and 16-bit normal values (the other implementations are the same either way)")
     warm = commands.add_parser("warmup", help="compile and cache every kernel ahead of time (all cores)",
                                description=WARMUP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     warm.add_argument("--dtypes", nargs="+", default=list(_ITEMSIZE), choices=list(_ITEMSIZE), metavar="DTYPE",
@@ -162,6 +178,10 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     warm.add_argument("--distributions", nargs="+", default=["uniform", "normal", "truncated_normal"],
                       choices=["uniform", "normal", "truncated_normal"], metavar="DIST",
                       help="uniform, normal, truncated_normal (default: all; every initializer uses one of them)")
+    warm.add_argument("--stream-format", "--stream-formats", dest="stream_formats", nargs="+", type=int,
+                      choices=list(STREAM_FORMATS), default=list(STREAM_FORMATS), metavar="N",
+                      help="the stream formats whose kernels to compile: 1, 2 (default: both; format 2 adds its own "
+                           "float32 and 16-bit normal and truncated-normal kernels)")
     warm.add_argument("--processes", type=positive_int, help="parallel compiler processes (default: all cores)")
     init = commands.add_parser("init", help="write a randomly initialized checkpoint (.safetensors, sharded, "
                                             ".npy, zarr) in bounded memory",
@@ -189,6 +209,11 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     init.add_argument("--seed", type=int, help="Philox key in [0, 2**64) (default: from OS entropy, recorded "
                                                "in the safetensors metadata and printed)")
     init.add_argument("--dtype", choices=list(_ITEMSIZE), help="write every tensor in this dtype")
+    init.add_argument("--stream-format", type=int, choices=list(STREAM_FORMATS),
+                      help="write every tensor in this stream format: 1 or 2 (2: other, faster float32 and 16-bit "
+                           "normal and truncated-normal values; README \"Stream format\"); recorded in the metadata "
+                           "(fastglorot_stream_format) and shown by --print-spec. Default: the one the spec's entries "
+                           f"name (\"stream_format\": 2), else {DEFAULT_STREAM_FORMAT}")
     init.add_argument("--max-shard-size", type=parse_size, metavar="SIZE",
                       help="shard into Hugging Face's layout, SIZE of tensor data per file (5GB = 5*10**9 bytes, "
                            "5GiB = 5*2**30)")
@@ -300,16 +325,18 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "init":
         return run_init(args, init_parser)
     if args.command == "warmup":
-        directory, problem = cache_problem(args.dtypes, args.distributions, compiled=False)
+        formats = sorted(set(args.stream_formats))
+        directory, problem = cache_problem(args.dtypes, args.distributions, compiled=False, stream_formats=formats)
         if problem:  # before compiling: the cache is warmup's whole point
             print(f"fastglorot warmup: error: {problem}", file=sys.stderr)
             return 1
-        times = warmup(args.dtypes, args.distributions, args.processes)
+        times = warmup(args.dtypes, args.distributions, args.processes, stream_formats=formats)
         total = times.pop("total")
+        width = max(28, *map(len, times))
         for name, seconds in times.items():
-            print(f"{name:28s} {seconds:6.2f} s")
-        print(f"{'total (wall)':28s} {total:6.2f} s")
-        directory, problem = cache_problem(args.dtypes, args.distributions)
+            print(f"{name:{width}s} {seconds:6.2f} s")
+        print(f"{'total (wall)':{width}s} {total:6.2f} s")
+        directory, problem = cache_problem(args.dtypes, args.distributions, stream_formats=formats)
         if problem:
             print(f"fastglorot warmup: error: {problem}", file=sys.stderr)
             return 1
@@ -324,7 +351,7 @@ def _main(argv: Sequence[str] | None) -> int:
     dists = ("uniform", "normal") if args.dist == "both" else (args.dist,)
     try:
         return harness.run_bench(args.size, args.dtype, dists, args.threads, args.repeats, args.json, args.plot,
-                                 args.quick)
+                                 args.quick, args.stream_format)
     except KeyboardInterrupt:
         print("fastglorot bench: interrupted", file=sys.stderr)
         return 130

@@ -55,6 +55,8 @@ def run_init(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import time
 
     from .. import io
+    from .._api.stream_format import resolve_stream_format
+    from ..io._spec import checkpoint_stream_format, printable
 
     if args.config is not None:
         if args.spec is not None or args.like is not None or args.example is not None:
@@ -80,20 +82,22 @@ def run_init(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.config is not None:  # a Hugging Face config: the model's own init, module by module
             from ..io import _hf
 
-            if args.print_spec:  # a listing (names, shapes, dtypes), not a spec --spec takes
-                print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype), indent=1))
+            config_format = resolve_stream_format(args.stream_format)  # None: the current one (1 unless changed)
+            if args.print_spec:  # a listing (names, shapes, dtypes, stream format), not a spec --spec takes
+                print(json.dumps(_hf.config_spec(args.config, dtype=args.dtype, stream_format=config_format),
+                                 indent=1))
                 return 0
             seed = resolve_seed(args.seed)
             with scheduler(args.scheduler) as client:
                 written = io.write_checkpoint(args.out, config=args.config, seed=seed, dtype=args.dtype,
                                               max_shard_size=args.max_shard_size, force=args.force,
                                               progress=False if args.quiet else (args.progress or None),
-                                              client=client)
+                                              client=client, stream_format=config_format)
             if not args.quiet:
                 seconds = time.perf_counter() - start
                 nbytes = sum(p.stat().st_size for p in written if p.suffix == ".safetensors")
                 print(f"wrote {nbytes / 2**30:.2f} GiB in {seconds:.1f} s ({nbytes / seconds / 1e9:.2f} GB/s), "
-                      f"seed {seed}: {', '.join(str(p) for p in written)}")
+                      f"seed {seed}, stream format {config_format}: {', '.join(str(p) for p in written)}")
             return 0
         if args.example is not None:
             specs = io.load_spec(spec, dtype=args.dtype)
@@ -102,15 +106,16 @@ def run_init(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             specs = io.spec_like(args.like, overrides, matrix_init=args.like_init, dtype=args.dtype)
         else:
             specs = io.load_spec(args.spec, dtype=args.dtype)
+        # --stream-format, else the spec's entries' (they must agree), else 1: the one the file records
+        fmt = checkpoint_stream_format(specs, args.stream_format)
         if args.print_spec:  # the resolved spec, whatever its source; nothing is written
-            print(json.dumps({s.name: {"shape": list(s.shape), "dtype": s.dtype, "init": s.init, **s.kwargs}
-                              for s in specs}, indent=1))
+            print(json.dumps(printable(specs, fmt), indent=1))
             return 0
         seed = resolve_seed(args.seed)  # drawn here when not given, so that the report can name it
         with scheduler(args.scheduler) as client:
             written = io.write_checkpoint(args.out, specs, seed=seed, max_shard_size=args.max_shard_size,
                                           force=args.force, progress=False if args.quiet else (args.progress or None),
-                                          client=client)
+                                          client=client, stream_format=fmt)
     except KeyboardInterrupt:
         print("fastglorot init: interrupted; no output was written", file=sys.stderr)
         return 130
@@ -127,5 +132,6 @@ def run_init(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         seconds = time.perf_counter() - start
         nbytes = sum(s.nbytes for s in specs)
         print(f"wrote {len(specs)} tensors, {nbytes / 2**30:.2f} GiB, in {seconds:.1f} s "
-              f"({nbytes / seconds / 1e9:.2f} GB/s), seed {seed}: {', '.join(str(p) for p in written)}")
+              f"({nbytes / seconds / 1e9:.2f} GB/s), seed {seed}, stream format {fmt}: "
+              f"{', '.join(str(p) for p in written)}")
     return 0

@@ -7,6 +7,14 @@ kernels of the requested distributions and dtypes in parallel processes
 (numba compiles under the GIL, so threads would not help), each writing the
 shared disk cache, then loads them into the calling process.
 
+Stream format 2 has its own kernels where its values differ from format 1's
+(the float32 and 16-bit normal and truncated normal: ``fill_normal_float32_v2``,
+``fill_normal_half_v2``, ``fill_truncated_normal_float32_v2``,
+``fill_truncated_normal_half_v2``); elsewhere both formats run one kernel.
+By default :func:`warmup` compiles the kernels of both formats, so that a
+cache warmed by default serves code in either; ``stream_formats=[1]`` (or
+``[2]``) compiles one format's only.
+
 The cache lives in ``NUMBA_CACHE_DIR`` if set (and writable), else in the
 per-user cache directory (``$XDG_CACHE_HOME/fastglorot`` or
 ``~/.cache/fastglorot`` on Linux; ``_engines.jit.cache_roots``), never inside the
@@ -16,54 +24,86 @@ on the kind of CPU) the application will run with.
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .._format.tables import FORMATS, KERNEL_DISTRIBUTIONS, NAMES
+from .._format.tables import FORMATS, KERNEL_DISTRIBUTIONS, NAMES, STREAM_FORMATS
 from .dispatch import kernel, load
 from .kernel_set import kernel_name
 
-__all__ = ["warmup", "cache_problem", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS"]
+__all__ = ["warmup", "cache_problem", "WARMUP_DTYPES", "WARMUP_DISTRIBUTIONS", "WARMUP_STREAM_FORMATS"]
 
 WARMUP_DTYPES = NAMES
 WARMUP_DISTRIBUTIONS = KERNEL_DISTRIBUTIONS
+WARMUP_STREAM_FORMATS = STREAM_FORMATS
+
+Job = Tuple[str, str, int]
+"""``(distribution, dtype, stream format)`` of one kernel."""
 
 
-def _jobs(distributions: Sequence[str], dtypes: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
-    """One job per kernel: float16 and bfloat16 share their 16-bit kernels."""
+def _jobs(distributions: Sequence[str], dtypes: Sequence[str],
+          stream_formats: Sequence[int] = WARMUP_STREAM_FORMATS) -> Tuple[Job, ...]:
+    """One job per kernel: float16 and bfloat16 share their 16-bit kernels, and the formats share every kernel
+    but format 2's own (its name ends in ``_v2``)."""
     seen, jobs = set(), []
-    for distribution in distributions:
-        for dtype in dtypes:
-            kernel = (distribution, FORMATS[dtype].family)
-            if kernel not in seen:
-                seen.add(kernel)
-                jobs.append((distribution, dtype))
+    for stream_format in stream_formats:
+        for distribution in distributions:
+            for dtype in dtypes:
+                name = kernel_name(distribution, dtype, stream_format)
+                if name not in seen:
+                    seen.add(name)
+                    jobs.append((distribution, dtype, stream_format))
     return tuple(jobs)
 
 
-def _compile(job: Tuple[str, str]) -> float:
+def _compile(job: Job) -> float:
     """Seconds to load ``job``'s kernel in this process (compiling it when the disk cache has none).
 
     Runs in the compiler processes, and in the caller (which then loads from
     the cache).  No notice is printed: warmup reports the times itself.
     """
-    distribution, dtype = job
+    distribution, dtype, stream_format = job
     start = time.perf_counter()
-    load(distribution, dtype)
+    load(distribution, dtype, stream_format)
     return time.perf_counter() - start
 
 
-def _label(dtype: str) -> str:
-    """The dtypes sharing ``dtype``'s kernel: ``"float16/bfloat16"`` for the 16-bit kernels."""
+def _label(job: Job) -> str:
+    """``"<distribution> <dtypes>"``, with the dtypes sharing the kernel (``"float16/bfloat16"`` for the 16-bit
+    kernels) and `` v2`` for format 2's own kernels."""
+    distribution, dtype, stream_format = job
     family = FORMATS[dtype].family
-    return "/".join(name for name, fmt in FORMATS.items() if fmt.family == family)
+    dtypes = "/".join(name for name, fmt in FORMATS.items() if fmt.family == family)
+    own = kernel_name(distribution, dtype, stream_format) != kernel_name(distribution, dtype)
+    return f"{distribution} {dtypes}" + (f" v{stream_format}" if own else "")
+
+
+def _checked_formats(stream_formats: Sequence[int]) -> List[int]:
+    """``stream_formats`` checked (1 or 2 each), in the caller's order; a clear error names the argument.
+
+    (The engines sit below ``_api``, whose ``resolve_stream_format`` says the same for one format.)
+    """
+    choices = " or ".join(map(str, STREAM_FORMATS))
+    if isinstance(stream_formats, (int, str)) or not stream_formats:
+        raise ValueError(f"stream_formats must be a non-empty sequence of stream formats ({choices}); got "
+                         f"{stream_formats!r}")
+    for value in stream_formats:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"stream_formats entries must be {choices} (an int), got {value!r}")
+        if int(value) not in STREAM_FORMATS:
+            raise ValueError(f"stream_formats entries must be {choices}, got {value}: stream format {value} does "
+                             f"not exist (README \"Stream format\")")
+    return [int(value) for value in stream_formats]
 
 
 def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] = WARMUP_DISTRIBUTIONS,
-           processes: Optional[int] = None) -> Dict[str, float]:
-    """Compile and cache the kernels of ``distributions`` x ``dtypes``; return seconds per kernel.
+           processes: Optional[int] = None, *, stream_formats: Sequence[int] = WARMUP_STREAM_FORMATS
+           ) -> Dict[str, float]:
+    """Compile and cache the kernels of ``distributions`` x ``dtypes`` x ``stream_formats``; return seconds per
+    kernel.
 
     Parameters
     ----------
@@ -75,18 +115,25 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     processes : int, optional
         Parallel compiler processes (default: the CPU count, at most one per
         kernel); 1 compiles in this process only.
+    stream_formats : sequence of int, default (1, 2)
+        The stream formats whose kernels to compile.  Format 2 adds its own
+        float32 and 16-bit normal and truncated-normal kernels; its uniform
+        and float64 fills run format 1's kernels.  The default compiles
+        both, so that the cache serves code in either format.
 
     Returns
     -------
     dict
         ``"<distribution> <dtype>"`` -> seconds its compilation (or cache
         load) took, plus ``"total"``; float16 and bfloat16 share one kernel
-        (``"... float16/bfloat16"``).
+        (``"... float16/bfloat16"``), and format 2's own kernels end in
+        ``" v2"`` (``"normal float32 v2"``).
 
     Raises
     ------
     ValueError
-        For an unknown dtype or distribution.
+        For an unknown dtype, distribution or stream format (TypeError for
+        a stream format that is not an int).
 
     Warns
     -----
@@ -101,6 +148,8 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     >>> times = fastglorot.warmup(dtypes=["float32"], distributions=["uniform"], processes=1)
     >>> sorted(times)
     ['total', 'uniform float32']
+    >>> sorted(fastglorot.warmup(["float32"], ["normal"], processes=1, stream_formats=[2]))
+    ['normal float32 v2', 'total']
     """
     for dtype in dtypes:
         if dtype not in WARMUP_DTYPES:
@@ -108,8 +157,9 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
     for distribution in distributions:
         if distribution not in WARMUP_DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {', '.join(WARMUP_DISTRIBUTIONS)}; got {distribution!r}")
-    jobs = _jobs(distributions, dtypes)
-    directory, problem = cache_problem(dtypes, distributions, compiled=False)
+    formats = _checked_formats(stream_formats)
+    jobs = _jobs(distributions, dtypes, formats)
+    directory, problem = cache_problem(dtypes, distributions, compiled=False, stream_formats=formats)
     if problem:
         warnings.warn(problem, UserWarning, stacklevel=2)
     # Without a disk cache, compiler processes would compile for nothing: compile here only.
@@ -127,14 +177,16 @@ def warmup(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] =
             _compile(job)
     else:
         seconds = {job: _compile(job) for job in jobs}
-    result = {f"{distribution} {_label(dtype)}": seconds[distribution, dtype] for distribution, dtype in jobs}
+    result = {_label(job): seconds[job] for job in jobs}
     result["total"] = time.perf_counter() - start
     return result
 
 
 def cache_problem(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence[str] = WARMUP_DISTRIBUTIONS,
-                  compiled: bool = True) -> Tuple[Optional[str], Optional[str]]:
-    """Where the kernels of ``distributions`` x ``dtypes`` are cached, and what went wrong, if anything.
+                  compiled: bool = True, stream_formats: Sequence[int] = WARMUP_STREAM_FORMATS
+                  ) -> Tuple[Optional[str], Optional[str]]:
+    """Where the kernels of ``distributions`` x ``dtypes`` x ``stream_formats`` are cached, and what went wrong,
+    if anything.
 
     Returns ``(directory, problem)``: ``directory`` holds the cache (None
     when numba can write none), and ``problem`` is None when the kernels are
@@ -147,7 +199,7 @@ def cache_problem(dtypes: Sequence[str] = WARMUP_DTYPES, distributions: Sequence
     """
     from .jit import cache_directory, cache_roots, cached_on_disk  # imports numba
 
-    dispatchers = [kernel(kernel_name(distribution, dtype)) for distribution, dtype in _jobs(distributions, dtypes)]
+    dispatchers = [kernel(kernel_name(*job)) for job in _jobs(distributions, dtypes, stream_formats)]
     directories = {cache_directory(d) for d in dispatchers}
     directory = next(iter(directories)) if len(directories) == 1 else None
     requested = os.environ.get("NUMBA_CACHE_DIR", "").strip()

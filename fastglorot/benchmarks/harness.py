@@ -7,7 +7,10 @@ each.  Then, unless ``--quick``: thread scaling of fastglorot on the same
 buffer, the peak memory of an allocating ``glorot_uniform`` of the same layer
 shape and dtype against its output, and cold start (first-ever compile;
 import + first fill of a small 256x256 float32 array with a warm cache), the
-last two in fresh processes.
+last two in fresh processes.  fastglorot fills in the stream format asked for
+(``--stream-format``, default 1), everywhere: the comparison, thread scaling,
+peak memory and cold start; the report's header and the JSON's
+``stream_format`` say which.
 
 Other work on the machine can halve every figure without changing how they
 look, so the main measurement also times the memset at one thread (hidden
@@ -32,7 +35,8 @@ import numba
 import numpy as np
 
 from .._api.buffers import allocate
-from .._format.tables import format_of
+from .._api.stream_format import resolve_stream_format
+from .._format.tables import DEFAULT_STREAM_FORMAT, format_of
 from . import contention
 from .measure import at_threads, format_table, interleaved_times, machine, machine_line, median, memset_, run_python
 from .peers import DISTS, PEERS, glorot_scale, layer_shape
@@ -42,11 +46,11 @@ __all__ = ["run_bench", "layer_for"]
 MEMORY_TARGET_SLACK = 64 << 20
 
 _PEAK_MEMORY_CODE = """
-# run with "shape, dtype = ..." prepended (see _peak_memory)
+# run with "shape, dtype, stream_format = ..." prepended (see _peak_memory)
 import json, resource
 import fastglorot
 from fastglorot._engines import dispatch as _engines
-_engines.load("uniform", dtype)  # load or compile the kernel first: not part of the peak
+_engines.load("uniform", dtype, stream_format)  # load or compile the kernel first: not part of the peak
 
 def rss(field):
     with open("/proc/self/status") as status:
@@ -55,19 +59,20 @@ def rss(field):
 with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # reset the peak (VmHWM) to the current RSS
 before = rss("VmRSS:")
-weights = fastglorot.glorot_uniform(shape, dtype=dtype, seed=1)
+weights = fastglorot.glorot_uniform(shape, dtype=dtype, seed=1, stream_format=stream_format)
 print(json.dumps({"before": before, "peak": rss("VmHWM:"), "output": weights.nbytes}))
 """
 
 _COLD_START_CODE = """
+# run with "stream_format = ..." prepended (see _cold_start)
 import json, time
 start = time.perf_counter()
 import numpy as np
 import fastglorot
 imported = time.perf_counter()
-fastglorot.glorot_uniform_(np.empty((256, 256), np.float32), seed=1)
+fastglorot.glorot_uniform_(np.empty((256, 256), np.float32), seed=1, stream_format=stream_format)
 uniform = time.perf_counter()
-fastglorot.glorot_normal_(np.empty((256, 256), np.float32), seed=1)
+fastglorot.glorot_normal_(np.empty((256, 256), np.float32), seed=1, stream_format=stream_format)
 normal = time.perf_counter()
 print(json.dumps({"import": imported - start, "first uniform": uniform - imported,
                   "first normal": normal - uniform}))
@@ -97,7 +102,8 @@ _MEMSET_ONE = "memset at 1 thread"
 
 
 def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats: int,
-                   peers: Sequence[str]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+                   peers: Sequence[str], stream_format: int = DEFAULT_STREAM_FORMAT
+                   ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     """The results rows, and :func:`contention.busy_report` over the timed runs."""
     results = []
     probe = threads > 1 and "memset" in peers
@@ -107,7 +113,7 @@ def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats:
     before = contention.cpu_snapshot()
     try:
         for dist in dists:
-            actions = {name: PEERS[name].make(out, dist, threads) for name in peers}
+            actions = {name: PEERS[name].fill_in(out, dist, threads, stream_format) for name in peers}
             if probe:
                 actions[_MEMSET_ONE] = at_threads(1, PEERS["memset"].make(out, dist, 1))
             for action in actions.values():  # warm-up: compile, thread pools, page state
@@ -133,13 +139,14 @@ def _measure_layer(out: np.ndarray, dists: Sequence[str], threads: int, repeats:
     return results, busy
 
 
-def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[str, Any]]:
+def _thread_scaling(out: np.ndarray, threads: int, repeats: int, stream_format: int = DEFAULT_STREAM_FORMAT
+                    ) -> List[Dict[str, Any]]:
     saved = numba.get_num_threads()
     rows = []
     try:
         for count in range(1, threads + 1):
             numba.set_num_threads(count)
-            actions = {dist: PEERS["fastglorot"].make(out, dist, count) for dist in DISTS}
+            actions = {dist: PEERS["fastglorot"].fill_in(out, dist, count, stream_format) for dist in DISTS}
             actions["memset"] = PEERS["memset"].make(out, "uniform", count)
             times = interleaved_times(actions, repeats)
             rows.append({"threads": count, **{name: out.nbytes / median(t) / 1e9 for name, t in times.items()}})
@@ -148,9 +155,9 @@ def _thread_scaling(out: np.ndarray, threads: int, repeats: int) -> List[Dict[st
     return rows
 
 
-def _peak_memory(shape: Sequence[int], dtype: str) -> Dict[str, Any]:
+def _peak_memory(shape: Sequence[int], dtype: str, stream_format: int = DEFAULT_STREAM_FORMAT) -> Dict[str, Any]:
     facts: Dict[str, Any]
-    code = f"shape, dtype = {tuple(shape)!r}, {dtype!r}" + _PEAK_MEMORY_CODE
+    code = f"shape, dtype, stream_format = {tuple(shape)!r}, {dtype!r}, {stream_format!r}" + _PEAK_MEMORY_CODE
     facts, _ = run_python(code)
     facts.update(shape=list(shape), dtype=dtype)
     facts["extra"] = facts["peak"] - facts["before"] - facts["output"]
@@ -158,19 +165,19 @@ def _peak_memory(shape: Sequence[int], dtype: str) -> Dict[str, Any]:
     return facts
 
 
-def _cold_start() -> Dict[str, Any]:
+def _cold_start(stream_format: int = DEFAULT_STREAM_FORMAT) -> Dict[str, Any]:
     """First fills in fresh processes: on the kernels (empty, then warm numba cache), and by default.
 
     The kernel runs set ``FASTGLOROT_NUMPY_MAX_BYTES=0``, so that the small
     fill compiles or loads its kernel; the default run takes the NumPy path
     that small fills use before numba is loaded.
     """
+    code = f"stream_format = {stream_format!r}" + _COLD_START_CODE
     with tempfile.TemporaryDirectory(prefix="fastglorot-bench-cache-") as cache:
         kernels = {"NUMBA_CACHE_DIR": cache, "FASTGLOROT_NUMPY_MAX_BYTES": "0"}
-        cold, cold_wall = run_python(_COLD_START_CODE, env=kernels)
-        warm, warm_wall = run_python(_COLD_START_CODE, env=kernels)
-        numpy_path, numpy_wall = run_python(_COLD_START_CODE, env={"NUMBA_CACHE_DIR": cache,
-                                                                   "FASTGLOROT_NUMPY_MAX_BYTES": ""})
+        cold, cold_wall = run_python(code, env=kernels)
+        warm, warm_wall = run_python(code, env=kernels)
+        numpy_path, numpy_wall = run_python(code, env={"NUMBA_CACHE_DIR": cache, "FASTGLOROT_NUMPY_MAX_BYTES": ""})
     return {"cold": dict(cold, process=cold_wall), "warm": dict(warm, process=warm_wall),
             "numpy_path": dict(numpy_path, process=numpy_wall)}
 
@@ -234,8 +241,12 @@ def _bytes(count: int) -> str:
 
 def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, threads: Optional[int] = None,
               repeats: int = 5, json_path: Optional[str] = None, plot_path: Optional[str] = None,
-              quick: bool = False) -> int:
-    """Run the benchmark, print the report, write JSON/plot; return the exit status."""
+              quick: bool = False, stream_format: Optional[int] = None) -> int:
+    """Run the benchmark, print the report, write JSON/plot; return the exit status.
+
+    ``stream_format``: fastglorot's (None: the current one, resolved here).
+    """
+    fmt = resolve_stream_format(stream_format)
     # Kernels throughout, whatever the size: the NumPy path serves only a process's first small fills
     # (bench/bench_numpy_path.py measures it), and would otherwise time the first fills of a small --size.
     os.environ["FASTGLOROT_NUMPY_MAX_BYTES"] = "0"
@@ -260,30 +271,31 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
     facts = machine()
     print(machine_line(facts))
     print(f"# layer {out.shape} {dtype} = {_bytes(out.nbytes)}, {threads} threads, median of {repeats}; "
-          f"Glorot bound {glorot_scale(out.shape, 'uniform'):.3g}, std {glorot_scale(out.shape, 'normal'):.3g}")
+          f"Glorot bound {glorot_scale(out.shape, 'uniform'):.3g}, std {glorot_scale(out.shape, 'normal'):.3g}; "
+          f"fastglorot in stream format {fmt}")
     if out.nbytes != size:
         print(f"# --size {size} bytes rounded down to whole layer rows: {out.nbytes} bytes")
     if missing:
         print("# skipped, not installed: " + ", ".join(missing))
-    results, busy = _measure_layer(out, dists, threads, repeats, peers)
+    results, busy = _measure_layer(out, dists, threads, repeats, peers, fmt)
     print(_report(results, dists))
     warning = contention.busy_text(busy)
     if warning:
         print("\n" + warning)
     report: Dict[str, Any] = {"machine": facts, "size_bytes": out.nbytes, "dtype": dtype, "threads": threads,
-                              "shape": list(out.shape), "repeats": repeats, "results": results,
-                              "skipped": missing, "busy": busy}
+                              "shape": list(out.shape), "repeats": repeats, "stream_format": fmt,
+                              "results": results, "skipped": missing, "busy": busy}
     if not quick:
-        scaling = _thread_scaling(out, threads, max(3, repeats // 2))
+        scaling = _thread_scaling(out, threads, max(3, repeats // 2), fmt)
         print("\nThread scaling (fastglorot, GB/s)")
         print(format_table(["threads"] + [k for k in scaling[0] if k != "threads"],
                            [list(row.values()) for row in scaling]))
         del out  # the fresh process allocates its own layer: one layer in memory at a time, not two
-        memory = _peak_memory(shape, dtype)
+        memory = _peak_memory(shape, dtype, fmt)
         print(f"\nPeak memory of glorot_uniform({shape}, dtype={dtype!r}), in a fresh process: "
               f"{memory['extra'] / 2**20:+.1f} MiB beyond its {_bytes(memory['output'])} output "
               f"(target <= +{MEMORY_TARGET_SLACK >> 20} MiB: {'met' if memory['within_target'] else 'MISSED'})")
-        cold = _cold_start()
+        cold = _cold_start(fmt)
         print(f"\nCold start (fresh processes, a 256x256 float32 fill): "
               f"first-ever compile {cold['cold']['first uniform']:.2f} s (uniform), "
               f"{cold['cold']['first normal']:.2f} s (normal); warm cache: import {cold['warm']['import']:.2f} s "
@@ -296,15 +308,20 @@ def run_bench(size: int, dtype: str = "float32", dists: Sequence[str] = DISTS, t
         try:
             Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
             print(f"\nwrote {json_path}")
+        except BrokenPipeError:  # stdout's reader is gone (| head), not the file: the command exits quietly
+            raise
         except OSError as error:
             print(f"fastglorot bench: error: cannot write --json {json_path}: {error.strerror or error}",
                   file=sys.stderr)
             status = 1
     if plot_path:
-        title = f"{facts['cpu']}, {threads} threads: {_bytes(report['size_bytes'])} {dtype} layer {shape}"
+        title = (f"{facts['cpu']}, {threads} threads: {_bytes(report['size_bytes'])} {dtype} layer {shape}, "
+                 f"stream format {fmt}")
         try:
             _plot(plot_path, results, dists, title)
             print(f"wrote {plot_path}")
+        except BrokenPipeError:
+            raise
         except OSError as error:
             print(f"fastglorot bench: error: cannot write --plot {plot_path}: {error.strerror or error}",
                   file=sys.stderr)

@@ -7,7 +7,9 @@ layout ``(fan_out, fan_in)`` or ``(out, in, *kernel)`` (fans as
 ``sqrt(2/(fan_in + fan_out))``, by the fastest honest recipe its library offers:
 
 ``fastglorot``
-    :func:`glorot_uniform_` / :func:`glorot_normal_`.
+    :func:`glorot_uniform_` / :func:`glorot_normal_`, in the stream format
+    :meth:`Peer.fill_in` names (``fastglorot bench --stream-format``; format
+    2 gives other, faster float32 and 16-bit normals).
 ``memset``
     A parallel constant fill of the same buffer (the bandwidth yardstick).
 ``numpy``
@@ -48,6 +50,7 @@ import numpy as np
 
 from .. import glorot_normal_, glorot_uniform_  # the public functions, wherever they are defined
 from .._api.fans import compute_fans
+from .._api.stream_format import resolve_stream_format
 from . import LAYER_COLUMNS
 from .measure import memset_
 
@@ -104,9 +107,10 @@ def _numpy_chunk_filler(dist: str, scale: float, out: np.ndarray) -> Callable[[n
     return fill
 
 
-def _fastglorot(out: np.ndarray, dist: str, threads: int) -> Fill:
+def _fastglorot(out: np.ndarray, dist: str, threads: int, stream_format: Optional[int] = None) -> Fill:
     fill = glorot_uniform_ if dist == "uniform" else glorot_normal_
-    return lambda: fill(out, seed=1)
+    fmt = resolve_stream_format(stream_format)  # resolved now: the fill may be timed in another thread
+    return lambda: fill(out, seed=1, stream_format=fmt)
 
 
 def _memset(out: np.ndarray, dist: str, threads: int) -> Fill:
@@ -198,6 +202,16 @@ class Peer(NamedTuple):
     module: Optional[str]  # what must be installed (its pip name where no module is imported)
     make: Callable[[np.ndarray, str, int], Fill]
     probe: Optional[Callable[[], bool]] = None  # whether it is installed, where no module tells
+    make_in_format: Optional[Callable[[np.ndarray, str, int, Optional[int]], Fill]] = None  # fastglorot's own
+
+    def fill_in(self, out: np.ndarray, dist: str, threads: int, stream_format: Optional[int] = None) -> Fill:
+        """``make(out, dist, threads)``, with fastglorot's fills in ``stream_format`` (None: the current one).
+
+        The other libraries have no stream format: their fills are the same whatever it is.
+        """
+        if self.make_in_format is not None:
+            return self.make_in_format(out, dist, threads, stream_format)
+        return self.make(out, dist, threads)
 
     def available(self) -> bool:
         if self.probe is not None:
@@ -206,7 +220,7 @@ class Peer(NamedTuple):
 
 
 PEERS: Dict[str, Peer] = {peer.name: peer for peer in [
-    Peer("fastglorot", None, _fastglorot),
+    Peer("fastglorot", None, _fastglorot, make_in_format=_fastglorot),
     Peer("memset", None, _memset),
     Peer("numpy", None, _numpy),
     Peer("numpy-threads", None, _numpy_threads),

@@ -14,10 +14,15 @@ aliases), a sampler (``uniform``: low 0, high 1; ``normal``: mean 0, std 1;
 ``ones``.
 
 Reproducibility rule: tensor ``name`` is filled with ``seed`` and
-``stream=name``, so it equals ``fastglorot.<init>(shape, dtype=dtype,
-seed=seed, stream=name, **kwargs)`` bit for bit, whatever the file format,
-sharding or slab size: a 70B checkpoint can be regenerated, or checked,
-tensor by tensor.
+``stream=name`` in the checkpoint's stream format, so it equals
+``fastglorot.<init>(shape, dtype=dtype, seed=seed, stream=name,
+stream_format=stream_format, **kwargs)`` bit for bit, whatever the file
+format, sharding or slab size: a 70B checkpoint can be regenerated, or
+checked, tensor by tensor.  The seed and the stream format are recorded in
+the metadata (``fastglorot_seed``, ``fastglorot_stream_format``: safetensors
+``__metadata__``, the sharded index, zarr group attributes);
+:func:`recorded_stream_format` reads the format back (1 where a file, such
+as one of fastglorot 0.5, records none).
 
 How it is written (README "Writing checkpoints"):
 
@@ -50,10 +55,11 @@ materialized and written module by module; it alone imports torch and
 transformers, and only when a config is used).
 """
 
-from ._spec import (DTYPES, EXAMPLES, INITS, SpecError, TensorSpec, like_default_init, llama_spec, load_spec, read_spec,
-                    spec_like)
+from ._spec import (DTYPES, EXAMPLES, INITS, STREAM_FORMAT_KEY, SpecError, TensorSpec, like_default_init, llama_spec,
+                    load_spec, read_spec, recorded_stream_format, spec_like)
 from ._shards import SLAB_BYTES
 from ._writers import write_checkpoint
 
 __all__ = ["TensorSpec", "SpecError", "SLAB_BYTES", "INITS", "DTYPES", "EXAMPLES", "read_spec", "load_spec",
-           "llama_spec", "spec_like", "write_checkpoint", "like_default_init"]
+           "llama_spec", "spec_like", "write_checkpoint", "like_default_init", "recorded_stream_format",
+           "STREAM_FORMAT_KEY"]

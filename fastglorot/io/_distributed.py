@@ -7,7 +7,8 @@ complete), so a worker that dies mid-file leaves nothing: Dask reruns the
 task elsewhere (its ``allowed-failures`` setting), or the write fails and
 the caller removes the staging directory.  The index is written last, by the
 caller, once every shard is in place.  The bytes equal a single-process
-write: every tensor is a pure function of the seed and its name.
+write: every tensor is a pure function of the seed, its name and the stream
+format, which the caller resolves and hands to every task.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ def worker_address() -> str:
         return "local"
 
 
-def _write_shard(path: str, group: List[TensorSpec], seed: int, metadata: Dict[str, str]) -> str:
-    """Write one shard file whole (run on a worker); return the address of the worker that wrote it."""
-    write_shard(Path(path), group, seed, metadata)
+def _write_shard(path: str, group: List[TensorSpec], seed: int, stream_format: int, metadata: Dict[str, str]) -> str:
+    """Write one shard file whole (run on a worker); return the address of the worker that wrote it.
+
+    ``stream_format`` comes resolved from the caller: a worker process does
+    not see the caller's :func:`fastglorot.stream_format` block.
+    """
+    write_shard(Path(path), group, seed, stream_format, metadata)
     return worker_address()
 
 
@@ -64,9 +69,11 @@ def run_shard_tasks(client: Any, staging: Path, names: Sequence[str], function: 
 
 
 def write_shards(client: Any, staging: Path, names: Sequence[str], groups: Sequence[List[TensorSpec]], seed: int,
-                 metadata: Dict[str, str]) -> List[str]:
-    """Write each shard ``staging / names[i]`` (the tensors ``groups[i]``) on ``client``'s workers."""
-    return run_shard_tasks(client, staging, names, _write_shard, [(group, seed, metadata) for group in groups])
+                 stream_format: int, metadata: Dict[str, str]) -> List[str]:
+    """Write each shard ``staging / names[i]`` (the tensors ``groups[i]``, in ``stream_format``) on ``client``'s
+    workers."""
+    return run_shard_tasks(client, staging, names, _write_shard,
+                           [(group, seed, stream_format, metadata) for group in groups])
 
 
 def connect(address: str, timeout: float = 30.0) -> Any:

@@ -37,6 +37,9 @@ What is written, and how it equals ``fastglorot.torch.materialize``:
   constant.
 * Tensors that no init writes (``materialize`` leaves them uninitialized
   memory, and warns) are written as zeros, named in a ``UserWarning``.
+* The stream format ``n`` (resolved where the user calls, handed to the Dask
+  workers, recorded in the metadata) is the one the inits' fastglorot fills
+  use, as in ``materialize(model, seed, init_fn=..., stream_format=n)``.
 
 torch and transformers are imported only here, and this module only when a
 config is used.
@@ -51,6 +54,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
+from .._api.stream_format import resolve_stream_format
 from .._format.seeding import resolve_seed
 from ._atomic import AtomicFile, staged_checkpoint
 from ._filewrites import WriteBehind, pwrite_all, set_size
@@ -68,7 +72,7 @@ from ._hf_model import (
 )
 from ._safetensors import encode_header
 from ._shards import progress_bar, shard_groups, shard_names, write_index
-from ._spec import PathLike, SpecError
+from ._spec import STREAM_FORMAT_KEY, PathLike, SpecError
 
 __all__ = ["DEFAULT_MAX_SHARD_SIZE", "load_config", "build_meta_model", "config_spec", "write_from_config"]
 
@@ -125,7 +129,8 @@ def _allocate(tensor: Any) -> Any:
 
 @contextlib.contextmanager
 def _materialized(model: Any, unit: _Unit, seed: int, init_fn: Callable[[Any], Any],
-                  registered: Dict[str, Tuple[Any, str, str]]) -> Iterator[Tuple[Dict[str, Any], List[str]]]:
+                  registered: Dict[str, Tuple[Any, str, str]], stream_format: int
+                  ) -> Iterator[Tuple[Dict[str, Any], List[str]]]:
     """``(written name -> its CPU tensor as materialize leaves it, names no init wrote)`` of one unit.
 
     On exit the unit's registrations are put back to ``meta`` and its
@@ -146,7 +151,8 @@ def _materialized(model: Any, unit: _Unit, seed: int, init_fn: Callable[[Any], A
                     if id(tensor) in real:
                         table[local] = real[id(tensor)]
         del real
-        names = run_inits(model, seed, unit.modules, init_fn)  # the whole model's names; only the unit's memory is real
+        # the whole model's names; only the unit's memory is real
+        names = run_inits(model, seed, unit.modules, init_fn, stream_format=stream_format)
         first = {alias: name for name, aliases in names.aliases.items() for alias in (name, *aliases)}
         tensors: Dict[str, Any] = {}
         untouched = []
@@ -181,7 +187,8 @@ def _tensor_bytes(tensor: Any) -> memoryview:
     return memoryview(flat.view(torch.uint8).numpy())
 
 
-def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehind], seed: int, bar: Any) -> None:
+def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehind], seed: int, stream_format: int,
+                bar: Any) -> None:
     """The bytes of every planned tensor of the shards in ``outputs`` at its position, one unit at a time."""
     by_name = {t.name: t for t in planned}
     registered = registrations(model)
@@ -189,7 +196,7 @@ def _write_data(model: Any, planned: List[Planned], outputs: Dict[int, WriteBehi
     for unit in _units(model, list(by_name), registered):
         if not any(by_name[name].shard in outputs for name in unit.written):
             continue  # (a unit split across shards is materialized by each shard's writer: the same values)
-        with _materialized(model, unit, seed, model._init_weights, registered) as (tensors, untouched):
+        with _materialized(model, unit, seed, model._init_weights, registered, stream_format) as (tensors, untouched):
             all_untouched.extend(untouched)
             for name in unit.written:
                 tensor, plan = tensors.pop(name), by_name[name]
@@ -220,7 +227,7 @@ def _headers(groups: List[List[Planned]], metadata: Dict[str, str]) -> List[Tupl
 
 
 def _write_shards(model: Any, planned: List[Planned], headers: List[Tuple[bytes, int]], paths: Dict[int, Path],
-                  seed: int, bar: Any) -> None:
+                  seed: int, stream_format: int, bar: Any) -> None:
     """Write the shard files ``paths`` (shard index -> path) whole: header, data, commit."""
     files = {shard: AtomicFile(path) for shard, path in paths.items()}
     try:
@@ -230,7 +237,7 @@ def _write_shards(model: Any, planned: List[Planned], headers: List[Tuple[bytes,
             set_size(file.fd, size)
             pwrite_all(file.fd, memoryview(prefix), 0)
             outputs[shard] = WriteBehind(file.fd)
-        _write_data(model, planned, outputs, seed, bar)
+        _write_data(model, planned, outputs, seed, stream_format, bar)
         for file in files.values():
             file.commit(False)
     finally:
@@ -239,7 +246,7 @@ def _write_shards(model: Any, planned: List[Planned], headers: List[Tuple[bytes,
 
 
 def _write_shard_on_worker(path: str, config: Any, dtype: Optional[str], max_shard_size: int, shard: int, seed: int,
-                           metadata: Dict[str, str]) -> str:
+                           stream_format: int, metadata: Dict[str, str]) -> str:
     """One shard of a config checkpoint, written whole on a Dask worker; returns the worker's address.
 
     The worker rebuilds the meta model and the layout from the config (the
@@ -250,7 +257,7 @@ def _write_shard_on_worker(path: str, config: Any, dtype: Optional[str], max_sha
     planned = plan(model)
     headers = _headers(shard_groups(planned, max_shard_size), metadata)
     with progress_bar(0, False) as bar:
-        _write_shards(model, planned, headers, {shard: Path(path)}, seed, bar)
+        _write_shards(model, planned, headers, {shard: Path(path)}, seed, stream_format, bar)
     return worker_address()
 
 
@@ -264,7 +271,7 @@ def _fsync_file(path: Path) -> None:
 
 def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None, dtype: Optional[str] = None,
                       max_shard_size: Optional[int] = None, force: bool = False, progress: Optional[bool] = None,
-                      client: Any = None) -> List[Path]:
+                      client: Any = None, stream_format: Optional[int] = None) -> List[Path]:
     """``write_checkpoint(path, config=config, ...)``: see :func:`fastglorot.io.write_checkpoint`."""
     import sys
 
@@ -282,13 +289,15 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         raise SpecError(f"{directory} is a file, but a checkpoint from a config is a directory: remove the file or "
                         "choose another path")
     resolved_seed = resolve_seed(seed)
+    fmt = resolve_stream_format(stream_format)  # here, in the caller's thread
     loaded = load_config(config)
     model = build_meta_model(loaded, dtype)
     planned = plan(model)
     shard_size = DEFAULT_MAX_SHARD_SIZE if max_shard_size is None else max_shard_size
     groups = shard_groups(planned, shard_size)
     names = shard_names(len(groups))
-    metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__}
+    metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed), "fastglorot_version": fastglorot.__version__,
+                STREAM_FORMAT_KEY: str(fmt)}
     headers = _headers(groups, metadata)  # every header before any data
     total = sum(t.nbytes for t in planned)
     show = sys.stderr.isatty() if progress is None else progress
@@ -301,12 +310,13 @@ def write_from_config(path: PathLike, config: Any, *, seed: Optional[int] = None
         for saved in extra:
             _fsync_file(saved)
         if client is not None:  # each shard whole on a worker (fastglorot.io._distributed's rules)
-            arguments = [(loaded, dtype, shard_size, shard, resolved_seed, metadata) for shard in range(len(names))]
+            arguments = [(loaded, dtype, shard_size, shard, resolved_seed, fmt, metadata)
+                         for shard in range(len(names))]
             run_shard_tasks(client, staging, names, _write_shard_on_worker, arguments)
         else:
             with progress_bar(total, show) as bar:
                 _write_shards(model, planned, headers, {i: staging / n for i, n in enumerate(names)}, resolved_seed,
-                              bar)
+                              fmt, bar)
         if len(groups) > 1:
             write_index(staging, total, metadata, {t.name: names[t.shard] for t in planned})
     written = [directory / n for n in names]

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from .._api.stream_format import resolve_stream_format
 from .._format.tables import FORMATS, NAMES
 from .._interop import load
 from ._spec import SpecError
@@ -218,13 +219,16 @@ def plan(model: Any) -> List[Planned]:
     return planned
 
 
-def config_spec(config: Any, *, dtype: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
-    """What a config checkpoint holds: name -> shape, dtype and ``"init": "<ModelClass>._init_weights"``.
+def config_spec(config: Any, *, dtype: Optional[str] = None, stream_format: Optional[int] = None
+                ) -> Dict[str, Dict[str, Any]]:
+    """What a config checkpoint holds: name -> shape, dtype, ``"init": "<ModelClass>._init_weights"`` and the
+    stream format of its fills (``stream_format``; None: the current one).
 
     A listing (``fastglorot init --config ... --print-spec``), not a spec
     ``--spec`` accepts: the values come from the model's own init.
     """
+    fmt = resolve_stream_format(stream_format)
     model = build_meta_model(load_config(config), dtype)
     init = f"{type(model).__name__}._init_weights"
-    return {t.name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "init": init}
-            for t in plan(model)}
+    return {t.name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "init": init,
+                     "stream_format": fmt} for t in plan(model)}

@@ -58,9 +58,12 @@ def _advance(bar: Any, nbytes: int, _done: object) -> None:
     bar.update(nbytes)
 
 
-def write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, bar: Any,
+def write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, stream_format: int, bar: Any,
                   writer: concurrent.futures.ThreadPoolExecutor) -> None:
-    """Fill and write each tensor at its file position, two slabs in flight (fill one while the other is written)."""
+    """Fill and write each tensor at its file position, two slabs in flight (fill one while the other is written).
+
+    ``stream_format`` is the checkpoint's, resolved by the caller (this may run on a Dask worker).
+    """
     buffers: Dict[str, List[np.ndarray[Any, Any]]] = {}
     pending: List[concurrent.futures.Future[None]] = []
     turn = 0
@@ -71,7 +74,7 @@ def write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, 
         fmt = FORMATS[spec.dtype]
         pair = buffers.setdefault(spec.dtype, [np.empty(SLAB_BYTES // fmt.itemsize, fmt.numpy_dtype())
                                                for _ in range(2)])
-        fill = fill_function(spec)
+        fill = fill_function(spec, stream_format)
         for offset, count in _slabs(spec):
             if len(pending) == 2:
                 pending.pop(0).result()  # the buffer about to be refilled has been written
@@ -86,8 +89,8 @@ def write_tensors(fd: int, placed: Sequence[Tuple[TensorSpec, int]], seed: int, 
         future.result()
 
 
-def write_safetensors(files: List[AtomicFile], groups: List[List[TensorSpec]], seed: int, bar: Any,
-                      metadata: Dict[str, str]) -> None:
+def write_safetensors(files: List[AtomicFile], groups: List[List[TensorSpec]], seed: int, stream_format: int,
+                      bar: Any, metadata: Dict[str, str]) -> None:
     """Each file of ``files`` as a safetensors file holding the tensors of its group (its header, then its data)."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
         for file, group in zip(files, groups):
@@ -95,7 +98,8 @@ def write_safetensors(files: List[AtomicFile], groups: List[List[TensorSpec]], s
             total = len(prefix) + (entries[-1].end if entries else 0)
             set_size(file.fd, total)
             pwrite_all(file.fd, memoryview(prefix), 0)
-            write_tensors(file.fd, [(s, len(prefix) + e.begin) for s, e in zip(group, entries)], seed, bar, writer)
+            write_tensors(file.fd, [(s, len(prefix) + e.begin) for s, e in zip(group, entries)], seed, stream_format,
+                          bar, writer)
 
 
 class _Sized(Protocol):
@@ -138,12 +142,12 @@ def write_index(staging: Path, total: int, metadata: Dict[str, str], weight_map:
         index.discard()
 
 
-def write_shard(path: Path, group: List[TensorSpec], seed: int, metadata: Dict[str, str]) -> None:
+def write_shard(path: Path, group: List[TensorSpec], seed: int, stream_format: int, metadata: Dict[str, str]) -> None:
     """Write one shard file whole, with no progress bar: committed only when every byte is written."""
     file = AtomicFile(path)
     try:
         with progress_bar(0, False) as bar:
-            write_safetensors([file], [group], seed, bar, metadata)
+            write_safetensors([file], [group], seed, stream_format, bar, metadata)
         file.commit(False)
     finally:
         file.discard()

@@ -6,7 +6,9 @@ a name given twice is an error), a built-in example (:data:`EXAMPLES`,
 checkpoint (:func:`spec_like`, ``--like``).  :func:`load_spec` checks every
 entry (every argument by the initializer itself, on one element) and
 returns :class:`TensorSpec` records; :func:`fill_function` is how the
-writers fill a flat slab of one.
+writers fill a flat slab of one, in the checkpoint's stream format
+(:func:`checkpoint_stream_format`: one per checkpoint, recorded in its
+metadata as :data:`STREAM_FORMAT_KEY`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import numpy as np
 
 import fastglorot
 
-from .._format.tables import FORMATS, NAMES
+from .._api.stream_format import get_stream_format, resolve_stream_format
+from .._format.tables import DEFAULT_STREAM_FORMAT, FORMATS, NAMES
 from .._interop import probe
 from ._safetensors import HeaderError, TensorEntry, _show
 from ._safetensors_reader import read_header, read_index
 from ._strictjson import DuplicateKeyError, loads
 
 __all__ = ["TensorSpec", "SpecError", "DTYPES", "INITS", "EXAMPLES", "PathLike", "read_spec", "load_spec",
-           "llama_spec", "spec_like", "like_default_init", "fill_function"]
+           "llama_spec", "spec_like", "like_default_init", "fill_function", "checkpoint_stream_format",
+           "recorded_stream_format", "STREAM_FORMAT_KEY", "printable"]
 
 DTYPES = NAMES
 SAMPLERS = {"uniform": {"low": 0.0, "high": 1.0}, "normal": {"mean": 0.0, "std": 1.0},
@@ -43,6 +47,11 @@ INITS = tuple(sorted([*fastglorot.INITIALIZERS, *SAMPLERS, *CONSTANTS]))
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+STREAM_FORMAT_KEY = "fastglorot_stream_format"
+"""The metadata key recording a checkpoint's stream format ("1" or "2"): safetensors ``__metadata__``, the
+sharded index's ``metadata``, zarr group attributes.  A file without it was written in format 1 (fastglorot
+0.5 and earlier knew no other)."""
+
 
 class SpecError(ValueError):
     """A spec that cannot be written: raised before anything is written, naming the tensor."""
@@ -50,13 +59,19 @@ class SpecError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TensorSpec:
-    """One tensor of a checkpoint: ``init(shape, dtype=dtype, seed=seed, stream=name, **kwargs)``."""
+    """One tensor of a checkpoint: ``init(shape, dtype=dtype, seed=seed, stream=name, stream_format=..., **kwargs)``.
+
+    ``stream_format`` is the one the spec entry names (``"stream_format": 2``),
+    or None; the checkpoint's format (:func:`checkpoint_stream_format`) is
+    the one every tensor is filled in.
+    """
 
     name: str
     shape: Tuple[int, ...]
     dtype: str
     init: str
     kwargs: Mapping[str, Any]
+    stream_format: Optional[int] = None
 
     @property
     def size(self) -> int:
@@ -67,25 +82,105 @@ class TensorSpec:
         return self.size * FORMATS[self.dtype].itemsize
 
 
-def fill_function(spec: TensorSpec) -> Callable[[np.ndarray[Any, Any], int, int], None]:
-    """``fill(out, offset, seed)``: the flat range ``offset .. offset + out.size`` of the tensor, in place."""
+def fill_function(spec: TensorSpec, stream_format: int) -> Callable[[np.ndarray[Any, Any], int, int], None]:
+    """``fill(out, offset, seed)``: the flat range ``offset .. offset + out.size`` of the tensor, in place.
+
+    ``stream_format`` is the checkpoint's, resolved by the caller: a fill may
+    run in another thread or process, where the caller's
+    :func:`fastglorot.stream_format` block does not hold.
+    """
     if spec.init in CONSTANTS:
         value = CONSTANTS[spec.init]
         return lambda out, offset, seed: out.fill(value)
     if spec.init in SAMPLERS:
         sample = getattr(fastglorot, spec.init + "_")
         arguments = {**SAMPLERS[spec.init], **spec.kwargs}
-        return lambda out, offset, seed: sample(out, **arguments, seed=seed, stream=spec.name, offset=offset)
+        return lambda out, offset, seed: sample(out, **arguments, seed=seed, stream=spec.name, offset=offset,
+                                                stream_format=stream_format)
     initializer = getattr(fastglorot, fastglorot.get_initializer(spec.init).name + "_")
     arguments = dict(spec.kwargs)
     if arguments.get("fan_in") is None or arguments.get("fan_out") is None:
         # A slab is flat, so the fans come from the tensor's shape (explicit fans in the spec win).
         fans = dict(zip(("fan_in", "fan_out"), fastglorot.compute_fans(spec.shape, arguments.get("layout", "torch"))))
         arguments.update({k: v for k, v in fans.items() if arguments.get(k) is None})
-    return lambda out, offset, seed: initializer(out, **arguments, seed=seed, stream=spec.name, offset=offset)
+    return lambda out, offset, seed: initializer(out, **arguments, seed=seed, stream=spec.name, offset=offset,
+                                                 stream_format=stream_format)
 
 
-def _checked(name: object, entry: object, dtype_override: Optional[str]) -> TensorSpec:
+def checkpoint_stream_format(specs: Sequence[TensorSpec], stream_format: object = None) -> int:
+    """The one stream format a checkpoint of ``specs`` is written in.
+
+    ``stream_format`` given (1 or 2): that one, for every tensor (as
+    ``dtype=`` overrides the spec's dtypes).  None: the format the spec's
+    entries name (they must agree), else the current one
+    (:func:`fastglorot.get_stream_format`, resolved here, in the caller's
+    thread).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``stream_format`` is not None, 1 or 2.
+    SpecError
+        ``stream_format`` is None and the entries name different formats.
+    """
+    if stream_format is not None:
+        return resolve_stream_format(stream_format)
+    named: Dict[int, List[str]] = {}
+    for spec in specs:
+        if spec.stream_format is not None:
+            named.setdefault(spec.stream_format, []).append(spec.name)
+    if len(named) > 1:
+        which = "; ".join(f"{fmt} by {', '.join(map(_show, names[:3]))}{', ...' if len(names) > 3 else ''}"
+                          for fmt, names in sorted(named.items()))
+        raise SpecError(f"the spec's entries name different stream formats ({which}): a checkpoint is written in "
+                        f"one stream format, recorded in its metadata; give every entry the same one, or pass "
+                        f"stream_format (--stream-format) to write every tensor in it")
+    return next(iter(named)) if named else get_stream_format()
+
+
+def recorded_stream_format(metadata: Optional[Mapping[str, str]]) -> int:
+    """The stream format a checkpoint's metadata records (:data:`STREAM_FORMAT_KEY`); 1 where it records none.
+
+    Parameters
+    ----------
+    metadata : mapping of str to str, or None
+        A safetensors file's metadata (``safe_open(...).metadata()``, None
+        for a file without any), a sharded index's ``"metadata"``, or a zarr
+        group's attributes.
+
+    Returns
+    -------
+    int
+        1 or 2: the ``stream_format`` that regenerates the file's tensors.
+
+    Raises
+    ------
+    ValueError
+        The metadata names a stream format this fastglorot does not know
+        (written by a newer one).
+    """
+    value = None if metadata is None else metadata.get(STREAM_FORMAT_KEY)
+    if value is None:
+        return DEFAULT_STREAM_FORMAT
+    try:
+        return resolve_stream_format(int(value), STREAM_FORMAT_KEY)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the checkpoint's metadata {STREAM_FORMAT_KEY}={value!r} is not a stream format this "
+                         f"fastglorot {fastglorot.__version__} knows ({error})") from None
+
+
+def printable(specs: Sequence[TensorSpec], stream_format: int) -> Dict[str, Dict[str, Any]]:
+    """The spec JSON of ``specs`` written in ``stream_format`` (``fastglorot init --print-spec``).
+
+    Every entry names the format, so that the printed spec, given back to
+    ``--spec``, writes the same checkpoint.
+    """
+    return {s.name: {"shape": list(s.shape), "dtype": s.dtype, "init": s.init, **s.kwargs,
+                     "stream_format": stream_format} for s in specs}
+
+
+def _checked(name: object, entry: object, dtype_override: Optional[str],
+             stream_format_override: Optional[int] = None) -> TensorSpec:
     if not isinstance(name, str) or not name:
         raise SpecError(f"tensor names must be non-empty strings, got {name!r}")
     if name == "__metadata__":
@@ -115,9 +210,19 @@ def _checked(name: object, entry: object, dtype_override: Optional[str]) -> Tens
     for reserved in ("seed", "stream", "offset", "global_shape", "global_offset", "out", "shape", "dtype"):
         if reserved in fields:
             raise SpecError(f"{shown}: {reserved!r} is set by the writer, not by the spec")
+    stream_format = stream_format_override
+    if "stream_format" in fields:  # one per checkpoint (checkpoint_stream_format); zeros and ones may name it too
+        value = fields.pop("stream_format")
+        try:
+            if value is None:  # (resolve_stream_format reads None as "the current one")
+                raise TypeError(f"stream_format must be 1 or 2 (an int), got {value!r}")
+            named = resolve_stream_format(value)
+        except (TypeError, ValueError) as error:
+            raise SpecError(f"{shown}: {error}") from None
+        stream_format = named if stream_format_override is None else stream_format_override
     if init in CONSTANTS and fields:
         raise SpecError(f"{shown}: {init} takes no arguments, got {', '.join(fields)}")
-    spec = TensorSpec(name, tuple(shape), dtype, init, fields)
+    spec = TensorSpec(name, tuple(shape), dtype, init, fields, stream_format)
     _try_fill(spec)
     return spec
 
@@ -146,8 +251,8 @@ def _try_fill(spec: TensorSpec) -> None:
                           stacklevel=5)
         return
 
-    def fill_one() -> None:
-        fill_function(spec)(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
+    def fill_one() -> None:  # the arguments' checks are the same in every stream format
+        fill_function(spec, DEFAULT_STREAM_FORMAT)(np.empty(1, FORMATS[spec.dtype].numpy_dtype()), 0, 0)
 
     refused = probe(lambda _: fill_one(), None, refusals=(TypeError, ValueError, ZeroDivisionError))
     if isinstance(refused, Exception):
@@ -209,16 +314,20 @@ EXAMPLES: Dict[str, Callable[[], Dict[str, Dict[str, Any]]]] = {
 """Example specs by name (``fastglorot init --example NAME``)."""
 
 
-def load_spec(spec: Union[Mapping[str, Any], PathLike], *, dtype: Optional[str] = None) -> List[TensorSpec]:
+def load_spec(spec: Union[Mapping[str, Any], PathLike], *, dtype: Optional[str] = None,
+              stream_format: Optional[int] = None) -> List[TensorSpec]:
     """The checked tensors of a spec (a mapping, or the path of a JSON file holding one).
 
     Parameters
     ----------
     spec : mapping or path
         Tensor name -> ``{"shape": [...], "dtype": "float32", "init": "glorot_uniform", **kwargs}``;
-        ``dtype`` defaults to float32.
+        ``dtype`` defaults to float32.  An entry may name ``"stream_format"``
+        (1 or 2; one for the whole checkpoint: see :func:`checkpoint_stream_format`).
     dtype : str, optional
         Every tensor in this dtype instead (float32, float64, float16, bfloat16).
+    stream_format : {1, 2}, optional
+        Every tensor in this stream format instead of the one its entry names.
 
     Raises
     ------
@@ -230,9 +339,10 @@ def load_spec(spec: Union[Mapping[str, Any], PathLike], *, dtype: Optional[str] 
         spec = read_spec(spec)
     if dtype is not None and dtype not in DTYPES:
         raise SpecError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+    override = None if stream_format is None else resolve_stream_format(stream_format)
     if not spec:
         raise SpecError("the spec names no tensor")
-    return [_checked(name, entry, dtype) for name, entry in spec.items()]
+    return [_checked(name, entry, dtype, override) for name, entry in spec.items()]
 
 
 # -- --like: specs from an existing checkpoint's headers ------------------------------------------

@@ -25,6 +25,7 @@ import numpy as np
 
 import fastglorot
 
+from .._api.stream_format import StreamFormat, resolve_stream_format
 from .._format.tables import FORMATS
 from .._format.seeding import resolve_seed
 from .._interop import load
@@ -35,7 +36,8 @@ from ._distributed import write_shards
 from ._filewrites import pwrite_all, set_size
 from ._hf import write_from_config  # imports torch and transformers only when it runs
 from ._shards import progress_bar, shard_groups, shard_names, write_index, write_safetensors, write_tensors
-from ._spec import PathLike, SpecError, TensorSpec, fill_function, load_spec
+from ._spec import (STREAM_FORMAT_KEY, PathLike, SpecError, TensorSpec, checkpoint_stream_format, fill_function,
+                    load_spec)
 
 __all__ = ["write_checkpoint"]
 
@@ -49,7 +51,7 @@ def _npy_header(spec: TensorSpec) -> bytes:
 def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Sequence[TensorSpec], None] = None, *,
                      config: Any = None, seed: Optional[int] = None, dtype: Optional[str] = None,
                      max_shard_size: Optional[int] = None, force: bool = False, progress: Optional[bool] = None,
-                     client: Any = None) -> List[Path]:
+                     client: Any = None, stream_format: StreamFormat = None) -> List[Path]:
     """Write a randomly initialized checkpoint, tensor by tensor, in bounded memory.
 
     Parameters
@@ -99,6 +101,16 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         workers, each file whole by one worker, into a directory on a file
         system the workers share; the index is written last, here.  The
         bytes equal a single-process write.
+    stream_format : {1, 2} or None, default None
+        The stream format of every tensor (README "Stream format"), recorded
+        in the metadata as ``fastglorot_stream_format`` (safetensors
+        ``__metadata__``, the sharded index's ``metadata``, zarr group
+        attributes; ``.npy`` has no place for it).  None: the format the
+        spec's entries name (``"stream_format": 2``; they must agree), else
+        the current one (:func:`fastglorot.get_stream_format`, read here, in
+        the calling thread; the writer threads and Dask workers get it
+        explicitly).  With ``config``: the format of the fills the model's
+        init makes through fastglorot (None: the current one).
 
     Returns
     -------
@@ -109,8 +121,11 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     Raises
     ------
     SpecError
-        A bad spec, or a config transformers cannot build (before anything
-        is written).
+        A bad spec (entries naming different stream formats among its
+        faults), or a config transformers cannot build (before anything is
+        written).
+    TypeError, ValueError
+        ``stream_format`` is not None, 1 or 2.
     ImportError
         ``config`` without torch or transformers installed.
     FileExistsError
@@ -122,14 +137,17 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
         if spec is not None:
             raise SpecError("give a spec or a config, not both")
         return write_from_config(path, config, seed=seed, dtype=dtype, max_shard_size=max_shard_size, force=force,
-                                 progress=progress, client=client)
+                                 progress=progress, client=client, stream_format=resolve_stream_format(stream_format))
     if spec is None:
         raise TypeError("write_checkpoint() needs a spec (or config=)")
     target = Path(path)
     specs = list(spec) if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)) else \
         load_spec(spec, dtype=dtype)
     if dtype is not None and any(s.dtype != dtype for s in specs):
-        specs = load_spec({s.name: {"shape": list(s.shape), "init": s.init, **s.kwargs} for s in specs}, dtype=dtype)
+        specs = load_spec({s.name: {"shape": list(s.shape), "init": s.init, **s.kwargs,
+                                    **({} if s.stream_format is None else {"stream_format": s.stream_format})}
+                           for s in specs}, dtype=dtype)
+    fmt = checkpoint_stream_format(specs, stream_format)  # here, in the caller's thread: its stream_format block
     counts = collections.Counter(s.name for s in specs)
     duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
@@ -139,15 +157,15 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
     resolved_seed = resolve_seed(seed)
     show = sys.stderr.isatty() if progress is None else progress
     metadata = {"format": "pt", "fastglorot_seed": str(resolved_seed),
-                "fastglorot_version": fastglorot.__version__}
+                "fastglorot_version": fastglorot.__version__, STREAM_FORMAT_KEY: str(fmt)}
     suffix = target.suffix.lower()
     if client is not None and max_shard_size is None:
         raise SpecError(f"{target}: a Dask client writes the shard files of a sharded checkpoint in parallel: "
                         "pass max_shard_size too")
     if max_shard_size is not None:
-        return _write_sharded(target, specs, resolved_seed, max_shard_size, force, show, metadata, client)
+        return _write_sharded(target, specs, resolved_seed, fmt, max_shard_size, force, show, metadata, client)
     if suffix == ".zarr":
-        return [_write_zarr(target, specs, resolved_seed, force, show)]
+        return [_write_zarr(target, specs, resolved_seed, fmt, force, show, metadata)]
     if suffix not in (".safetensors", ".npy"):
         raise SpecError(f"{target}: the output's extension says its format: .safetensors, .npy or .zarr "
                         "(or pass max_shard_size for a sharded directory)")
@@ -170,9 +188,9 @@ def write_checkpoint(path: PathLike, spec: Union[Mapping[str, Any], PathLike, Se
                 set_size(file.fd, len(header) + specs[0].nbytes)
                 pwrite_all(file.fd, memoryview(header), 0)
                 with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fastglorot-write") as writer:
-                    write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, bar, writer)
+                    write_tensors(file.fd, [(specs[0], len(header))], resolved_seed, fmt, bar, writer)
             else:
-                write_safetensors([file], [specs], resolved_seed, bar, metadata)
+                write_safetensors([file], [specs], resolved_seed, fmt, bar, metadata)
             file.commit(force, shown=target)
     finally:
         file.discard()
@@ -184,8 +202,8 @@ _OWNED = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.i
 """The names a sharded checkpoint consists of: replaced as a whole; anything else in the directory is kept."""
 
 
-def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shard_size: int, force: bool,
-                   show: bool, metadata: Dict[str, str], client: Any = None) -> List[Path]:
+def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, stream_format: int, max_shard_size: int,
+                   force: bool, show: bool, metadata: Dict[str, str], client: Any = None) -> List[Path]:
     """A Hugging Face sharded checkpoint, built in a hidden directory and swapped into place whole.
 
     Afterwards ``directory`` holds exactly the new layout plus the entries the
@@ -204,9 +222,10 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
         with progress_bar(total, show and client is None) as bar:
             try:
                 if client is not None:
-                    write_shards(client, staging, names, groups, seed, metadata)  # each file whole, on a worker
+                    # each file whole, on a worker
+                    write_shards(client, staging, names, groups, seed, stream_format, metadata)
                 else:
-                    write_safetensors(files, groups, seed, bar, metadata)
+                    write_safetensors(files, groups, seed, stream_format, bar, metadata)
                 for file in files:
                     file.commit(False)
             finally:
@@ -217,11 +236,14 @@ def _write_sharded(directory: Path, specs: List[TensorSpec], seed: int, max_shar
     return [directory / n for n in names] + ([directory / "model.safetensors.index.json"] if len(groups) > 1 else [])
 
 
-def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, show: bool) -> Path:
+def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, stream_format: int, force: bool, show: bool,
+                metadata: Dict[str, str]) -> Path:
     """A zarr group written in a hidden staging directory beside ``target``, swapped into place at the end.
 
     The whole store belongs to the checkpoint (:data:`~._atomic.OWN_ALL`):
-    an existing one is replaced only with ``force``, and entirely.
+    an existing one is replaced only with ``force``, and entirely.  The
+    group's attributes record what the safetensors metadata records (seed,
+    version, stream format).
     """
     (zarr,) = load("a .zarr output", "zarr")  # one line naming the install command when missing
 
@@ -234,13 +256,14 @@ def _write_zarr(target: Path, specs: List[TensorSpec], seed: int, force: bool, s
     total = sum(s.nbytes for s in specs)
     with progress_bar(total, show) as bar, staged_checkpoint(target, OWN_ALL, total, force) as staging:
         # "w-", not "w": "w" deletes and re-creates the directory, losing its lock, group and mode.
-        group = zarr.open_group(str(staging), mode="w-")
+        attributes = {key: value for key, value in metadata.items() if key.startswith("fastglorot_")}  # not "pt"
+        group = zarr.open_group(str(staging), mode="w-", attributes=attributes)
         for spec in specs:
-            _write_zarr_array(group, spec, seed, bar)
+            _write_zarr_array(group, spec, seed, stream_format, bar)
     return target
 
 
-def _write_zarr_array(group: Any, spec: TensorSpec, seed: int, bar: Any) -> None:
+def _write_zarr_array(group: Any, spec: TensorSpec, seed: int, stream_format: int, bar: Any) -> None:
     """Chunks of whole rows (axis 0), about one slab each: every chunk is a flat range of the tensor."""
     itemsize = FORMATS[spec.dtype].itemsize
     row = math.prod(spec.shape[1:]) if spec.shape else 1
@@ -249,7 +272,7 @@ def _write_zarr_array(group: Any, spec: TensorSpec, seed: int, bar: Any) -> None
     array = group.create_array(spec.name, shape=spec.shape, chunks=chunks, dtype=spec.dtype, fill_value=0)
     if not spec.size:
         return
-    fill = fill_function(spec)
+    fill = fill_function(spec, stream_format)
     if not spec.shape:
         block = np.empty(1, spec.dtype)
         fill(block, 0, seed)
