@@ -57,8 +57,11 @@ def case_digests(cases):
         a = np.empty(n, dtype)
         if kind == "uniform":
             fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
+        elif kind == "truncated v2":
+            fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=2)
         else:
-            fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
+            fmt = 2 if kind.endswith("v2") else 1
+            fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
         digests.append(digest(a))
     return digests
 
@@ -107,8 +110,11 @@ def _fill(kind: str, dtype, n: int, seed: int, stream: int, offset: int) -> np.n
     a = np.empty(n, dtype)
     if kind == "uniform":
         fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
+    elif kind == "truncated v2":
+        fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=2)
     else:
-        fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset)
+        fmt = 2 if kind.endswith("v2") else 1
+        fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
     return a
 
 
@@ -736,6 +742,8 @@ GENERIC_CASES = [  # kind, dtype, n, seed, stream, offset
     ("normal", np.float32, 250_001, 22, 0, 999_999_937),
     ("uniform", np.float64, 200_003, 23, 7, 333),
     ("normal", np.float64, 150_001, 24, 2, 5_000_000_001),
+    ("normal v2", np.float32, 250_001, 25, 3, 77_777),  # stream format 2's own kernels
+    ("truncated v2", np.float32, 200_003, 26, 4, 2**34 + 5),
 ]
 
 GENERIC_SRC = PRELUDE + r'''

@@ -205,6 +205,7 @@ WRITES = {
     "fastglorot init --example llama-7b --print-spec > llama-7b.json     # a 7B-shaped spec to start from":
         {"llama-7b.json", "llama-7b", "w.json", "w.npy", "tiny-config", "tiny-llama", "like-tiny.safetensors"},
     "import fastglorot.io": {"model.safetensors"},
+    'fastglorot init --example llama-tiny --print-spec --stream-format 2 > tiny-v2.json   # every entry: "stream_format": 2': {"tiny-v2", "tiny-v2.json"},
 }
 """The files a block is there to write, in its working directory; every other block leaves that directory empty."""
 
@@ -375,8 +376,28 @@ def _check_python_checkpoint(cwd: Path) -> None:
         assert sorted(f.keys()) == ["encoder.bias", "encoder.weight", "head.weight"]
 
 
+def _check_stream_format_2_checkpoint(cwd: Path) -> None:
+    """Written in format 2, as the printed spec says, and recorded so: the index's metadata and every tensor
+    equal to the core's format-2 value of its initializer (the spec's entry)."""
+    import fastglorot
+    from safetensors import safe_open
+
+    spec = json.loads((cwd / "tiny-v2.json").read_text())
+    assert {entry["stream_format"] for entry in spec.values()} == {2}
+    index = json.loads((cwd / "tiny-v2" / "model.safetensors.index.json").read_text())
+    assert index["metadata"]["fastglorot_stream_format"] == "2"
+    name, entry = next((n, e) for n, e in spec.items() if e["init"] in ("normal", "trunc_normal", "kaiming_normal"))
+    with safe_open(str(cwd / "tiny-v2" / index["weight_map"][name]), framework="numpy") as f:
+        kwargs = {k: v for k, v in entry.items() if k not in ("shape", "dtype", "init", "stream_format")}
+        want = getattr(fastglorot, entry["init"])(tuple(entry["shape"]), dtype=entry.get("dtype", "float32"), seed=1,
+                                                  stream=name, stream_format=2, **kwargs)
+        assert np.array_equal(np.asarray(f.get_tensor(name)).view(np.uint16 if want.itemsize == 2 else np.uint32),
+                              want.view(np.uint16 if want.itemsize == 2 else np.uint32))
+
+
 CHECKS = {
     "import fastglorot.dask": _check_dask,
+    'fastglorot init --example llama-tiny --print-spec --stream-format 2 > tiny-v2.json   # every entry: "stream_format": 2': _check_stream_format_2_checkpoint,
     "fastglorot init --example llama-7b --print-spec > llama-7b.json     # a 7B-shaped spec to start from":
         _check_checkpoints,
     "import fastglorot.io": _check_python_checkpoint,

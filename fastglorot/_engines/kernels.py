@@ -51,6 +51,7 @@ from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from .._format.floatops import with_globals
 from .._format.tables import DISTRIBUTIONS, STREAM_FORMATS, Element
 from . import numba_elements as _numba_elements
+from .gather import SLACK, avx512_target, gather_compressed, gather_each
 from .kernel_set import flag_roundings, kernel_specs
 from .jit import inline, kernel
 from .numba_elements import (
@@ -75,8 +76,8 @@ if TYPE_CHECKING:
     """(params, signed probability, z, tail positions, tail values)."""
 
     SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32],
-                       NDArray[np.int64], NDArray[np.float32]]
-    """(params, q, p, z, tail positions, tail values): a ``quantile`` converter's state."""
+                       NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]
+    """(params, q, p, z, tail flags, tail positions, tail values): a ``quantile`` converter's state."""
 
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """(float32 converter state, float32 scratch tile, is bfloat16)."""
@@ -136,6 +137,7 @@ CENTRAL: Any = None
 IN_TAIL: Any = None
 TAIL: Any = None
 SIGNED: Any = None
+GATHER: Any = gather_compressed if avx512_target() else gather_each
 FLOAT32_TILE: Any = None
 """Bound in each template's copies (``_bound``); None in the templates themselves."""
 
@@ -258,21 +260,25 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
 # ``normal_quantile`` tiles, in float32: SPLIT gives every element's central
 # argument q and tail probability p, CENTRAL the quantile of every element
 # (vectorized), and the tail branch (a logarithm, a square root, two
-# rationals) runs only on the elements IN_TAIL, gathered branch-free into a
-# contiguous run so that it vectorizes too.
+# rationals) runs only on the elements IN_TAIL, gathered into a contiguous run
+# so that it vectorizes too: 16 at a time by AVX-512's vpcompressd where the
+# JIT target has it, else one at a time without a branch (GATHER, bound at the
+# end of the module: ``_engines.gather``; the same slots either way).
 
 
 @inline
 def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
-    """A ``quantile`` converter's state: the parameters and one tile of float32 scratch."""
+    """A ``quantile`` converter's state: the parameters and one tile of scratch (the gathered arrays with
+    ``gather.SLACK`` elements of room for 16-wide stores)."""
     return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.float32), np.empty(tile_size, np.float32),
-            np.empty(tile_size, np.int64), np.empty(tile_size, np.float32))
+            np.empty(tile_size, np.int32), np.empty(tile_size + SLACK, np.int32),
+            np.empty(tile_size + SLACK, np.float32))
 
 
 def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: SplitState, m0: int, count: int,
                            lane_lo: int, lane_hi: int) -> None:
     """``quantile`` element of one word."""
-    params, qs, ps, z, tail_at, tail_p = state
+    params, qs, ps, z, flags, tail_at, tail_p = state
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
@@ -281,13 +287,8 @@ def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state:
         for m in range(m0, m0 + count):
             j = lane * _L + m
             z[j] = CENTRAL(qs[j])
-    tails = 0
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            tail_at[tails] = j
-            tail_p[tails] = ps[j]
-            tails += int(IN_TAIL(qs[j]))
+            flags[j] = np.int32(IN_TAIL(qs[j]))
+    tails = GATHER(flags, ps, tail_p, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
     for i in range(tails):
         tail_p[i] = TAIL(tail_p[i], params)
     for i in range(tails):
