@@ -66,7 +66,7 @@ from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE
 from .._format.elements import bind_all, names, plain
 from .._format.floatops import with_globals
 from .._format.tables import Element
-from .kernel_set import flag_roundings, kernel_specs
+from .kernel_set import element_globals, flag_roundings, kernel_specs
 
 __all__ = ["SIMULATOR", "MAX_OUTER", "KERNELS"]
 
@@ -351,17 +351,17 @@ def _bound(template: Callable[..., Any], name: str, **bound: Any) -> Any:
 def _converter(element: Element) -> Tuple[Callable[..., None], Any]:
     """The driver of a table ``Element`` and its converter (a device function)."""
     functions = [_elements[name] for name in element.functions]
+    names = element_globals(element, functions)
     name = "_convert_" + "_".join(element.functions)
     template: Callable[..., Any]
     if element.kind == "normal_quantile":
         template = _quantile_of_one_word if element.words == 1 else _quantile_of_two_words
-        convert = _device(_bound(template, name, PROBABILITY=functions[0], VALUE=functions[1]))
+        convert = _device(_bound(template, name, **names))
     elif element.kind == "quantile":
-        names = dict(zip(("SPLIT", "CENTRAL", "IN_TAIL", "TAIL", "SIGNED", "VALUE"), functions, strict=True))
         convert = _device(_bound(_split_quantile_of_one_word, name, **names))
     elif element.kind == "pair":
         template = _pair_of_one_word if element.words == 1 else _pair_of_two_words
-        return _box_muller_driver, _device(_bound(template, name, ELEMENT=functions[0]))
+        return _box_muller_driver, _device(_bound(template, name, **names))
     else:
         convert = functions[0]
     return (_word_driver if element.words == 1 else _pair_driver), convert

@@ -14,14 +14,27 @@ engine, so a new row of ``DISTRIBUTIONS`` or ``FORMATS`` reaches every engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
 from .._format.elements import element_params
 from .._format.tables import DEFAULT_STREAM_FORMAT, DISTRIBUTIONS, FORMATS, ROUNDINGS, STREAM_FORMATS, Element
 
-__all__ = ["KernelSpec", "kernel_name", "kernel_specs", "kernel_params", "flag_roundings"]
+__all__ = ["KernelSpec", "kernel_name", "kernel_specs", "kernel_params", "flag_roundings", "ELEMENT_GLOBALS",
+           "element_globals"]
+
+ELEMENT_GLOBALS: Dict[str, Tuple[str, ...]] = {
+    "value": ("ELEMENT",), "pair": ("ELEMENT",), "normal_quantile": ("PROBABILITY", "VALUE"),
+    "quantile": ("SPLIT", "CENTRAL", "IN_TAIL", "TAIL", "SIGNED", "VALUE")}
+"""The globals through which every engine's converter templates of an ``Element.kind`` call its functions, in
+the order of ``Element.functions`` (each engine binds them in its copies of the templates)."""
+
+
+def element_globals(element: Element, functions: Sequence[Any]) -> Dict[str, Any]:
+    """``{global name: function}`` for a template of ``element``'s kind, from its functions (an engine's copies,
+    in ``element.functions``' order)."""
+    return dict(zip(ELEMENT_GLOBALS[element.kind], functions, strict=True))
 
 
 @dataclass(frozen=True)

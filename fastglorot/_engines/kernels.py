@@ -52,7 +52,7 @@ from .._format.floatops import with_globals
 from .._format.tables import DISTRIBUTIONS, STREAM_FORMATS, Element
 from . import numba_elements as _numba_elements
 from .gather import SLACK, avx512_target, gather_compressed, gather_each
-from .kernel_set import flag_roundings, kernel_specs
+from .kernel_set import element_globals, flag_roundings, kernel_specs
 from .jit import inline, kernel
 from .numba_elements import (
     in_lower_tail,
@@ -416,10 +416,6 @@ def _fill_half_template(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_
 _STATES = {"value": _value_state, "pair": _value_state, "normal_quantile": _quantile_state, "quantile": _split_state}
 """The converter state of each ``Element.kind``."""
 
-_FUNCTION_GLOBALS = {"value": ("ELEMENT",), "pair": ("ELEMENT",), "normal_quantile": ("PROBABILITY", "VALUE"),
-                     "quantile": ("SPLIT", "CENTRAL", "IN_TAIL", "TAIL", "SIGNED", "VALUE")}
-"""The globals a converter template of each ``Element.kind`` binds to the element's functions, in order."""
-
 _TILE_TEMPLATES: Dict[Tuple[str, int], Callable[..., None]] = {
     ("value", 1): _value_tile_1,
     ("value", 2): _value_tile_2,
@@ -441,8 +437,7 @@ def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> A
 
 def _tile_converter(element: Element) -> Any:
     """The tile converter of one table :class:`~fastglorot._format.tables.Element`."""
-    names = {bound: getattr(_numba_elements, name)
-             for bound, name in zip(_FUNCTION_GLOBALS[element.kind], element.functions, strict=True)}
+    names = element_globals(element, [getattr(_numba_elements, name) for name in element.functions])
     template = _TILE_TEMPLATES[element.kind, element.words]
     return inline(_bound(template, f"{template.__name__}_{'_'.join(element.functions)}", template.__doc__ or "",
                          **names))
