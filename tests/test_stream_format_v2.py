@@ -447,7 +447,8 @@ def test_the_quality_tests_can_fail():
 def test_the_compressed_gather_equals_the_one_at_a_time_gather():
     """``_engines.gather``: AVX-512's 16-at-a-time ``vpcompressd`` gather (used where the JIT target has AVX-512)
     writes the same flagged values and positions, in the same order, as the branch-free one-element-at-a-time
-    gather, for whole tiles and the partial ranges a row's ends cut (lanes, counter groups of 32)."""
+    gather, for whole tiles and the partial ranges a row's ends cut (lanes, counter groups of 32), of float32
+    values and of uint32 words (which the truncated-normal tiles gather); both equal the flagged elements in order."""
     import numba
 
     from fastglorot._engines import gather
@@ -457,17 +458,21 @@ def test_the_compressed_gather_equals_the_one_at_a_time_gather():
 
     @numba.njit
     def both(flags, values, lane_lo, lane_hi, m0, count):
-        a_values, a_index = np.zeros(512 + gather.SLACK, np.float32), np.zeros(512 + gather.SLACK, np.int32)
-        b_values, b_index = np.zeros(512 + gather.SLACK, np.float32), np.zeros(512 + gather.SLACK, np.int32)
+        a_values, a_index = np.zeros(512 + gather.SLACK, values.dtype), np.zeros(512 + gather.SLACK, np.int32)
+        b_values, b_index = np.zeros(512 + gather.SLACK, values.dtype), np.zeros(512 + gather.SLACK, np.int32)
         a = gather.gather_each(flags, values, a_values, a_index, lane_lo, lane_hi, m0, count)
         b = gather.gather_compressed(flags, values, b_values, b_index, lane_lo, lane_hi, m0, count)
         return a, a_values[:a], a_index[:a], b, b_values[:b], b_index[:b]
 
     rng = np.random.default_rng(5)
-    values = rng.random(512).astype(F32)
-    for share in (0.0, 0.13, 0.5, 1.0):
-        flags = (rng.random(512) < share).astype(np.int32)
-        for lane_lo, lane_hi, m0, count in ((0, 4, 0, 128), (1, 3, 32, 32), (3, 4, 96, 32), (0, 1, 0, 32)):
-            a, a_values, a_index, b, b_values, b_index = both(flags, values, lane_lo, lane_hi, m0, count)
-            assert a == b and np.array_equal(a_values, b_values) and np.array_equal(a_index, b_index)
-            assert a == sum(int(flags[j * 128 + m]) for j in range(lane_lo, lane_hi) for m in range(m0, m0 + count))
+    # float32 values, and Philox words (uint32, which the kernels gather), all 32 bits used
+    for values in (rng.random(512).astype(F32), rng.integers(0, 2**32, 512, dtype=np.uint64).astype(np.uint32)):
+        for share in (0.0, 0.13, 0.5, 1.0):
+            flags = (rng.random(512) < share).astype(np.int32)
+            for lane_lo, lane_hi, m0, count in ((0, 4, 0, 128), (1, 3, 32, 32), (3, 4, 96, 32), (0, 1, 0, 32)):
+                a, a_values, a_index, b, b_values, b_index = both(flags, values, lane_lo, lane_hi, m0, count)
+                assert a == b and np.array_equal(a_values, b_values) and np.array_equal(a_index, b_index)
+                expected = [j * 128 + m for j in range(lane_lo, lane_hi) for m in range(m0, m0 + count)
+                            if flags[j * 128 + m]]
+                assert a == len(expected) and np.array_equal(a_index, expected)
+                assert np.array_equal(a_values, values[expected])

@@ -20,7 +20,7 @@ host), whose CPU features also key numba's disk cache.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple, TypeVar
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from .jit import IntrinsicTyping
+
+    _Value = TypeVar("_Value", np.float32, np.uint32)
+    """The gathered values' dtype: float32, or Philox words."""
 
 __all__ = ["avx512_target", "compress16", "gather_each", "gather_compressed", "SLACK"]
 
@@ -64,8 +67,9 @@ def _compress16_signature(flags: Any, values: Any, start: Any, out_values: Any, 
 def compress16(typingctx: TypingContext, flags: types.Type, values: types.Type, start: types.Type,
                out_values: types.Type, out_index: types.Type, count: types.Type) -> IntrinsicTyping:
     """Append ``values[j]`` and ``j`` of the elements ``start <= j < start + 16`` whose int32 ``flags[j]`` is
-    non-zero at ``count`` of ``out_values`` and ``out_index`` (float32 and int32 arrays with :data:`SLACK`
-    elements of room past their use); return the new count.  AVX-512 only (``vpcompressd``)."""
+    non-zero at ``count`` of ``out_values`` and ``out_index`` (arrays of ``values``' dtype, float32 or 32-bit
+    integers, and int32, with :data:`SLACK` elements of room past their use); return the new count.  AVX-512 only
+    (``vcompressps``/``vpcompressd``)."""
     def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
                 args: Tuple[ir.Value, ...]) -> ir.Value:
         flags_arg, values_arg, first, out_values_arg, out_index_arg, counted = args
@@ -81,7 +85,8 @@ def compress16(typingctx: TypingContext, flags: types.Type, values: types.Type, 
 
         flagged = builder.load(vector_at(data(0, flags_arg), first, i16), align=4)
         mask = builder.icmp_unsigned("!=", flagged, ir.Constant(i16, [0] * 16))
-        lanes = builder.load(vector_at(data(1, values_arg), first, f16), align=4)
+        v16 = f16 if signature.args[1].dtype == types.float32 else i16  # float32 or 32-bit integer values
+        lanes = builder.load(vector_at(data(1, values_arg), first, v16), align=4)
         splat = builder.shuffle_vector(
             builder.insert_element(ir.Constant(i16, ir.Undefined), builder.trunc(first, ir.IntType(32)),
                                    ir.Constant(ir.IntType(32), 0)),
@@ -91,8 +96,9 @@ def compress16(typingctx: TypingContext, flags: types.Type, values: types.Type, 
         insert: Any = cgutils.get_or_insert_function  # untyped
         compress_f = insert(module, ir.FunctionType(f16, [f16, f16, m16]), "llvm.x86.avx512.mask.compress.v16f32")
         compress_i = insert(module, ir.FunctionType(i16, [i16, i16, m16]), "llvm.x86.avx512.mask.compress.v16i32")
-        builder.store(builder.call(compress_f, [lanes, ir.Constant(f16, ir.Undefined), mask]),
-                      vector_at(data(3, out_values_arg), counted, f16), align=4)
+        compress_v = compress_f if v16 is f16 else compress_i
+        builder.store(builder.call(compress_v, [lanes, ir.Constant(v16, ir.Undefined), mask]),
+                      vector_at(data(3, out_values_arg), counted, v16), align=4)
         builder.store(builder.call(compress_i, [index, ir.Constant(i16, ir.Undefined), mask]),
                       vector_at(data(4, out_index_arg), counted, i16), align=4)
         ctpop = insert(module, ir.FunctionType(ir.IntType(16), [ir.IntType(16)]), "llvm.ctpop.i16")
@@ -100,14 +106,17 @@ def compress16(typingctx: TypingContext, flags: types.Type, values: types.Type, 
         return builder.add(counted, builder.zext(kept, ir.IntType(64)))
 
     arrays = (flags, values, out_values, out_index)
-    wanted = (types.int32, types.float32, types.float32, types.int32)
-    if not all(isinstance(a, types.Array) and a.dtype == d for a, d in zip(arrays, wanted)):
+    if not all(isinstance(a, types.Array) for a in arrays):
+        return None
+    dtypes = [a.dtype for a in arrays if isinstance(a, types.Array)]
+    if dtypes[0] != types.int32 or dtypes[3] != types.int32 or dtypes[1] != dtypes[2] \
+            or dtypes[1] not in (types.float32, types.int32, types.uint32):
         return None
     return types.int64(flags, values, start, out_values, out_index, count), codegen
 
 
 @inline
-def gather_each(flags: NDArray[np.int32], values: NDArray[np.float32], out_values: NDArray[np.float32],
+def gather_each(flags: NDArray[np.int32], values: NDArray[_Value], out_values: NDArray[_Value],
                 out_index: NDArray[np.int32], lane_lo: int, lane_hi: int, m0: int, count: int) -> int:
     """Gather the flagged elements of lanes ``lane_lo .. lane_hi - 1``, counters ``m0 .. m0 + count - 1``, one at a
     time: each element is written at the next free slot, which only a flagged one keeps (no branch)."""
@@ -122,7 +131,7 @@ def gather_each(flags: NDArray[np.int32], values: NDArray[np.float32], out_value
 
 
 @inline
-def gather_compressed(flags: NDArray[np.int32], values: NDArray[np.float32], out_values: NDArray[np.float32],
+def gather_compressed(flags: NDArray[np.int32], values: NDArray[_Value], out_values: NDArray[_Value],
                       out_index: NDArray[np.int32], lane_lo: int, lane_hi: int, m0: int, count: int) -> int:
     """:func:`gather_each`, 16 elements at a time (``m0`` and ``count`` are multiples of 16)."""
     kept = np.int64(0)

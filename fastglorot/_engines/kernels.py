@@ -75,9 +75,9 @@ if TYPE_CHECKING:
                           NDArray[np.float64]]
     """(params, signed probability, z, tail positions, tail values)."""
 
-    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32],
-                       NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]
-    """(params, q, p, z, tail flags, tail positions, tail values): a ``quantile`` converter's state."""
+    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.int32], NDArray[np.int32],
+                       NDArray[np.uint32], NDArray[np.float32]]
+    """(params, z, tail flags, tail positions, tail words, tail values): a ``quantile`` converter's state."""
 
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """(float32 converter state, float32 scratch tile, is bfloat16)."""
@@ -257,43 +257,47 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
 
 
 # ``quantile`` elements (stream format 2's float32 truncated normal): as the
-# ``normal_quantile`` tiles, in float32: SPLIT gives every element's central
-# argument q and tail probability p, CENTRAL the quantile of every element
-# (vectorized), and the tail branch (a logarithm, a square root, two
-# rationals) runs only on the elements IN_TAIL, gathered into a contiguous run
-# so that it vectorizes too: 16 at a time by AVX-512's vpcompressd where the
-# JIT target has it, else one at a time without a branch (GATHER, bound at the
-# end of the module: ``_engines.gather``; the same slots either way).
+# ``normal_quantile`` tiles, in float32.  One pass gives every element its
+# central quantile (CENTRAL of SPLIT's q; SPLIT's tail probability p is left
+# unused there, so LLVM drops it) and its tail flag (IN_TAIL).  The words of
+# the ~11 % of elements IN_TAIL are gathered into a contiguous run: 16 at a
+# time by AVX-512's vpcompressd where the JIT target has it, else one at a
+# time without a branch (GATHER, bound at the end of the module:
+# ``_engines.gather``; the same slots either way).  The tail branch (a
+# logarithm, a square root, two rationals) then runs on that run, vectorized,
+# SPLIT again giving q and p, and its values overwrite the central ones.
+# Splitting only the gathered words again instead of keeping every
+# element's p and q measured ~10 % faster (bench/bench_truncated_stages.py).
 
 
 @inline
 def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
     """A ``quantile`` converter's state: the parameters and one tile of scratch (the gathered arrays with
     ``gather.SLACK`` elements of room for 16-wide stores)."""
-    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.float32), np.empty(tile_size, np.float32),
-            np.empty(tile_size, np.int32), np.empty(tile_size + SLACK, np.int32),
+    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.int32),
+            np.empty(tile_size + SLACK, np.int32), np.empty(tile_size + SLACK, np.uint32),
             np.empty(tile_size + SLACK, np.float32))
 
 
 def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: SplitState, m0: int, count: int,
                            lane_lo: int, lane_hi: int) -> None:
     """``quantile`` element of one word."""
-    params, qs, ps, z, flags, tail_at, tail_p = state
+    params, z, flags, tail_at, tail_words, tail_z = state
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
-            qs[j], ps[j] = SPLIT(words[j], params)
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            z[j] = CENTRAL(qs[j])
-            flags[j] = np.int32(IN_TAIL(qs[j]))
-    tails = GATHER(flags, ps, tail_p, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
+            q = SPLIT(words[j], params)[0]
+            z[j] = CENTRAL(q)
+            flags[j] = np.int32(IN_TAIL(q))
+    tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
+    # The run rounded up to whole 16-element vectors (the slack past it holds
+    # words too, whose values are never read): LLVM's remainder loops (4 wide,
+    # then scalar) cost as much as the vectors on a run of ~56 elements.
+    for i in range((tails + 15) & -16):
+        q, p = SPLIT(tail_words[i], params)
+        tail_z[i] = SIGNED(q, TAIL(p, params))
     for i in range(tails):
-        tail_p[i] = TAIL(tail_p[i], params)
-    for i in range(tails):
-        j = tail_at[i]
-        z[j] = SIGNED(qs[j], tail_p[i])
+        z[tail_at[i]] = tail_z[i]
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
