@@ -444,31 +444,36 @@ def test_the_quality_tests_can_fail():
 
 # -- the CPU tiles' two gathers give the same slots ----------------------------------------------------------------
 
-def test_the_compressed_gather_equals_the_one_at_a_time_gather():
-    """``_engines.gather``: AVX-512's 16-at-a-time ``vpcompressd`` gather (used where the JIT target has AVX-512)
-    writes the same flagged values and positions, in the same order, as the branch-free one-element-at-a-time
-    gather, for whole tiles and the partial ranges a row's ends cut (lanes, counter groups of 32), of float32
-    values and of uint32 words (which the truncated-normal tiles gather); both equal the flagged elements in order."""
+@pytest.mark.parametrize("vector_gather", ["gather_compressed", "gather_permuted"])
+def test_the_vector_gathers_equal_the_one_at_a_time_gather(vector_gather):
+    """``_engines.gather``: AVX-512's 16-at-a-time ``vpcompressd`` gather and AVX2's 8-at-a-time permutation gather
+    (used where the JIT target has them) write the same flagged values and positions, in the same order, as the
+    branch-free one-element-at-a-time gather, for whole tiles and the partial ranges a row's ends cut (lanes,
+    counter groups of 32), of float32 values and of uint32 words (which the truncated-normal tiles gather); all
+    equal the flagged elements in order."""
     import numba
 
     from fastglorot._engines import gather
 
-    if not gather.avx512_target():
-        pytest.skip("the JIT target has no AVX-512 (the kernels gather one element at a time)")
+    needs = {"gather_compressed": gather.avx512_target, "gather_permuted": gather.avx2_target}[vector_gather]
+    if not needs():
+        pytest.skip(f"the JIT target lacks the instructions of {vector_gather}")
+    gather_vector = getattr(gather, vector_gather)
 
     @numba.njit
     def both(flags, values, lane_lo, lane_hi, m0, count):
         a_values, a_index = np.zeros(512 + gather.SLACK, values.dtype), np.zeros(512 + gather.SLACK, np.int32)
         b_values, b_index = np.zeros(512 + gather.SLACK, values.dtype), np.zeros(512 + gather.SLACK, np.int32)
         a = gather.gather_each(flags, values, a_values, a_index, lane_lo, lane_hi, m0, count)
-        b = gather.gather_compressed(flags, values, b_values, b_index, lane_lo, lane_hi, m0, count)
+        b = gather_vector(flags, values, b_values, b_index, lane_lo, lane_hi, m0, count)
         return a, a_values[:a], a_index[:a], b, b_values[:b], b_index[:b]
 
     rng = np.random.default_rng(5)
     # float32 values, and Philox words (uint32, which the kernels gather), all 32 bits used
     for values in (rng.random(512).astype(F32), rng.integers(0, 2**32, 512, dtype=np.uint64).astype(np.uint32)):
-        for share in (0.0, 0.13, 0.5, 1.0):
-            flags = (rng.random(512) < share).astype(np.int32)
+        # random flags of several densities, then every 8-element pattern (64 per tile, 256 in 4 tiles)
+        every_pattern = [np.array([(64 * t + j // 8) >> (j % 8) & 1 for j in range(512)], np.int32) for t in range(4)]
+        for flags in [(rng.random(512) < share).astype(np.int32) for share in (0.0, 0.13, 0.5, 1.0)] + every_pattern:
             for lane_lo, lane_hi, m0, count in ((0, 4, 0, 128), (1, 3, 32, 32), (3, 4, 96, 32), (0, 1, 0, 32)):
                 a, a_values, a_index, b, b_values, b_index = both(flags, values, lane_lo, lane_hi, m0, count)
                 assert a == b and np.array_equal(a_values, b_values) and np.array_equal(a_index, b_index)

@@ -51,7 +51,7 @@ from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from .._format.floatops import with_globals
 from .._format.tables import DISTRIBUTIONS, STREAM_FORMATS, Element
 from . import numba_elements as _numba_elements
-from .gather import SLACK, avx512_target, gather_compressed, gather_each
+from .gather import SLACK, best_gather
 from .kernel_set import element_globals, flag_roundings, kernel_specs
 from .jit import inline, kernel
 from .numba_elements import (
@@ -137,7 +137,7 @@ CENTRAL: Any = None
 IN_TAIL: Any = None
 TAIL: Any = None
 SIGNED: Any = None
-GATHER: Any = gather_compressed if avx512_target() else gather_each
+GATHER: Any = best_gather()
 FLOAT32_TILE: Any = None
 """Bound in each template's copies (``_bound``); None in the templates themselves."""
 
@@ -260,14 +260,15 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
 # ``normal_quantile`` tiles, in float32.  One pass gives every element its
 # central quantile (CENTRAL of SPLIT's q; SPLIT's tail probability p is left
 # unused there, so LLVM drops it) and its tail flag (IN_TAIL).  The words of
-# the ~11 % of elements IN_TAIL are gathered into a contiguous run: 16 at a
-# time by AVX-512's vpcompressd where the JIT target has it, else one at a
-# time without a branch (GATHER, bound at the end of the module:
-# ``_engines.gather``; the same slots either way).  The tail branch (a
-# logarithm, a square root, two rationals) then runs on that run, vectorized,
-# SPLIT again giving q and p, and its values overwrite the central ones.
-# Splitting only the gathered words again instead of keeping every
-# element's p and q measured ~10 % faster (bench/bench_truncated_stages.py).
+# the ~11 % of elements IN_TAIL are gathered into a contiguous run (GATHER,
+# bound at the end of the module: ``_engines.gather``, 16 or 8 at a time
+# where the JIT target has AVX-512 or AVX2, else one at a time; the same
+# slots either way).  The tail branch (a logarithm, a square root, two
+# rationals) then runs on that run, vectorized, SPLIT again giving q and p,
+# and its values overwrite the central ones.  Splitting the gathered words
+# again instead of keeping every element's q and p, and running the tail
+# over whole vectors, took Zen 4 from 3.52 to 3.16 cycles per element in a
+# tile (Philox 1.09 of them).
 
 
 @inline

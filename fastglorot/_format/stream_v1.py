@@ -403,7 +403,9 @@ def round_float16(x: Any) -> Any:
 def round_bfloat16(x: Any) -> Any:
     """bfloat16 bits (uint16) of float32 ``x`` (the top half), round to nearest even."""
     bits = f32_bits(x)
-    return U16((bits + U32(0x7FFF) + ((bits >> U32(16)) & U32(1))) >> U32(16))
+    # Each step cast back to 32 bits (numba widens uint32 sums to 64-bit lanes, half as many per vector);
+    # a wrap, for negative NaNs only, would only lose a bit that the shift drops anyway.
+    return U16(U32(U32(U32(bits + U32(0x7FFF)) + U32(U32(bits >> U32(16)) & U32(1))) >> U32(16)))
 
 
 ELEMENTS = ("philox_rounds", "philox4x32_10", "clamp", "horner", "bits53", "bits52", "raw_word", "uniform_f32",
