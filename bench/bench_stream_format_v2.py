@@ -6,7 +6,7 @@ interleaved rounds in one process, pre-touched buffers:
 * 1 thread: format 2's ``normal_`` and ``trunc_normal_`` on [-2, 2] std, format 1's, ``uniform_`` (the same
   in both formats), and (``mkl`` wheel) MKL VSL Philox4x32-10's ``vsRngUniform``, ``vsRngGaussian`` with
   BoxMuller2 and with ICDF; bfloat16 format-2 normal and truncated normal (elements per second against
-  float32's);
+  float32's, in the same rounds);
 * all of numba's threads (2 here): format 2's normal and truncated normal against the parallel memset of the
   same buffer.
 
@@ -107,13 +107,17 @@ def main() -> None:
     results: Dict[str, Any] = {"ghz": ghz}
     n = (args.mib << 20) // 4
     out = np.zeros(n, np.float32)
-    per_core = _common.print_per_element(
-        f"1 thread, float32, {args.mib} MiB, medians of {args.repeats}", _common.time_warm(_fills(out, 1), args.repeats),
-        n, ghz, "normal, format 1")
     half = np.zeros(n, np.dtype(fastglorot._format.tables.FORMATS["bfloat16"].numpy_dtype()))
+    # float32 and bfloat16 fills interleaved in the same rounds: bfloat16's target compares the two
+    single, single_16 = _fills(out, 1), _fills(half, 1)
+    times = _common.time_warm({**single, **{f"bfloat16 {name}": fill for name, fill in single_16.items()}},
+                              args.repeats)
+    per_core = _common.print_per_element(
+        f"1 thread, float32, {args.mib} MiB, medians of {args.repeats}", {name: times[name] for name in single},
+        n, ghz, "normal, format 1")
     per_core_16 = _common.print_per_element(
-        f"1 thread, bfloat16, {n} elements, medians of {args.repeats}",
-        _common.time_warm(_fills(half, 1), args.repeats), n, ghz, "normal, format 2")
+        f"1 thread, bfloat16, {n} elements, medians of {args.repeats} (the same rounds)",
+        {name: times[f"bfloat16 {name}"] for name in single_16}, n, ghz, "normal, format 2")
     del half
     threads = numba.get_num_threads()
     times = _common.time_warm(_fills(out, threads), args.repeats)

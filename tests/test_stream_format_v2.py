@@ -472,8 +472,8 @@ def test_the_vector_gathers_equal_the_one_at_a_time_gather(vector_gather):
     # float32 values, and Philox words (uint32, which the kernels gather), all 32 bits used
     for values in (rng.random(512).astype(F32), rng.integers(0, 2**32, 512, dtype=np.uint64).astype(np.uint32)):
         # random flags of several densities, then every 8-element pattern (64 per tile, 256 in 4 tiles)
-        every_pattern = [np.array([(64 * t + j // 8) >> (j % 8) & 1 for j in range(512)], np.int32) for t in range(4)]
-        for flags in [(rng.random(512) < share).astype(np.int32) for share in (0.0, 0.13, 0.5, 1.0)] + every_pattern:
+        every_pattern = [np.array([(64 * t + j // 8) >> (j % 8) & 1 for j in range(512)], np.uint8) for t in range(4)]
+        for flags in [(rng.random(512) < share).astype(np.uint8) for share in (0.0, 0.13, 0.5, 1.0)] + every_pattern:
             for lane_lo, lane_hi, m0, count in ((0, 4, 0, 128), (1, 3, 32, 32), (3, 4, 96, 32), (0, 1, 0, 32)):
                 a, a_values, a_index, b, b_values, b_index = both(flags, values, lane_lo, lane_hi, m0, count)
                 assert a == b and np.array_equal(a_values, b_values) and np.array_equal(a_index, b_index)

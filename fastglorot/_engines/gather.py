@@ -108,8 +108,9 @@ def _compressing(width: int) -> Any:
             def vector_at(pointer: ir.Value, index: ir.Value, kind: ir.Type) -> ir.Value:
                 return builder.bitcast(builder.gep(pointer, [index]), kind.as_pointer())
 
-            flagged = builder.load(vector_at(data(0, flags_arg), first, ints), align=4)
-            mask = builder.icmp_unsigned("!=", flagged, ir.Constant(ints, [0] * width))
+            bytes_ = ir.VectorType(ir.IntType(8), width)
+            flagged = builder.load(vector_at(data(0, flags_arg), first, bytes_), align=1)
+            mask = builder.icmp_unsigned("!=", flagged, ir.Constant(bytes_, [0] * width))
             lanes = builder.load(vector_at(data(1, values_arg), first, lane_type), align=4)
             splat = builder.shuffle_vector(
                 builder.insert_element(ir.Constant(ints, ir.Undefined), builder.trunc(first, i32),
@@ -145,7 +146,7 @@ def _compressing(width: int) -> Any:
         if not all(isinstance(a, types.Array) for a in arrays):
             return None
         dtypes = [a.dtype for a in arrays if isinstance(a, types.Array)]
-        if dtypes[0] != types.int32 or dtypes[3] != types.int32 or dtypes[1] != dtypes[2] \
+        if dtypes[0] != types.uint8 or dtypes[3] != types.int32 or dtypes[1] != dtypes[2] \
                 or dtypes[1] not in (types.float32, types.int32, types.uint32):
             return None
         return types.int64(flags, values, start, out_values, out_index, count), codegen
@@ -155,7 +156,7 @@ def _compressing(width: int) -> Any:
 
 
 compress16 = intrinsic_as(_compress_signature)(_compressing(16))
-"""Append ``values[j]`` and ``j`` of the elements ``start <= j < start + 16`` whose int32 ``flags[j]`` is non-zero at
+"""Append ``values[j]`` and ``j`` of the elements ``start <= j < start + 16`` whose uint8 ``flags[j]`` is non-zero at
 ``count`` of ``out_values`` and ``out_index`` (arrays of ``values``' dtype, float32 or 32-bit integers, and int32,
 with :data:`SLACK` elements of room past their use); return the new count.  AVX-512 only
 (``vcompressps``/``vpcompressd`` into a register, then one full store)."""
@@ -166,7 +167,7 @@ table of 256 (8 KiB), applied by ``vpermps``/``vpermd``; the kept positions are 
 
 
 @inline
-def gather_each(flags: NDArray[np.int32], values: NDArray[_Value], out_values: NDArray[_Value],
+def gather_each(flags: NDArray[np.uint8], values: NDArray[_Value], out_values: NDArray[_Value],
                 out_index: NDArray[np.int32], lane_lo: int, lane_hi: int, m0: int, count: int) -> int:
     """Gather the flagged elements of lanes ``lane_lo .. lane_hi - 1``, counters ``m0 .. m0 + count - 1``, one at a
     time: each element is written at the next free slot, which only a flagged one keeps (no branch)."""
@@ -176,12 +177,12 @@ def gather_each(flags: NDArray[np.int32], values: NDArray[_Value], out_values: N
             j = lane * _L + m
             out_index[kept] = j
             out_values[kept] = values[j]
-            kept += flags[j]
+            kept += int(flags[j])
     return kept
 
 
 @inline
-def gather_compressed(flags: NDArray[np.int32], values: NDArray[_Value], out_values: NDArray[_Value],
+def gather_compressed(flags: NDArray[np.uint8], values: NDArray[_Value], out_values: NDArray[_Value],
                       out_index: NDArray[np.int32], lane_lo: int, lane_hi: int, m0: int, count: int) -> int:
     """:func:`gather_each`, 16 elements at a time by :func:`compress16` (``m0`` and ``count`` multiples of 16)."""
     kept = np.int64(0)
@@ -192,7 +193,7 @@ def gather_compressed(flags: NDArray[np.int32], values: NDArray[_Value], out_val
 
 
 @inline
-def gather_permuted(flags: NDArray[np.int32], values: NDArray[_Value], out_values: NDArray[_Value],
+def gather_permuted(flags: NDArray[np.uint8], values: NDArray[_Value], out_values: NDArray[_Value],
                     out_index: NDArray[np.int32], lane_lo: int, lane_hi: int, m0: int, count: int) -> int:
     """:func:`gather_each`, 8 elements at a time by :func:`compress8` (``m0`` and ``count`` multiples of 8)."""
     kept = np.int64(0)

@@ -75,7 +75,7 @@ if TYPE_CHECKING:
                           NDArray[np.float64]]
     """(params, signed probability, z, tail positions, tail values)."""
 
-    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.int32], NDArray[np.int32],
+    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.uint8], NDArray[np.int32],
                        NDArray[np.uint32], NDArray[np.float32]]
     """(params, z, tail flags, tail positions, tail words, tail values): a ``quantile`` converter's state."""
 
@@ -275,7 +275,7 @@ def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: Quant
 def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
     """A ``quantile`` converter's state: the parameters and one tile of scratch (the gathered arrays with
     ``gather.SLACK`` elements of room for 16-wide stores)."""
-    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.int32),
+    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.uint8),
             np.empty(tile_size + SLACK, np.int32), np.empty(tile_size + SLACK, np.uint32),
             np.empty(tile_size + SLACK, np.float32))
 
@@ -283,13 +283,13 @@ def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
 def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: SplitState, m0: int, count: int,
                            lane_lo: int, lane_hi: int) -> None:
     """``quantile`` element of one word."""
-    params, z, flags, tail_at, tail_words, tail_z = state
+    params, z, flags, tail_at, tail_words, tail_z = TILE_STATE(state)
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
             q = SPLIT(words[j], params)[0]
             z[j] = CENTRAL(q)
-            flags[j] = np.int32(IN_TAIL(q))
+            flags[j] = np.uint8(IN_TAIL(q))  # bytes: Zen 4 stores 32 bytes a cycle
     tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
     # The run rounded up to whole 16-element vectors (the slack past it holds
     # words too, whose values are never read): LLVM's remainder loops (4 wide,
@@ -299,19 +299,60 @@ def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state:
         tail_z[i] = SIGNED(q, TAIL(p, params))
     for i in range(tails):
         z[tail_at[i]] = tail_z[i]
+    OUTPUT(dst, z, state, m0, count, lane_lo, lane_hi)
+
+
+# 16-bit outputs: the float32 tile into a scratch tile, then rounded
+# (``_half_tile``); the state is (float32 converter state, float32 scratch
+# tile, is bfloat16).  The ``quantile`` tiles, which end in a pass of VALUE
+# over their scratch z anyway, round in that pass instead (their OUTPUT,
+# ``_rounded_output``, and TILE_STATE ``_float32_state``): a float32 tile
+# stored and loaded again cost more than bfloat16's halved stores saved, as
+# Zen 4 stores one 32-byte vector a cycle (bench/README.md).
+
+ROUND_IF_TRUE: Any = None
+ROUND_IF_FALSE: Any = None
+ROUND_TILE: Any = None
+OUTPUT: Any = None
+TILE_STATE: Any = None
+
+
+@inline
+def _own_state(state: SplitState) -> SplitState:
+    """A float32 ``quantile`` tile's state: its own."""
+    return state
+
+
+@inline
+def _float32_state(state: HalfState[SplitState]) -> SplitState:
+    """A 16-bit ``quantile`` tile's state: the float32 converter's."""
+    return state[0]
+
+
+def _value_output(dst: NDArray[_Out], z: NDArray[np.float32], state: Any, m0: int, count: int, lane_lo: int,
+                  lane_hi: int) -> None:
+    """``dst = VALUE(z)`` over the tile's lanes and counters."""
+    params = TILE_STATE(state)[0]
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
             j = lane * _L + m
             dst[j] = VALUE(z[j], params)
 
 
-# 16-bit outputs: the float32 tile into a scratch tile, then rounded.  The
-# state is (float32 converter state, float32 scratch tile, is bfloat16).
-
-
-ROUND_IF_TRUE: Any = None
-ROUND_IF_FALSE: Any = None
-ROUND_TILE: Any = None
+def _rounded_output(dst: NDArray[np.uint16], z: NDArray[np.float32], state: HalfState[Any], m0: int, count: int,
+                    lane_lo: int, lane_hi: int) -> None:
+    """``dst = round(VALUE(z))``, the 16-bit rounding the kernel's flag picks (``kernel_set.flag_roundings``)."""
+    params = TILE_STATE(state)[0]
+    if state[2]:
+        for lane in range(lane_lo, lane_hi):
+            for m in range(m0, m0 + count):
+                j = lane * _L + m
+                dst[j] = ROUND_IF_TRUE(VALUE(z[j], params))
+    else:
+        for lane in range(lane_lo, lane_hi):
+            for m in range(m0, m0 + count):
+                j = lane * _L + m
+                dst[j] = ROUND_IF_FALSE(VALUE(z[j], params))
 
 
 def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], flag: bool, m0: int, count: int,
@@ -440,12 +481,21 @@ def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> A
     return copy
 
 
-def _tile_converter(element: Element) -> Any:
-    """The tile converter of one table :class:`~fastglorot._format.tables.Element`."""
+def _tile_converter(element: Element, rounded: bool = False) -> Any:
+    """The tile converter of one table :class:`~fastglorot._format.tables.Element`; ``rounded``: the 16-bit
+    kernels' converter of a ``quantile`` element, which rounds in its last pass."""
     names = element_globals(element, [getattr(_numba_elements, name) for name in element.functions])
+    if element.kind == "quantile":
+        if_false, if_true = flag_roundings()
+        tile_state = _float32_state if rounded else _own_state
+        output = _bound(_rounded_output, "_rounded_output", _rounded_output.__doc__ or "", TILE_STATE=tile_state,
+                        ROUND_IF_FALSE=getattr(_numba_elements, if_false),
+                        ROUND_IF_TRUE=getattr(_numba_elements, if_true), **names) if rounded else \
+            _bound(_value_output, "_value_output", _value_output.__doc__ or "", TILE_STATE=tile_state, **names)
+        names.update(OUTPUT=inline(output), TILE_STATE=tile_state)
     template = _TILE_TEMPLATES[element.kind, element.words]
-    return inline(_bound(template, f"{template.__name__}_{'_'.join(element.functions)}", template.__doc__ or "",
-                         **names))
+    name = f"{template.__name__}_{'_'.join(element.functions)}{'_rounded' if rounded else ''}"
+    return inline(_bound(template, name, template.__doc__ or "", **names))
 
 
 def _build() -> Tuple[Dict[Tuple[str, str, int], Any], Dict[str, Any]]:
@@ -463,8 +513,9 @@ def _build() -> Tuple[Dict[Tuple[str, str, int], Any], Dict[str, Any]]:
         convert = by_element[spec.element]
         state = _STATES[spec.element.kind]
         if spec.rounded:
-            half = inline(_bound(_half_tile, f"_half_tile_{spec.name}", _half_tile.__doc__ or "",
-                                 FLOAT32_TILE=convert, ROUND_TILE=round_tile))
+            half = _tile_converter(spec.element, rounded=True) if spec.element.kind == "quantile" else \
+                inline(_bound(_half_tile, f"_half_tile_{spec.name}", _half_tile.__doc__ or "", FLOAT32_TILE=convert,
+                              ROUND_TILE=round_tile))
             kernels[spec.name] = kernel(_bound(_fill_half_template, spec.name, spec.doc, CONVERT=half, STATE=state,
                                                PARAM_COUNT=spec.param_count))
         else:
