@@ -16,12 +16,16 @@ normal >= 0.45x and the truncated normal >= 0.35x memset; bfloat16 at least floa
 MKL's Philox runs a generic (non-AVX-512) code path on AMD CPUs, so the MKL targets mean what the issue
 means only on Intel.
 
+``--tiles N`` also times the library's tile converters on one tile in L1 (Philox, then each format's float32
+normal and truncated normal), ``N`` tiles each: where the time goes before memory comes in.
+
 ``--exhaustive`` also checks the README's accuracy statements over every input (numba, all threads, minutes):
 the radius over all 2**32 words, sine and cosine over all 2**29 reduced angles (the exact quadrant and
 octant rotation then covers every word).  For AVX2 code on an AVX-512 host run it under
 ``NUMBA_CPU_NAME=haswell`` and haswell's ``NUMBA_CPU_FEATURES`` (README "Performance").
 
-Run:  python bench/bench_stream_format_v2.py [--mib 1024] [--repeats 5] [--exhaustive] [--check] [--json PATH]
+Run:  python bench/bench_stream_format_v2.py [--mib 1024] [--repeats 5] [--tiles 200000] [--exhaustive] [--check]
+          [--json PATH]
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ import numba
 import numpy as np
 
 import fastglorot
+from fastglorot._engines.kernel_set import kernel_params
+from fastglorot._engines.kernels import _STATES, TILE_CONVERTERS, TILE_COUNTERS, WORDS_PER_TILE, _philox_tile
 from fastglorot._engines.numba_elements import normal_radius_f32_v2, sincos_turn_f32_v2
+from fastglorot._format.params import normal_params, truncated_params
+from fastglorot._format.tables import DISTRIBUTIONS
 from fastglorot.benchmarks import measure, mkl_vsl
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 
 @numba.njit(parallel=True, error_model="numpy")
@@ -71,6 +80,60 @@ def _trig_worst() -> Any:
     return worst
 
 
+def _tile_loop(distribution: str, stream_format: int) -> Callable[[int, np.ndarray, np.ndarray], float]:
+    """A jitted loop over ``reps`` tiles of one float32 tile converter (``None``: Philox alone), words and
+    outputs in L1, as the kernels run them (``_engines.kernels``)."""
+    element = DISTRIBUTIONS[distribution].element("float32", stream_format) if distribution else None
+    convert = TILE_CONVERTERS[distribution, "float32", stream_format] if element else None
+    state_of = _STATES[element.kind] if element else None
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def philox(reps: int, params: np.ndarray, key_stream: np.ndarray) -> float:
+        words = np.empty(WORDS_PER_TILE, np.uint32)
+        total = 0
+        for r in range(reps):
+            _philox_tile(words, r, key_stream, 0, TILE_COUNTERS)
+            total += words[r & (WORDS_PER_TILE - 1)]
+        return float(total)
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def tiles(reps: int, params: np.ndarray, key_stream: np.ndarray) -> float:
+        words = np.empty(WORDS_PER_TILE, np.uint32)
+        dst = np.empty(WORDS_PER_TILE, np.float32)
+        state = state_of(to_fixed_tuple(params, PARAMS), WORDS_PER_TILE)
+        total = 0.0
+        for r in range(reps):
+            _philox_tile(words, r, key_stream, 0, TILE_COUNTERS)
+            convert(dst, words, state, 0, TILE_COUNTERS, 0, WORDS_PER_TILE // TILE_COUNTERS)
+            total += dst[r & (WORDS_PER_TILE - 1)]
+        return total
+
+    return tiles if element else philox
+
+
+PARAMS = 0  # numba freezes this global at compile time: set before each loop of _tile_cycles compiles
+
+
+def _tile_cycles(reps: int, repeats: int, ghz: float) -> Dict[str, float]:
+    """Cycles per element of each tile loop (medians of ``repeats`` interleaved rounds of ``reps`` tiles)."""
+    global PARAMS
+    key_stream = np.array([1, 2, 3, 4], np.uint32)
+    cases = {"Philox words": (None, 1, np.zeros(1, np.float32))}
+    for stream_format in (1, 2):
+        cases[f"normal, format {stream_format}"] = ("normal", stream_format, normal_params(0.0, 1.0, "float32"))
+        cases[f"truncated [-2, 2], format {stream_format}"] = (
+            "truncated_normal", stream_format, truncated_params(0.0, 1.0, -2.0, 2.0, "float32"))
+    actions: Dict[str, Callable[[], Any]] = {}
+    for name, (distribution, stream_format, params) in cases.items():
+        params = kernel_params(distribution, "float32", stream_format, params) if distribution else params
+        PARAMS = params.size
+        loop = _tile_loop(distribution, stream_format)
+        loop(2, params, key_stream)  # compiles with PARAMS as it is now
+        actions[name] = (lambda loop, params: lambda: loop(reps, params, key_stream))(loop, params)
+    times = measure.interleaved_times(actions, repeats)
+    return {name: statistics.median(samples) / (reps * WORDS_PER_TILE) * ghz * 1e9 for name, samples in times.items()}
+
+
 def _fills(out: np.ndarray, threads: int) -> Dict[str, Callable[[], Any]]:
     """The fills of ``out`` timed at ``threads`` threads."""
     run = _common.at_threads
@@ -98,6 +161,8 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1024, help="float32 buffer size (default 1024: 1 GiB)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ghz", type=float, help="clock for cycles per element (default: /proc/cpuinfo)")
+    parser.add_argument("--tiles", type=int, default=0, metavar="N",
+                        help="also time the tile converters on N tiles in L1 (e.g. 200000)")
     parser.add_argument("--exhaustive", action="store_true", help="also check the accuracy over every input")
     parser.add_argument("--check", action="store_true", help=_common.CHECK_HELP)
     args = parser.parse_args()
@@ -147,6 +212,13 @@ def main() -> None:
     for name in ("normal, format 2", "truncated [-2, 2], format 2"):
         ratio = per_core[name] / per_core_16[name]
         targets.append((ratio >= 1.0, f"1 thread: bfloat16 {name} {ratio:.2f}x float32's elements/s (target >= 1)"))
+
+    if args.tiles:
+        tile = _tile_cycles(args.tiles, args.repeats, ghz)
+        _common.print_table(f"1 thread, one tile in L1 ({WORDS_PER_TILE} float32), {args.tiles} tiles, medians of "
+                            f"{args.repeats} (cycles at {ghz:.2f} GHz)", ["tile converter", "cycles/elem"],
+                            [[name, f"{c:.2f}"] for name, c in tile.items()])
+        results["tile_cycles"] = tile
 
     if args.exhaustive:
         trig = _trig_worst()
