@@ -51,16 +51,10 @@ from .._format.constants import TILE_COUNTERS, WORDS_PER_TILE, tile_elements
 from .._format.floatops import with_globals
 from .._format.tables import DISTRIBUTIONS, STREAM_FORMATS, Element
 from . import numba_elements as _numba_elements
-from .gather import SLACK, best_gather
+from . import quantile_tiles as _quantile_tiles
 from .kernel_set import element_globals, flag_roundings, kernel_specs
 from .jit import inline, kernel
-from .numba_elements import (
-    in_lower_tail,
-    normal_quantile_central,
-    normal_quantile_tail,
-    philox4x32_10,
-    signed_quantile,
-)
+from .numba_elements import philox4x32_10
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -71,16 +65,7 @@ if TYPE_CHECKING:
     Converter = Callable[[NDArray[_Out], NDArray[np.uint32], _State, int, int, int, int], None]
     """``convert(dst, words, state, m0, count, lane_lo, lane_hi)``: one tile's outputs from its words."""
 
-    QuantileState = Tuple[Tuple[Any, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
-                          NDArray[np.float64]]
-    """(params, signed probability, z, tail positions, tail values)."""
-
-    SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.uint8], NDArray[np.int32],
-                       NDArray[np.uint32], NDArray[np.float32]]
-    """(params, z, tail flags, tail positions, tail words, tail values): a ``quantile`` converter's state."""
-
-    HalfState = Tuple[_State, NDArray[np.float32], bool]
-    """(float32 converter state, float32 scratch tile, is bfloat16)."""
+    from .quantile_tiles import HalfState
 
 
 __all__ = [
@@ -127,17 +112,9 @@ def _philox_tile(words: NDArray[np.uint32], tile: int, key_stream: NDArray[np.ui
 # PROBABILITY and VALUE) to the element functions its table row names
 # (``_bound``, at the end of the module), so no code here names a
 # distribution.  The state is the parameters as a tuple (``_value_state``;
-# the truncated normal's adds scratch: ``_quantile_state``).
+# the quantile elements add scratch: ``quantile_tiles``).
 
 ELEMENT: Any = None
-PROBABILITY: Any = None
-VALUE: Any = None
-SPLIT: Any = None
-CENTRAL: Any = None
-IN_TAIL: Any = None
-TAIL: Any = None
-SIGNED: Any = None
-GATHER: Any = best_gather()
 FLOAT32_TILE: Any = None
 """Bound in each template's copies (``_bound``); None in the templates themselves."""
 
@@ -177,182 +154,20 @@ def _pair_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], params: Tuple[An
         dst[m], dst[_L + m] = ELEMENT(words[m], words[_L + m], words[2 * _L + m], words[3 * _L + m], params)
 
 
-# ``normal_quantile`` elements: the signed probability of every element, the
-# central quantile for every element (vectorized), then the costly tail
-# branch (a logarithm and two more rational functions) only for the elements
-# that need it, gathered into a contiguous run so it vectorizes too: ~11 % of
-# elements for the usual +-2 std truncation.  The state is (params, signed
-# probability, z, tail positions, tail values), scratch arrays of one tile.
-
-
 @inline
 def _value_state(params: Tuple[Any, ...], tile_size: int) -> Tuple[Any, ...]:
     """A ``value`` or ``pair`` converter's state: the parameters."""
     return params
 
 
-@inline
-def _quantile_state(params: Tuple[Any, ...], tile_size: int) -> QuantileState:
-    """A ``normal_quantile`` converter's state: the parameters and one tile of scratch."""
-    return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.float64),
-            np.empty(tile_size, np.int64), np.empty(tile_size, np.float64))
-
-
-@inline
-def _normal_quantiles(state: QuantileState, m0: int, count: int, lane_lo: int, lane_hi: int) -> None:
-    """Fill ``z`` with ``sign * Phi^-1(|signed|)`` of the signed probabilities."""
-    _, signed, z, tail_at, tail_p = state
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            z[j] = signed_quantile(signed[j], normal_quantile_central(abs(signed[j])))
-    # Gather the tail elements without a branch: every element is written at
-    # the next free slot, which only a tail element keeps.  ~11 % of the
-    # elements are in the tail, at random, so a branch mispredicts often: the
-    # branchy gather cost as much as the central quantile itself (measured,
-    # AVX2), the branch-free one about a third of that.
-    tails = 0
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            p = abs(signed[j])
-            tail_at[tails] = j
-            tail_p[tails] = p
-            tails += int(in_lower_tail(p))
-    for i in range(tails):
-        tail_p[i] = normal_quantile_tail(tail_p[i])
-    for i in range(tails):
-        j = tail_at[i]
-        z[j] = signed_quantile(signed[j], tail_p[i])
-
-
-def _quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
-                     lane_lo: int, lane_hi: int) -> None:
-    """``normal_quantile`` element of one word."""
-    params, signed, z = state[0], state[1], state[2]
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            signed[j] = PROBABILITY(words[j], params)
-    _normal_quantiles(state, m0, count, lane_lo, lane_hi)
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            dst[j] = VALUE(z[j], params)
-
-
-def _quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
-                     lane_lo: int, lane_hi: int) -> None:
-    """``normal_quantile`` element of two words."""
-    params, signed, z = state[0], state[1], state[2]
-    for half in range(lane_lo, lane_hi):
-        high_at = 2 * half * _L
-        for m in range(m0, m0 + count):
-            signed[half * _L + m] = PROBABILITY(words[high_at + m], words[high_at + _L + m], params)
-    _normal_quantiles(state, m0, count, lane_lo, lane_hi)
-    for half in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = half * _L + m
-            dst[j] = VALUE(z[j], params)
-
-
-# ``quantile`` elements (stream format 2's float32 truncated normal): as the
-# ``normal_quantile`` tiles, in float32.  One pass gives every element its
-# central quantile (CENTRAL of SPLIT's q; SPLIT's tail probability p is left
-# unused there, so LLVM drops it) and its tail flag (IN_TAIL).  The words of
-# the ~11 % of elements IN_TAIL are gathered into a contiguous run (GATHER,
-# bound at the end of the module: ``_engines.gather``, 16 or 8 at a time
-# where the JIT target has AVX-512 or AVX2, else one at a time; the same
-# slots either way).  The tail branch (a logarithm, a square root, two
-# rationals) then runs on that run, vectorized, SPLIT again giving q and p,
-# and its values overwrite the central ones.  Splitting the gathered words
-# again instead of keeping every element's q and p, and running the tail
-# over whole vectors, took Zen 4 from 3.52 to 3.16 cycles per element in a
-# tile (Philox 1.09 of them).
-
-
-@inline
-def _split_state(params: Tuple[Any, ...], tile_size: int) -> SplitState:
-    """A ``quantile`` converter's state: the parameters and one tile of scratch (the gathered arrays with
-    ``gather.SLACK`` elements of room for 16-wide stores)."""
-    return (params, np.empty(tile_size, np.float32), np.empty(tile_size, np.uint8),
-            np.empty(tile_size + SLACK, np.int32), np.empty(tile_size + SLACK, np.uint32),
-            np.empty(tile_size + SLACK, np.float32))
-
-
-def _split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: SplitState, m0: int, count: int,
-                           lane_lo: int, lane_hi: int) -> None:
-    """``quantile`` element of one word."""
-    params, z, flags, tail_at, tail_words, tail_z = TILE_STATE(state)
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            q = SPLIT(words[j], params)[0]
-            z[j] = CENTRAL(q)
-            flags[j] = np.uint8(IN_TAIL(q))  # bytes: Zen 4 stores 32 bytes a cycle
-    tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
-    # The run rounded up to whole 16-element vectors (the slack past it holds
-    # words too, whose values are never read): LLVM's remainder loops (4 wide,
-    # then scalar) cost as much as the vectors on a run of ~56 elements.
-    for i in range((tails + 15) & -16):
-        q, p = SPLIT(tail_words[i], params)
-        tail_z[i] = SIGNED(q, TAIL(p, params))
-    for i in range(tails):
-        z[tail_at[i]] = tail_z[i]
-    OUTPUT(dst, z, state, m0, count, lane_lo, lane_hi)
-
-
 # 16-bit outputs: the float32 tile into a scratch tile, then rounded
 # (``_half_tile``); the state is (float32 converter state, float32 scratch
-# tile, is bfloat16).  The ``quantile`` tiles, which end in a pass of VALUE
-# over their scratch z anyway, round in that pass instead (their OUTPUT,
-# ``_rounded_output``, and TILE_STATE ``_float32_state``): a float32 tile
-# stored and loaded again cost more than bfloat16's halved stores saved, as
-# Zen 4 stores one 32-byte vector a cycle (bench/README.md).
+# tile, is bfloat16).  The ``quantile`` tiles round in their own last pass
+# instead (``quantile_tiles.rounded_output``).
 
 ROUND_IF_TRUE: Any = None
 ROUND_IF_FALSE: Any = None
 ROUND_TILE: Any = None
-OUTPUT: Any = None
-TILE_STATE: Any = None
-
-
-@inline
-def _own_state(state: SplitState) -> SplitState:
-    """A float32 ``quantile`` tile's state: its own."""
-    return state
-
-
-@inline
-def _float32_state(state: HalfState[SplitState]) -> SplitState:
-    """A 16-bit ``quantile`` tile's state: the float32 converter's."""
-    return state[0]
-
-
-def _value_output(dst: NDArray[_Out], z: NDArray[np.float32], state: Any, m0: int, count: int, lane_lo: int,
-                  lane_hi: int) -> None:
-    """``dst = VALUE(z)`` over the tile's lanes and counters."""
-    params = TILE_STATE(state)[0]
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            dst[j] = VALUE(z[j], params)
-
-
-def _rounded_output(dst: NDArray[np.uint16], z: NDArray[np.float32], state: HalfState[Any], m0: int, count: int,
-                    lane_lo: int, lane_hi: int) -> None:
-    """``dst = round(VALUE(z))``, the 16-bit rounding the kernel's flag picks (``kernel_set.flag_roundings``)."""
-    params = TILE_STATE(state)[0]
-    if state[2]:
-        for lane in range(lane_lo, lane_hi):
-            for m in range(m0, m0 + count):
-                j = lane * _L + m
-                dst[j] = ROUND_IF_TRUE(VALUE(z[j], params))
-    else:
-        for lane in range(lane_lo, lane_hi):
-            for m in range(m0, m0 + count):
-                j = lane * _L + m
-                dst[j] = ROUND_IF_FALSE(VALUE(z[j], params))
 
 
 def _round_tile(dst: NDArray[np.uint16], values: NDArray[np.float32], flag: bool, m0: int, count: int,
@@ -459,7 +274,8 @@ def _fill_half_template(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_
     _fill(out, firsts, key_stream, state, CONVERT, WORDS_PER_TILE)
 
 
-_STATES = {"value": _value_state, "pair": _value_state, "normal_quantile": _quantile_state, "quantile": _split_state}
+_STATES = {"value": _value_state, "pair": _value_state, "normal_quantile": _quantile_tiles.quantile_state,
+           "quantile": _quantile_tiles.split_state}
 """The converter state of each ``Element.kind``."""
 
 _TILE_TEMPLATES: Dict[Tuple[str, int], Callable[..., None]] = {
@@ -467,16 +283,16 @@ _TILE_TEMPLATES: Dict[Tuple[str, int], Callable[..., None]] = {
     ("value", 2): _value_tile_2,
     ("pair", 1): _pair_tile_1,
     ("pair", 2): _pair_tile_2,
-    ("normal_quantile", 1): _quantile_tile_1,
-    ("normal_quantile", 2): _quantile_tile_2,
-    ("quantile", 1): _split_quantile_tile_1,
+    ("normal_quantile", 1): _quantile_tiles.quantile_tile_1,
+    ("normal_quantile", 2): _quantile_tiles.quantile_tile_2,
+    ("quantile", 1): _quantile_tiles.split_quantile_tile_1,
 }
 """The tile converter template of each (``Element.kind``, ``Element.words``)."""
 
 
 def _bound(template: Callable[..., Any], name: str, doc: str, **bound: Any) -> Any:
-    """A copy of ``template`` named ``name`` whose globals are this module's with ``bound`` in place."""
-    copy = with_globals(template, {**globals(), **bound}, name)
+    """A copy of ``template`` named ``name`` whose globals are its module's with ``bound`` in place."""
+    copy = with_globals(template, {**getattr(template, "__globals__"), **bound}, name)
     copy.__doc__ = doc
     return copy
 
@@ -486,12 +302,13 @@ def _tile_converter(element: Element, rounded: bool = False) -> Any:
     kernels' converter of a ``quantile`` element, which rounds in its last pass."""
     names = element_globals(element, [getattr(_numba_elements, name) for name in element.functions])
     if element.kind == "quantile":
+        q = _quantile_tiles
         if_false, if_true = flag_roundings()
-        tile_state = _float32_state if rounded else _own_state
-        output = _bound(_rounded_output, "_rounded_output", _rounded_output.__doc__ or "", TILE_STATE=tile_state,
+        tile_state = q.float32_state if rounded else q.own_state
+        output = _bound(q.rounded_output, "rounded_output", q.rounded_output.__doc__ or "", TILE_STATE=tile_state,
                         ROUND_IF_FALSE=getattr(_numba_elements, if_false),
                         ROUND_IF_TRUE=getattr(_numba_elements, if_true), **names) if rounded else \
-            _bound(_value_output, "_value_output", _value_output.__doc__ or "", TILE_STATE=tile_state, **names)
+            _bound(q.value_output, "value_output", q.value_output.__doc__ or "", TILE_STATE=tile_state, **names)
         names.update(OUTPUT=inline(output), TILE_STATE=tile_state)
     template = _TILE_TEMPLATES[element.kind, element.words]
     name = f"{template.__name__}_{'_'.join(element.functions)}{'_rounded' if rounded else ''}"
