@@ -777,6 +777,17 @@ def test_generic_cpu_gives_identical_bits(python_runner, tmp_path):
     assert info["DIGESTS"].split() == want
 
 
+@pytest.mark.slow
+def test_numba_without_avx_gives_identical_bits(python_runner, tmp_path):
+    """``NUMBA_ENABLE_AVX=0`` on this host: numba drops every AVX feature from the host's, so the kernels must not
+    use the AVX-512 or AVX2 gathers of format 2's truncated normal (LLVM aborted the process on them); they
+    compile and give the same bits as this host's kernels."""
+    want = [digest(_fill(*case)) for case in GENERIC_CASES]
+    env = {"NUMBA_ENABLE_AVX": "0", "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    info = _parse_cache_run(python_runner(GENERIC_SRC, env=env).stdout)
+    assert info["DIGESTS"].split() == want
+
+
 def test_ctrl_c_while_waiting_for_the_helpers_is_raised_not_swallowed():
     """A KeyboardInterrupt that lands while the calling thread waits for the pool must reach the caller:
     swallowing it returned a half-filled output (the helpers stop at the cancel) as if complete.  Task 0 is

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Tuple, TypeVar
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils, config
+from numba.core.codegen import get_host_cpu_features as host_features
 
 from .._format.constants import TILE_COUNTERS as _L
 from .jit import inline, intrinsic_as
@@ -56,11 +56,13 @@ gathered arrays."""
 
 
 def _target_features() -> list[str]:
-    """numba's JIT target's CPU features (``NUMBA_CPU_FEATURES``; unset: the host's, or none for
-    ``NUMBA_CPU_NAME=generic``)."""
+    """numba's JIT target's CPU features: ``NUMBA_CPU_FEATURES``; unset, the host's as numba takes them (without
+    any AVX under ``NUMBA_ENABLE_AVX=0``, where AVX instructions would abort LLVM), or none for
+    ``NUMBA_CPU_NAME=generic`` (which only costs speed: every gather fills the same slots)."""
     named = getattr(config, "CPU_NAME")  # numba.config sets its settings through globals()
     given = getattr(config, "CPU_FEATURES")
-    features = given if given is not None else ("" if named == "generic" else llvm.get_host_cpu_features().flatten())
+    host: Any = host_features  # untyped
+    features = given if given is not None else ("" if named == "generic" else host())
     return str(features).split(",")
 
 
