@@ -57,8 +57,9 @@ def case_digests(cases):
         a = np.empty(n, dtype)
         if kind == "uniform":
             fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
-        elif kind == "truncated v2":
-            fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=2)
+        elif kind.startswith("truncated"):
+            fmt = 2 if kind.endswith("v2") else 1
+            fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
         else:
             fmt = 2 if kind.endswith("v2") else 1
             fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
@@ -110,8 +111,9 @@ def _fill(kind: str, dtype, n: int, seed: int, stream: int, offset: int) -> np.n
     a = np.empty(n, dtype)
     if kind == "uniform":
         fg.uniform_(a, -0.75, 1.25, seed=seed, stream=stream, offset=offset)
-    elif kind == "truncated v2":
-        fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=2)
+    elif kind.startswith("truncated"):
+        fmt = 2 if kind.endswith("v2") else 1
+        fg.trunc_normal_(a, 0.5, 2.0, -1.0, 4.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
     else:
         fmt = 2 if kind.endswith("v2") else 1
         fg.normal_(a, 0.5, 2.0, seed=seed, stream=stream, offset=offset, stream_format=fmt)
@@ -744,6 +746,8 @@ GENERIC_CASES = [  # kind, dtype, n, seed, stream, offset
     ("normal", np.float64, 150_001, 24, 2, 5_000_000_001),
     ("normal v2", np.float32, 250_001, 25, 3, 77_777),  # stream format 2's own kernels
     ("truncated v2", np.float32, 200_003, 26, 4, 2**34 + 5),
+    ("truncated", np.float32, 200_003, 27, 5, 3_333),  # format 1's: float64 inside
+    ("truncated", np.float64, 100_003, 28, 6, 2**33 + 1),
 ]
 
 GENERIC_SRC = PRELUDE + r'''
@@ -763,8 +767,9 @@ print("WIDE", "ymm" in asm or "zmm" in asm)
 def test_generic_cpu_gives_identical_bits(python_runner, tmp_path):
     """Kernels compiled for NUMBA_CPU_NAME=generic with no CPU features
     (baseline x86-64: SSE2 only, no FMA, no AVX -- checked on the generated
-    assembly) produce bit-identical uniform_ and normal_ output, float32 and
-    float64, at odd sizes and offsets, to the kernels compiled for this host.
+    assembly) produce bit-identical uniform_, normal_ and trunc_normal_ output
+    (both stream formats), float32 and float64, at odd sizes and offsets, to
+    the kernels compiled for this host.
     (A private cache directory: the generic kernels compile anyway, and code
     loaded from a cache cannot be inspected.)"""
     want = [digest(_fill(*case)) for case in GENERIC_CASES]
