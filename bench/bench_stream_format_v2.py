@@ -85,7 +85,7 @@ def _tile_loop(distribution: str, stream_format: int) -> Callable[[int, np.ndarr
     outputs in L1, as the kernels run them (``_engines.kernels``)."""
     element = DISTRIBUTIONS[distribution].element("float32", stream_format) if distribution else None
     convert = TILE_CONVERTERS[distribution, "float32", stream_format] if element else None
-    state_of = _STATES[element.kind] if element else None
+    state_of = _STATES[element.kind, element.words] if element else None
 
     @numba.njit(nogil=True, error_model="numpy")
     def philox(reps: int, params: np.ndarray, key_stream: np.ndarray) -> float:

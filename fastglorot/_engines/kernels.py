@@ -274,9 +274,10 @@ def _fill_half_template(out: NDArray[np.uint16], firsts: NDArray[np.int64], key_
     _fill(out, firsts, key_stream, state, CONVERT, WORDS_PER_TILE)
 
 
-_STATES = {"value": _value_state, "pair": _value_state, "normal_quantile": _quantile_tiles.quantile_state,
-           "quantile": _quantile_tiles.split_state}
-"""The converter state of each ``Element.kind``."""
+_STATES = {("value", 1): _value_state, ("value", 2): _value_state, ("pair", 1): _value_state,
+           ("pair", 2): _value_state, ("normal_quantile", 1): _quantile_tiles.word_quantile_state,
+           ("normal_quantile", 2): _quantile_tiles.quantile_state, ("quantile", 1): _quantile_tiles.split_state}
+"""The converter state of each (``Element.kind``, ``Element.words``)."""
 
 _TILE_TEMPLATES: Dict[Tuple[str, int], Callable[..., None]] = {
     ("value", 1): _value_tile_1,
@@ -328,7 +329,7 @@ def _build() -> Tuple[Dict[Tuple[str, str, int], Any], Dict[str, Any]]:
     kernels: Dict[str, Any] = {}
     for spec in kernel_specs():
         convert = by_element[spec.element]
-        state = _STATES[spec.element.kind]
+        state = _STATES[spec.element.kind, spec.element.words]
         if spec.rounded:
             half = _tile_converter(spec.element, rounded=True) if spec.element.kind == "quantile" else \
                 inline(_bound(_half_tile, f"_half_tile_{spec.name}", _half_tile.__doc__ or "", FLOAT32_TILE=convert,

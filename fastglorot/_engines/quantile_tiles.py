@@ -30,7 +30,13 @@ if TYPE_CHECKING:
 
     QuantileState = Tuple[Tuple[Any, ...], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
                           NDArray[np.float64]]
-    """(params, signed probability, z, tail positions, tail values): a ``normal_quantile`` converter's state."""
+    """(params, signed probability, z, tail positions, tail values): a two-word ``normal_quantile`` converter's
+    state."""
+
+    WordQuantileState = Tuple[Tuple[Any, ...], NDArray[np.float64], NDArray[np.uint8], NDArray[np.int32],
+                              NDArray[np.uint32], NDArray[np.float64]]
+    """(params, z, tail flags, tail positions, tail words, tail values): a one-word ``normal_quantile`` converter's
+    state."""
 
     SplitState = Tuple[Tuple[Any, ...], NDArray[np.float32], NDArray[np.uint8], NDArray[np.int32],
                        NDArray[np.uint32], NDArray[np.float32]]
@@ -39,7 +45,7 @@ if TYPE_CHECKING:
     HalfState = Tuple[_State, NDArray[np.float32], bool]
     """A 16-bit kernel's state: (float32 converter state, float32 scratch tile, is bfloat16)."""
 
-__all__ = ["quantile_state", "quantile_tile_1", "quantile_tile_2", "split_state", "split_quantile_tile_1",
+__all__ = ["word_quantile_state", "quantile_state", "quantile_tile_1", "quantile_tile_2", "split_state", "split_quantile_tile_1",
            "own_state", "float32_state", "value_output", "rounded_output"]
 
 _L = TILE_COUNTERS
@@ -60,17 +66,56 @@ GATHER: Any = best_gather()
 """The gather for numba's JIT target (``_engines.gather``)."""
 
 
-# ``normal_quantile`` elements: the signed probability of every element, the
-# central quantile for every element (vectorized), then the costly tail
-# branch (a logarithm and two more rational functions) only for the elements
-# that need it, gathered into a contiguous run so it vectorizes too: ~11 % of
-# elements for the usual +-2 std truncation.  The state is (params, signed
-# probability, z, tail positions, tail values), scratch arrays of one tile.
+# ``normal_quantile`` elements (format 1's truncated normal, float64
+# inside): the signed probability of every element, the central quantile for
+# every element (vectorized), then the costly tail branch (a logarithm and
+# two more rational functions) only for the elements that need it, gathered
+# into a contiguous run so it vectorizes too: ~11 % of elements for the usual
+# +-2 std truncation, at random, so a branch would mispredict often.
+#
+# Elements of one word (float32 and 16-bit outputs) work as format 2's
+# ``quantile`` tiles below: one pass for the central quantiles and tail
+# flags, the tail elements' words gathered (GATHER), their probability
+# computed again in the tail loop, over whole 16-element vectors.  Elements
+# of two words (float64 outputs) keep every signed probability and gather
+# the tail ones one at a time, without a branch.
+
+
+@inline
+def word_quantile_state(params: Tuple[Any, ...], tile_size: int) -> WordQuantileState:
+    """A one-word ``normal_quantile`` converter's state: the parameters and one tile of scratch (the gathered
+    arrays with ``gather.SLACK`` elements of room for whole-vector stores)."""
+    return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.uint8),
+            np.empty(tile_size + SLACK, np.int32), np.empty(tile_size + SLACK, np.uint32),
+            np.empty(tile_size + SLACK, np.float64))
+
+
+def quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: WordQuantileState, m0: int, count: int,
+                    lane_lo: int, lane_hi: int) -> None:
+    """``normal_quantile`` element of one word."""
+    params, z, flags, tail_at, tail_words, tail_z = state
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            signed = PROBABILITY(words[j], params)
+            p = abs(signed)
+            z[j] = signed_quantile(signed, normal_quantile_central(p))
+            flags[j] = np.uint8(in_lower_tail(p))
+    tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
+    for i in range((tails + 15) & -16):  # whole vectors, as in split_quantile_tile_1
+        signed = PROBABILITY(tail_words[i], params)
+        tail_z[i] = signed_quantile(signed, normal_quantile_tail(abs(signed)))
+    for i in range(tails):
+        z[tail_at[i]] = tail_z[i]
+    for lane in range(lane_lo, lane_hi):
+        for m in range(m0, m0 + count):
+            j = lane * _L + m
+            dst[j] = VALUE(z[j], params)
 
 
 @inline
 def quantile_state(params: Tuple[Any, ...], tile_size: int) -> QuantileState:
-    """A ``normal_quantile`` converter's state: the parameters and one tile of scratch."""
+    """A two-word ``normal_quantile`` converter's state: the parameters and one tile of scratch."""
     return (params, np.empty(tile_size, np.float64), np.empty(tile_size, np.float64),
             np.empty(tile_size, np.int64), np.empty(tile_size, np.float64))
 
@@ -83,11 +128,9 @@ def _normal_quantiles(state: QuantileState, m0: int, count: int, lane_lo: int, l
         for m in range(m0, m0 + count):
             j = lane * _L + m
             z[j] = signed_quantile(signed[j], normal_quantile_central(abs(signed[j])))
-    # Gather the tail elements without a branch: every element is written at
-    # the next free slot, which only a tail element keeps.  ~11 % of the
-    # elements are in the tail, at random, so a branch mispredicts often: the
-    # branchy gather cost as much as the central quantile itself (measured,
-    # AVX2), the branch-free one about a third of that.
+    # Every element is written at the next free slot, which only a tail
+    # element keeps: the branchy gather cost as much as the central quantile
+    # itself (measured, AVX2), this one about a third of that.
     tails = 0
     for lane in range(lane_lo, lane_hi):
         for m in range(m0, m0 + count):
@@ -101,21 +144,6 @@ def _normal_quantiles(state: QuantileState, m0: int, count: int, lane_lo: int, l
     for i in range(tails):
         j = tail_at[i]
         z[j] = signed_quantile(signed[j], tail_p[i])
-
-
-def quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
-                     lane_lo: int, lane_hi: int) -> None:
-    """``normal_quantile`` element of one word."""
-    params, signed, z = state[0], state[1], state[2]
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            signed[j] = PROBABILITY(words[j], params)
-    _normal_quantiles(state, m0, count, lane_lo, lane_hi)
-    for lane in range(lane_lo, lane_hi):
-        for m in range(m0, m0 + count):
-            j = lane * _L + m
-            dst[j] = VALUE(z[j], params)
 
 
 def quantile_tile_2(dst: NDArray[_Out], words: NDArray[np.uint32], state: QuantileState, m0: int, count: int,
