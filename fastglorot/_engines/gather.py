@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     _Value = TypeVar("_Value", np.float32, np.uint32)
     """The gathered values' dtype: float32, or Philox words."""
 
-__all__ = ["avx512_target", "avx2_target", "compress16", "compress8", "gather_each", "gather_compressed",
+__all__ = ["avx512_target", "avx2_target", "vector_bytes", "compress16", "compress8", "gather_each", "gather_compressed",
            "gather_permuted", "best_gather", "SLACK"]
 
 SLACK = 16
@@ -203,6 +203,11 @@ def gather_permuted(flags: NDArray[np.uint8], values: NDArray[_Value], out_value
         for m in range(m0, m0 + count, 8):
             kept = compress8(flags, values, np.int64(lane * _L + m), out_values, out_index, kept)
     return int(kept)
+
+
+def vector_bytes() -> int:
+    """The width of the JIT target's vectors in bytes: 64 with AVX-512, 32 with AVX2, else 16 (SSE)."""
+    return 64 if avx512_target() else 32 if avx2_target() else 16
 
 
 def best_gather() -> Any:

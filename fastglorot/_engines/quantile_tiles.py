@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Tuple, TypeVar
 import numpy as np
 
 from .._format.constants import TILE_COUNTERS
-from .gather import SLACK, best_gather
+from .gather import SLACK, best_gather, vector_bytes
 from .jit import inline
 from .numba_elements import in_lower_tail, normal_quantile_central, normal_quantile_tail, signed_quantile
 
@@ -64,6 +64,9 @@ ROUND_IF_FALSE: Any = None
 """Bound in each template's copies (``_engines.kernels._tile_converter``); None in the templates themselves."""
 GATHER: Any = best_gather()
 """The gather for numba's JIT target (``_engines.gather``)."""
+WHOLE_F32 = vector_bytes() // 4
+WHOLE_F64 = vector_bytes() // 8
+"""float32 and float64 lanes of the JIT target's vectors: the tail loops run over whole vectors of them."""
 
 
 # ``normal_quantile`` elements (format 1's truncated normal, float64
@@ -76,7 +79,7 @@ GATHER: Any = best_gather()
 # Elements of one word (float32 and 16-bit outputs) work as format 2's
 # ``quantile`` tiles below: one pass for the central quantiles and tail
 # flags, the tail elements' words gathered (GATHER), their probability
-# computed again in the tail loop, over whole 16-element vectors.  Elements
+# computed again in the tail loop, over whole vectors.  Elements
 # of two words (float64 outputs) keep every signed probability and gather
 # the tail ones one at a time, without a branch.
 
@@ -102,7 +105,7 @@ def quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: WordQu
             z[j] = signed_quantile(signed, normal_quantile_central(p))
             flags[j] = np.uint8(in_lower_tail(p))
     tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
-    for i in range((tails + 15) & -16):  # whole vectors, as in split_quantile_tile_1
+    for i in range((tails + WHOLE_F64 - 1) & -WHOLE_F64):  # whole vectors, as in split_quantile_tile_1
         signed = PROBABILITY(tail_words[i], params)
         tail_z[i] = signed_quantile(signed, normal_quantile_tail(abs(signed)))
     for i in range(tails):
@@ -195,11 +198,11 @@ def split_quantile_tile_1(dst: NDArray[_Out], words: NDArray[np.uint32], state: 
             z[j] = CENTRAL(q)
             flags[j] = np.uint8(IN_TAIL(q))  # bytes: Zen 4 stores 32 bytes a cycle
     tails = GATHER(flags, words, tail_words, tail_at, lane_lo, lane_hi, m0, count)  # _engines.gather
-    # The run rounded up to whole 16-element vectors: the slack past it holds
+    # The run rounded up to whole vectors: the slack past it holds
     # stale or unset 32-bit values, any of them a valid word, whose results
     # are never read.  LLVM's remainder loops (4 wide, then scalar) cost as
     # much as the vectors on a run of ~56 elements.
-    for i in range((tails + 15) & -16):
+    for i in range((tails + WHOLE_F32 - 1) & -WHOLE_F32):
         q, p = SPLIT(tail_words[i], params)
         tail_z[i] = SIGNED(q, TAIL(p, params))
     for i in range(tails):
